@@ -1,0 +1,108 @@
+"""Checking and transforming image files: one place that decides what counts as a usable image."""
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return ALLOWED_FORMATS[self.format]
+
+
+def _read_limited(file: BinaryIO, max_bytes: int) -> bytes:
+    if hasattr(file, "seek"):
+        file.seek(0)
+    data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValidationError(
+            "The image is larger than %(limit)s MB. Please choose a smaller file.",
+            code="too_large",
+            params={"limit": max_bytes // (1024 * 1024)},
+        )
+    return data
+
+
+def validate_image_bytes(data: bytes) -> ImageInfo:
+    """Raise ``ValidationError`` with a readable message unless ``data`` is a whole JPEG, PNG or WebP image
+    within the size and pixel limits. The pixel count is checked from the header, before decoding."""
+    max_bytes = settings.IMAGE_MAX_BYTES
+    max_pixels = settings.IMAGE_MAX_PIXELS
+    if not data:
+        raise ValidationError("The file is empty.", code="empty")
+    if len(data) > max_bytes:
+        raise ValidationError(
+            "The image is larger than %(limit)s MB. Please choose a smaller file.",
+            code="too_large",
+            params={"limit": max_bytes // (1024 * 1024)},
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ALLOWED_FORMATS:
+                raise ValidationError(
+                    "%(format)s images are not supported. Please use a JPEG, PNG or WebP photo.",
+                    code="format",
+                    params={"format": image.format or "This kind of"},
+                )
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ValidationError(
+                    "The image is %(width)s×%(height)s pixels; the limit is %(limit)s megapixels.",
+                    code="too_many_pixels",
+                    params={"width": width, "height": height, "limit": max_pixels // 1_000_000},
+                )
+            if getattr(image, "n_frames", 1) > 1:
+                raise ValidationError("Animated images are not supported. Please use a still photo.", code="animated")
+            image.load()  # decode everything: a truncated file fails here, not later in a worker
+            return ImageInfo(format=image.format, width=width, height=height)
+    except UnidentifiedImageError:
+        raise ValidationError("The file is not an image Lookalike can read (JPEG, PNG or WebP).", code="not_image")
+    except Image.DecompressionBombError:
+        raise ValidationError(
+            "The image declares more than %(limit)s megapixels.",
+            code="too_many_pixels",
+            params={"limit": max_pixels // 1_000_000},
+        )
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValidationError(
+            "The image is damaged or incomplete (%(detail)s).", code="corrupt", params={"detail": error}
+        )
+
+
+def validate_image_file(file: BinaryIO) -> tuple[bytes, ImageInfo]:
+    """Read at most the size limit from ``file`` and validate it; returns the bytes and what they are."""
+    data = _read_limited(file, settings.IMAGE_MAX_BYTES)
+    return data, validate_image_bytes(data)
+
+
+def open_upright_rgb(data: bytes) -> Image.Image:
+    """Decode an already validated image, turn it upright by its EXIF orientation, flatten alpha onto white."""
+    with Image.open(io.BytesIO(data)) as image:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            flattened = Image.new("RGB", rgba.size, (255, 255, 255))
+            flattened.paste(rgba, mask=rgba.getchannel("A"))
+            return flattened
+        return image.convert("RGB")
+
+
+def thumbnail_jpeg(data: bytes, *, size: int) -> bytes:
+    """A JPEG that fits in ``size``×``size`` pixels, upright, on white."""
+    image = open_upright_rgb(data)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, optimize=True)
+    return buffer.getvalue()

@@ -1,0 +1,36 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """One product as a source file describes it. ``line`` says where, for error messages."""
+
+    line: str
+    sku: str
+    name: str
+    category: str
+    image_name: str
+    read_image: Callable[[], bytes]
+    type: str = ""
+    description: str = ""
+    color: str = ""
+    size: str = ""
+    price: str = ""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """Views of one browsing session. ``viewed_at`` None means "all viewed together": such a session is
+    imported once as a whole (IKEA rooms); timed views are imported view by view (CSV logs)."""
+
+    line: str
+    session_key: str
+    views: list[tuple[str, str, datetime | None]]  # (line, sku, viewed_at)

@@ -1,0 +1,80 @@
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=255, unique=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    type = models.CharField(max_length=120, blank=True, help_text="The retailer's own product type.")
+    description = models.TextField(blank=True)
+    color = models.CharField(max_length=120, blank=True)
+    size = models.CharField(max_length=120, blank=True, help_text="Size or dimensions, as shown.")
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    image = models.ImageField(upload_to="products/")
+    image_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    thumbnail = models.ImageField(upload_to="products/thumbs/", blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "sku"]
+        indexes = [models.Index(fields=["category", "is_active"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="product_price_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product_detail", kwargs={"slug": self.slug})
+
+
+class ProductView(models.Model):
+    """One product page view in one browsing session (the session key is stored hashed)."""
+
+    session_hash = models.CharField(max_length=64)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="views")
+    viewed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["session_hash", "viewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} viewed at {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class CoView(models.Model):
+    """An unordered pair of products viewed in the same session; stored with ``product_a < product_b``."""
+
+    product_a = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product_b = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "co-view pair"
+        constraints = [
+            models.UniqueConstraint(fields=["product_a", "product_b"], name="coview_unique_pair"),
+            models.CheckConstraint(condition=Q(product_a__lt=F("product_b")), name="coview_ordered_pair"),
+        ]
+        indexes = [models.Index(fields=["-count"]), models.Index(fields=["product_b"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_a_id} + {self.product_b_id} ×{self.count}"

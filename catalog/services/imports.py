@@ -1,0 +1,157 @@
+"""Importing catalogs and co-view logs. Each product and each session is written in its own transaction:
+a bad row is reported with its line and the import goes on; nothing is ever half-imported."""
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from catalog.images import validate_image_bytes
+from catalog.importers.records import BadRow, ProductRecord, SessionRecord
+from catalog.models import Product, ProductView
+from catalog.services.coviews import coview_record, session_hash
+from catalog.services.products import category_get_or_create, product_save
+
+Progress = Callable[[Iterable], Iterable]
+TEXT_FIELDS = ("name", "type", "description", "color", "size")
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (line, reason)
+
+    def skip(self, line: str, reason: str) -> None:
+        self.skipped.append((line, reason))
+
+
+def _error_text(error: ValidationError) -> str:
+    if hasattr(error, "message_dict"):
+        return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+def _parse_price(text: str) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"price {text!r} is not a number")
+    if price < 0 or not price.is_finite():
+        raise ValidationError(f"price {text!r} must be a number of zero or more")
+    return price
+
+
+def _product_upsert(record: ProductRecord) -> str:
+    """Create or update one product from a record; returns "created", "updated" or "unchanged"."""
+    for name in ("sku", "name", "category"):
+        if not getattr(record, name):
+            raise ValidationError(f"{name} is empty")
+    price = _parse_price(record.price)
+    try:
+        image_data = record.read_image()
+    except (OSError, KeyError) as error:
+        raise ValidationError(f"cannot read image {record.image_name!r} ({error})")
+    validate_image_bytes(image_data)
+    image_sha256 = hashlib.sha256(image_data).hexdigest()
+    with transaction.atomic():
+        category = category_get_or_create(name=record.category)
+        product = Product.objects.select_for_update().filter(sku=record.sku).first()
+        values = {name: getattr(record, name) for name in TEXT_FIELDS}
+        values.update(category_id=category.pk, price=price)
+        if product is None:
+            product_save(product=Product(sku=record.sku, **values), image_data=image_data, image_name=record.image_name)
+            return "created"
+        changed = {name for name, value in values.items() if getattr(product, name) != value}
+        image_changed = product.image_sha256 != image_sha256
+        if not changed and not image_changed:
+            return "unchanged"
+        for name in changed:
+            setattr(product, name, values[name])
+        product_save(
+            product=product,
+            image_data=image_data if image_changed else None,
+            image_name=record.image_name,
+        )
+        return "updated"
+
+
+def catalog_import(*, records: list[ProductRecord | BadRow], progress: Progress = iter) -> ImportSummary:
+    summary = ImportSummary()
+    seen: set[str] = set()
+    for record in progress(records):
+        if isinstance(record, BadRow):
+            summary.skip(record.line, record.reason)
+            continue
+        if record.sku in seen:
+            summary.skip(record.line, f"sku {record.sku} appears earlier in the same file")
+            continue
+        seen.add(record.sku)
+        try:
+            outcome = _product_upsert(record)
+        except ValidationError as error:
+            summary.skip(record.line, _error_text(error))
+            continue
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+    return summary
+
+
+@dataclass
+class CoviewImportSummary:
+    sessions: int = 0
+    views: int = 0
+    pairs_counted: int = 0
+    already_imported: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@transaction.atomic
+def _session_import(session: SessionRecord, products: dict[str, Product], summary: CoviewImportSummary) -> None:
+    key_hash = session_hash(session.session_key)
+    whole_session = all(viewed_at is None for _, _, viewed_at in session.views)
+    if whole_session and ProductView.objects.filter(session_hash=key_hash).exists():
+        summary.already_imported += 1
+        return
+    recorded = existing = 0
+    seen_together: set[str] = set()
+    for line, sku, viewed_at in session.views:
+        product = products.get(sku)
+        if product is None:
+            summary.skipped.append((line, f"unknown sku {sku}"))
+            continue
+        if whole_session and sku in seen_together:
+            continue
+        seen_together.add(sku)
+        if (
+            viewed_at is not None
+            and ProductView.objects.filter(session_hash=key_hash, product=product, viewed_at=viewed_at).exists()
+        ):
+            existing += 1
+            continue
+        summary.pairs_counted += len(
+            coview_record(session_key=session.session_key, product=product, viewed_at=viewed_at)
+        )
+        recorded += 1
+    if recorded:
+        summary.sessions += 1
+        summary.views += recorded
+    elif existing:
+        summary.already_imported += 1
+
+
+def coview_import(*, sessions: list[SessionRecord | BadRow], progress: Progress = iter) -> CoviewImportSummary:
+    summary = CoviewImportSummary()
+    skus = {sku for s in sessions if isinstance(s, SessionRecord) for _, sku, _ in s.views}
+    products = Product.objects.in_bulk(list(skus), field_name="sku")
+    for session in progress(sessions):
+        if isinstance(session, BadRow):
+            summary.skipped.append((session.line, session.reason))
+            continue
+        _session_import(session, products, summary)
+    return summary

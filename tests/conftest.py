@@ -1,0 +1,38 @@
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path):
+    """Every test writes files into its own folder, never into var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return settings.MEDIA_ROOT
+
+
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis. Skips when it is not running, unless REQUIRE_SERVICES=1, where it fails instead."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    if not _reachable(url, 6379):
+        message = f"Redis is not reachable at {url}"
+        if services_required():
+            pytest.fail(message + " and REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    return url
