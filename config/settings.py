@@ -158,3 +158,37 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Encoders. Trained versions live under MODELS_ROOT/<version>/.
+MODELS_ROOT = Path(os.environ.get("MODELS_ROOT", VAR_DIR / "models"))
+ENCODER_CACHE_DIR = Path(os.environ.get("ENCODER_CACHE_DIR", VAR_DIR / "cache" / "encoder"))
+TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "2"))
+_shared_data = BASE_DIR.parent / "shared" / "data"
+# Room photos composited behind products for in-the-wild training: a rooms.json (its TRAIN rooms' photos).
+ENCODER_BACKGROUNDS = os.environ.get("ENCODER_BACKGROUNDS", str(_shared_data / "ikea" / "rooms.json"))
+ENCODER_BACKGROUNDS_SPLIT = os.environ.get("ENCODER_BACKGROUNDS_SPLIT", "train")
+# What retraining measures a new version on before promoting it (empty: promotion compares nothing).
+EVALUATION_QUERIES = os.environ.get("EVALUATION_QUERIES", str(_shared_data / "webphotos"))
+EVALUATION_ROOMS = os.environ.get("EVALUATION_ROOMS", str(_shared_data / "ikea" / "rooms.json"))
+EVALUATION_SPLIT = os.environ.get("EVALUATION_SPLIT", "dev")
+# A new version is promoted when no figure is worse than the live one's by more than this.
+PROMOTION_TOLERANCE = float(os.environ.get("PROMOTION_TOLERANCE", "0.02"))
+
+# The Annoy index: versioned directories and the ACTIVE pointer under INDEX_ROOT.
+INDEX_ROOT = Path(os.environ.get("INDEX_ROOT", VAR_DIR / "index"))
+INDEX_TARGET_RECALL = float(os.environ.get("INDEX_TARGET_RECALL", "0.95"))
+INDEX_RELOAD_SECONDS = float(os.environ.get("INDEX_RELOAD_SECONDS", "1"))
+
+# Uploads. A worker that died mid-task leaves an upload "processing"; the reaper requeues or fails it.
+UPLOAD_STALE_SECONDS = int(os.environ.get("UPLOAD_STALE_SECONDS", "300"))
+UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
+RECOMMENDATIONS_PER_PAGE = 12
+
+# Workers: uploads and product encodes on "default", retraining on "training" so it never starves uploads.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_KB", str(3 * 1024 * 1024)))
+CELERY_TASK_ROUTES = {"recommender.tasks.retrain": {"queue": "training"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+RETRAIN_LOCK_SECONDS = int(os.environ.get("RETRAIN_LOCK_SECONDS", "3600"))

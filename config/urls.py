@@ -1,13 +1,15 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.static import serve
+
+from recommender.urls import api_patterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
     path("", include("catalog.urls")),
-    path("", RedirectView.as_view(pattern_name="catalog:product_list"), name="home"),
+    path("", include("recommender.urls")),
 ]
 
 if settings.DEBUG:

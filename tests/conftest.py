@@ -7,10 +7,27 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def isolated_media(settings, tmp_path):
-    """Every test writes files into its own folder, never into var/."""
+    """Every test writes files into its own folders, never into var/, and never reads the shared data."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODELS_ROOT = tmp_path / "models"
+    settings.INDEX_ROOT = tmp_path / "index"
+    settings.ENCODER_CACHE_DIR = tmp_path / "encoder-cache"
+    settings.ENCODER_BACKGROUNDS = ""
+    settings.EVALUATION_QUERIES = ""
+    settings.EVALUATION_ROOMS = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in the calling process unless a test starts a real worker (see tests/integration)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager = False
 
 
 def services_required() -> bool:

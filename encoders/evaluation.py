@@ -1,0 +1,211 @@
+"""The evaluation protocol end to end (pure: no Django): query sets from disk, embedders for an encoder
+version and for the baselines, and the six figures. ``evaluate_encoder`` (the command) and the research
+bench both go through ``evaluate``.
+
+Tasks (k = 10, cosine neighbours over the whole catalog; see encoders.metrics for the exact readings):
+web P@10, loo P@10, room hit@10 / R@10, scene hit@10 / R@10.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from encoders import baselines, metrics
+from encoders.inference import LoadedEncoder, backbone_features, embed_backbone_features, scene_crops
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+FIGURES = ["web P@10", "loo P@10", "room hit@10", "room R@10", "scene hit@10", "scene R@10"]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    images: list[Path]
+    categories: list[str]
+    skus: list[str]
+
+    @property
+    def sku_index(self) -> dict[str, int]:
+        return {sku: i for i, sku in enumerate(self.skus)}
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    web_images: list[Path]
+    web_classes: list[str]
+    accept: dict[str, list[str]]
+    rooms: list[list[str]]  # skus of each room (room task)
+    scene_photos: list[Path]  # room photos (scene task)
+    scene_rooms: list[list[str]]  # skus of the room of each photo
+
+
+def load_query_set(*, queries: Path, rooms: Path, split: str | None = None) -> QuerySet:
+    """``queries``: one folder of photos per class plus ``accept.json`` (class → accepted categories).
+    ``rooms``: a rooms.json (``items``, optional ``photo`` relative to it, optional ``split``)."""
+    try:
+        accept = json.loads((queries / "accept.json").read_text())
+        room_list = json.loads(rooms.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read the evaluation data: {error}") from error
+    web = sorted(
+        (path, name)
+        for name in accept
+        if (queries / name).is_dir()
+        for path in (queries / name).iterdir()
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if split:
+        room_list = [room for room in room_list if room.get("split") == split]
+    with_photo = [room for room in room_list if room.get("photo") and (rooms.parent / room["photo"]).is_file()]
+    return QuerySet(
+        web_images=[path for path, _ in web],
+        web_classes=[name for _, name in web],
+        accept={name: list(categories) for name, categories in accept.items()},
+        rooms=[list(room["items"]) for room in room_list],
+        scene_photos=[rooms.parent / room["photo"] for room in with_photo],
+        scene_rooms=[list(room["items"]) for room in with_photo],
+    )
+
+
+class Embedder(Protocol):
+    """Vectors for the catalog and for queries. ``head`` is "similar" or "goes_with"."""
+
+    def catalog(self, images: Sequence[Path], *, head: str) -> np.ndarray: ...
+
+    def queries(self, images: Sequence[Path]) -> np.ndarray: ...
+
+    def scene(self, photo: Path) -> np.ndarray:  # (M, D): one or several query vectors per photo
+        ...
+
+
+class EncoderEmbedder:
+    """A trained encoder: "similar" vectors for web, loo and scene (scene queried with multi-crops),
+    "goes with" vectors for the room task. Catalog backbone features are computed once."""
+
+    def __init__(self, encoder: LoadedEncoder, *, scene_grid: Sequence[int] = (1, 2, 3)):
+        self.encoder = encoder
+        self.scene_grid = tuple(scene_grid)
+        self._catalog_features: np.ndarray | None = None
+
+    def catalog(self, images, *, head):
+        if self._catalog_features is None:
+            self._catalog_features = backbone_features(self.encoder, list(images))
+        return embed_backbone_features(self.encoder, self._catalog_features, head=head)
+
+    def queries(self, images):
+        return embed_backbone_features(self.encoder, backbone_features(self.encoder, list(images)), head="similar")
+
+    def scene(self, photo):
+        crops = scene_crops(photo, grid=self.scene_grid)
+        return embed_backbone_features(self.encoder, backbone_features(self.encoder, crops), head="similar")
+
+
+class PixelEmbedder:
+    """The pixel baselines: a function of letterboxed 64×64 uint8 pixels, the same for every task."""
+
+    def __init__(self, embed):
+        self.embed = embed
+        self._catalog: np.ndarray | None = None
+
+    def catalog(self, images, *, head):
+        if self._catalog is None:
+            self._catalog = self.embed(baselines.letterboxed_array(list(images), size=64))
+        return self._catalog
+
+    def queries(self, images):
+        return self.embed(baselines.letterboxed_array(list(images), size=64))
+
+    def scene(self, photo):
+        return self.embed(baselines.letterboxed_array([photo], size=64))
+
+
+class RandomEmbedder:
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def _vectors(self, n: int) -> np.ndarray:
+        return self.rng.standard_normal((n, 64)).astype(np.float32)
+
+    def catalog(self, images, *, head):
+        return self._vectors(len(images))
+
+    def queries(self, images):
+        return self._vectors(len(images))
+
+    def scene(self, photo):
+        return self._vectors(1)
+
+
+class PretrainedEmbedder:
+    """EfficientNet-Lite0 ImageNet features (1280-d, 224×224, mean-pooled); whole-photo scene queries."""
+
+    def __init__(self):
+        self._catalog: np.ndarray | None = None
+
+    def catalog(self, images, *, head):
+        if self._catalog is None:
+            self._catalog = baselines.efficientnet_features(list(images))
+        return self._catalog
+
+    def queries(self, images):
+        return baselines.efficientnet_features(list(images))
+
+    def scene(self, photo):
+        return baselines.efficientnet_features([photo])
+
+
+def baseline_embedders(catalog: Catalog, *, seed: int = 0, autoencoder_epochs: int = 15) -> dict[str, Embedder]:
+    """The reference baselines of shared/data/baselines.md; PCA and the plain autoencoder fit on the catalog."""
+    pixels = baselines.letterboxed_array(catalog.images, size=64)
+    mean, components = baselines.pca_fit(pixels)
+    autoencoder = baselines.conv_autoencoder_train(pixels, epochs=autoencoder_epochs, seed=seed)
+    return {
+        "random vectors": RandomEmbedder(seed),
+        "raw pixels, 16×16 RGB": PixelEmbedder(baselines.raw_pixels),
+        "PCA, 64 components of 64×64 RGB": PixelEmbedder(lambda px: baselines.pca_embed(px, mean, components)),
+        f"plain conv autoencoder, 64×64, latent 64, {autoencoder_epochs} epochs": PixelEmbedder(
+            lambda px: baselines.conv_autoencoder_embed(autoencoder, px)
+        ),
+        "EfficientNet-Lite0 ImageNet features": PretrainedEmbedder(),
+    }
+
+
+def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, float]:
+    """The six figures of one embedder on one catalog and query set."""
+    similar = embedder.catalog(catalog.images, head="similar")
+    goes_with = embedder.catalog(catalog.images, head="goes_with")
+    index = catalog.sku_index
+    room_hit, room_recall = metrics.room_hit_recall(goes_with, metrics.room_products(queries.rooms, index))
+    scene_scores = (
+        metrics.multi_query_scores([embedder.scene(photo) for photo in queries.scene_photos], similar)
+        if queries.scene_photos
+        else np.zeros((0, len(catalog.images)))
+    )
+    scene_hit, scene_recall = metrics.scene_hit_recall(scene_scores, metrics.room_products(queries.scene_rooms, index))
+    web = (
+        metrics.web_precision(
+            embedder.queries(queries.web_images), queries.web_classes, queries.accept, similar, catalog.categories
+        )
+        if queries.web_images
+        else 0.0
+    )
+    return {
+        "web P@10": web,
+        "loo P@10": metrics.loo_precision(similar, catalog.categories),
+        "room hit@10": room_hit,
+        "room R@10": room_recall,
+        "scene hit@10": scene_hit,
+        "scene R@10": scene_recall,
+    }
+
+
+def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+    lines = ["| method | " + " | ".join(FIGURES) + " |", "|---|" + "---|" * len(FIGURES)]
+    for name, figures in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{figures[f]:.3f}" for f in FIGURES) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""Loading a trained encoder and turning images into search vectors.
+
+Every function uses exactly the preprocessing stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from encoders.backbone import build_backbone
+from encoders.model import EncoderConfig, LookalikeEncoder
+from encoders.preprocess import ImageInput, image_tensor, load_rgb
+
+HEADS = ("similar", "goes_with")
+
+
+@dataclass
+class LoadedEncoder:
+    model: LookalikeEncoder
+    config: EncoderConfig
+    preprocess: dict
+    categories: list[str]
+    checkpoint: dict = field(repr=False)  # metrics, data snapshot, version
+
+
+def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
+    """A checkpoint file (or the dict train_encoder returned) -> a ready, eval-mode encoder.
+
+    A frozen pretrained backbone is not in the checkpoint; it is rebuilt from the installed
+    package, so only the keys under "backbone." may be missing.
+    """
+    if isinstance(path_or_checkpoint, dict):
+        ckpt = path_or_checkpoint
+    else:
+        ckpt = torch.load(path_or_checkpoint, map_location="cpu", weights_only=True)
+    config = EncoderConfig.from_dict(ckpt["config"])
+    backbone = build_backbone(config, pretrained=config.freeze_backbone)
+    model = LookalikeEncoder(config=config, backbone=backbone, num_categories=len(ckpt["categories"]))
+    result = model.load_state_dict(ckpt["state_dict"], strict=False)
+    missing = [k for k in result.missing_keys if config.backbone_in_checkpoint or not k.startswith("backbone.")]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"checkpoint does not match the model: missing {missing}, unexpected {result.unexpected_keys}")
+    model.eval()
+    return LoadedEncoder(
+        model=model,
+        config=config,
+        preprocess=dict(ckpt["preprocess"]),
+        categories=list(ckpt["categories"]),
+        checkpoint=ckpt,
+    )
+
+
+def _check_head(head: str) -> None:
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+
+
+@torch.inference_mode()
+def backbone_features(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_size: int = 16) -> np.ndarray:
+    """Raw backbone features (N, F) float32 — cacheable, then fed to embed_backbone_features."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.stack(
+            [image_tensor(im, preprocess=encoder.preprocess) for im in images[start : start + batch_size]]
+        )
+        out.append(encoder.model.features(batch.contiguous(memory_format=torch.channels_last)).float())
+    dim = encoder.config.backbone_dim
+    return torch.cat(out).numpy() if out else np.zeros((0, dim), np.float32)
+
+
+@torch.inference_mode()
+def embed_backbone_features(encoder: LoadedEncoder, features: np.ndarray, *, head: str = "similar") -> np.ndarray:
+    """Backbone features (N, F) -> L2-normalised search vectors (N, D) float32 of one head."""
+    _check_head(head)
+    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    if len(feats) == 0:
+        return np.zeros((0, 0), np.float32)
+    return encoder.model.query_vectors(feats, head=head).numpy().astype(np.float32)
+
+
+def encode_images(
+    encoder: LoadedEncoder, images: Sequence[ImageInput], *, head: str = "similar", batch_size: int = 16
+) -> np.ndarray:
+    """Images (paths or PIL images) -> (N, D) float32, L2-normalised, for cosine search."""
+    _check_head(head)
+    return embed_backbone_features(encoder, backbone_features(encoder, images, batch_size=batch_size), head=head)
+
+
+@torch.inference_mode()
+def reconstruct(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_size: int = 16) -> list[Image.Image]:
+    """The decoder's redrawing of each image from its "similar" code ("what the model sees")."""
+    out: list[Image.Image] = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.stack(
+            [image_tensor(im, preprocess=encoder.preprocess) for im in images[start : start + batch_size]]
+        )
+        z = encoder.model.embed_features(encoder.model.features(batch))["similar"]
+        pixels = (encoder.model.decoder(z) * 255).round().clamp(0, 255).to(torch.uint8)  # (B, 3, R, R)
+        out += [Image.fromarray(p.permute(1, 2, 0).numpy(), mode="RGB") for p in pixels]
+    return out
+
+
+def scene_crops(image: ImageInput, *, grid: Sequence[int] = (1, 2, 3), overlap: float = 0.25) -> list[Image.Image]:
+    """A room photo -> the whole photo plus overlapping crops on g x g grids.
+
+    Crops of an n x n grid are enlarged by `overlap` of a cell on each side, so a piece of
+    furniture cut by a grid line still appears whole in some crop.
+    """
+    img = load_rgb(image)
+    w, h = img.size
+    crops = []
+    for g in grid:
+        cw, ch = w / g, h / g
+        for r in range(g):
+            for c in range(g):
+                x0 = max(0.0, c * cw - overlap * cw)
+                y0 = max(0.0, r * ch - overlap * ch)
+                x1 = min(float(w), (c + 1) * cw + overlap * cw)
+                y1 = min(float(h), (r + 1) * ch + overlap * ch)
+                crops.append(img.crop((round(x0), round(y0), round(x1), round(y1))))
+    return crops
+
+
+def encode_scene(
+    encoder: LoadedEncoder, image: ImageInput, *, head: str = "similar", grid: Sequence[int] = (1, 2, 3)
+) -> np.ndarray:
+    """A room photo -> one query vector per crop, (M, D) float32 L2-normalised.
+
+    Search with each row and merge the results by the best score per product
+    (encoders.metrics.multi_query_scores does exactly that).
+    """
+    return encode_images(encoder, scene_crops(image, grid=grid), head=head)

@@ -1,0 +1,53 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from encoders.evaluation import EncoderEmbedder, baseline_embedders, evaluate, load_query_set, markdown_table
+from encoders.models import EncoderVersion
+from encoders.versions import active_encoder_version, encoder_load, training_data
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure an encoder version (default: the live one) on web photos and rooms over the whole active catalog: "
+        "web P@10, loo P@10, room hit@10 and R@10, scene hit@10 and R@10."
+    )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version names an encoder version here, in place of Django's own --version.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--queries", type=Path, required=True, help="one folder of photos per class + accept.json")
+        parser.add_argument("--rooms", type=Path, required=True, help="a rooms.json; photos relative to it")
+        parser.add_argument("--split", help="only rooms of this split (e.g. dev)")
+        parser.add_argument("--version", help="an encoder version's name (default: the live one)")
+        parser.add_argument("--baselines", action="store_true", help="also measure the reference baselines")
+        parser.add_argument("--json", dest="json_out", type=Path, help="write the figures to this file as JSON")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, queries, rooms, split, version, baselines, json_out: Path | None, seed, **options):
+        try:
+            query_set = load_query_set(queries=queries, rooms=rooms, split=split)
+            catalog = training_data().catalog
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        embedders = {}
+        target = EncoderVersion.objects.filter(name=version).first() if version else active_encoder_version()
+        if version and target is None:
+            raise CommandError(f"no encoder version named {version!r}")
+        if target is not None:
+            embedders[target.name] = EncoderEmbedder(encoder_load(target))
+        elif not baselines:
+            raise CommandError("no live encoder: give --version, or --baselines alone")
+        if baselines:
+            embedders.update(baseline_embedders(catalog, seed=seed))
+        self.stdout.write(
+            f"{len(catalog.images)} catalog products, {len(query_set.web_images)} web photos, "
+            f"{len(query_set.rooms)} rooms, {len(query_set.scene_photos)} room photos"
+        )
+        results = {name: evaluate(embedder, catalog, query_set) for name, embedder in embedders.items()}
+        self.stdout.write(markdown_table(results))
+        if json_out is not None:
+            json_out.write_text(json.dumps(results, indent=2))

@@ -1,0 +1,92 @@
+from dataclasses import fields, replace
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from encoders.evaluation import markdown_table
+from encoders.model import EncoderConfig
+from encoders.versions import encoder_activate, encoder_train, evaluation_query_set
+
+QUICK = {"epochs": 4, "wild_views": 1}
+
+
+class TqdmProgress:
+    """One bar per training stage, with the running loss."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage = None
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int, info: dict) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, tqdm(total=total, desc=stage, dynamic_ncols=True)
+        self.bar.n = done
+        if "loss" in info:
+            self.bar.set_postfix(loss=f"{info['loss']:.4f}", epoch=info.get("epoch"))
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Command(BaseCommand):
+    help = "Train a new encoder version on the active catalog and its co-view pairs."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--epochs", type=int, help="training epochs (default: the config's)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--quick", action="store_true", help="a short configuration, for a first demo")
+        parser.add_argument("--activate", action="store_true", help="make the new version the live one")
+        parser.add_argument("--no-evaluate", action="store_true", help="skip measuring on the dev queries")
+        parser.add_argument(
+            "--set", action="append", default=[], metavar="NAME=VALUE", help="override any EncoderConfig field"
+        )
+
+    def handle(self, *args, epochs, seed, quick, activate, no_evaluate, set, verbosity, **options):
+        config = EncoderConfig()
+        if quick:
+            config = replace(config, **QUICK)
+        if epochs is not None:
+            config = replace(config, epochs=epochs)
+        config = replace(config, **parse_overrides(set))
+        queries = None if no_evaluate else evaluation_query_set()
+        progress = TqdmProgress(verbosity > 0)
+        try:
+            version = encoder_train(config=config, seed=seed, progress=progress, queries=queries)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        finally:
+            progress.close()
+        self.stdout.write(
+            f"Trained {version.name} in {version.train_seconds:.0f} s on {version.data.get('products')} products "
+            f"and {version.data.get('pairs')} co-view pairs."
+        )
+        if version.metrics:
+            self.stdout.write(markdown_table({version.name: version.metrics}))
+        elif queries is None and not no_evaluate:
+            self.stdout.write("No evaluation data configured (EVALUATION_QUERIES, EVALUATION_ROOMS): not measured.")
+        if activate:
+            encoder_activate(version=version)
+            self.stdout.write(self.style.SUCCESS(f"{version.name} is now the live encoder."))
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    known = {field.name: field.type for field in fields(EncoderConfig)}
+    defaults = EncoderConfig().to_dict()
+    overrides = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in known:
+            raise CommandError(f"unknown config field {name!r}; known: {', '.join(sorted(known))}")
+        kind = type(defaults[name])
+        try:
+            overrides[name] = text.lower() in {"1", "true", "yes"} if kind is bool else kind(text)
+        except ValueError:
+            raise CommandError(f"{name} must be a {kind.__name__}, got {text!r}")
+    return overrides

@@ -1,0 +1,131 @@
+"""The evaluation protocol (data README) as pure functions over numpy embeddings.
+
+Neighbours are by cosine similarity over the whole catalog, k = 10. Embeddings need not be
+normalised; they are normalised here. Ties are broken by catalog index (stable sort).
+
+Readings of the protocol where the README is terse:
+- web: precision@10 = the share of the 10 nearest catalog products whose category is in
+  accept[class of the query photo], averaged over all query photos.
+- loo: every catalog product queries the catalog without itself; precision@10 = the share of
+  the 10 neighbours with the query's category, averaged over all products.
+- room: a room's products are its items that are in the catalog, counted once (items not in
+  the catalog are ignored); rooms with fewer than two such products have no relevant item
+  for any query and are skipped. Each product of each room queries the catalog without
+  itself; relevant = the room's other products. hit@10 = 1 if any relevant product is in
+  the top 10; recall@10 = |relevant in top 10| / min(|relevant|, 10), so a perfect top 10
+  scores 1 even in a room of 20 (this capped reading is the one that reproduces the
+  figures of baselines.md: 0.018 for EfficientNet, against 0.015 uncapped). Both are
+  averaged over all (room, product) queries, so a product in two rooms queries twice.
+- scene: each room photo (of a room with at least one catalog product) queries the whole
+  catalog; relevant = the room's products; hit@10 and (capped) recall@10 as above, averaged over
+  photos. A photo may be queried with several vectors (crops): a product's score is its best
+  cosine over the crops (multi_query_scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+K = 10
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def cosine_scores(queries: np.ndarray, catalog: np.ndarray) -> np.ndarray:
+    """(Q, D), (N, D) -> cosine similarities (Q, N)."""
+    return normalise(queries) @ normalise(catalog).T
+
+
+def multi_query_scores(queries: Sequence[np.ndarray], catalog: np.ndarray) -> np.ndarray:
+    """Queries of several vectors each [(M_i, D)] -> (Q, N): best cosine over each query's rows."""
+    cat = normalise(catalog)
+    return np.stack([(normalise(np.atleast_2d(q)) @ cat.T).max(axis=0) for q in queries])
+
+
+def top_k(scores: np.ndarray, *, k: int = K, exclude: Sequence[int] | None = None) -> np.ndarray:
+    """Indices (Q, k) of the k best scores per row; row i never returns exclude[i]."""
+    s = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        s[np.arange(len(s)), np.asarray(exclude)] = -np.inf
+    return np.argsort(-s, axis=1, kind="stable")[:, :k]
+
+
+def web_precision(
+    query_vectors: np.ndarray,
+    query_classes: Sequence[str],
+    accept: dict[str, Sequence[str]],
+    catalog_vectors: np.ndarray,
+    catalog_categories: Sequence[str],
+    *,
+    k: int = K,
+) -> float:
+    """Mean precision@k of web photos: neighbours whose category is accepted for the class."""
+    nn = top_k(cosine_scores(query_vectors, catalog_vectors), k=k)
+    cats = np.asarray(catalog_categories)
+    hits = [np.isin(cats[row], list(accept[c])).mean() for row, c in zip(nn, query_classes, strict=True)]
+    return float(np.mean(hits))
+
+
+def loo_precision(catalog_vectors: np.ndarray, catalog_categories: Sequence[str], *, k: int = K) -> float:
+    """Mean precision@k of each catalog product against the rest (itself excluded), same category."""
+    n = len(catalog_vectors)
+    nn = top_k(cosine_scores(catalog_vectors, catalog_vectors), k=k, exclude=range(n))
+    cats = np.asarray(catalog_categories)
+    return float((cats[nn] == cats[:, None]).mean())
+
+
+def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> list[list[int]]:
+    """Rooms of skus -> rooms of catalog indices, unique, in first-seen order, unknown skus dropped."""
+    out = []
+    for items in rooms:
+        seen: dict[int, None] = {}
+        for sku in items:
+            if sku in sku_index:
+                seen.setdefault(sku_index[sku], None)
+        out.append(list(seen))
+    return out
+
+
+def room_hit_recall(catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
+    """(hit@k, recall@k) over every product of every room querying for the room's other products.
+
+    `rooms` hold catalog indices (see room_products). Rooms with < 2 products are skipped.
+    """
+    rooms = [list(dict.fromkeys(r)) for r in rooms if len(set(r)) >= 2]
+    queries = [p for r in rooms for p in r]
+    if not queries:
+        return 0.0, 0.0
+    nn = top_k(cosine_scores(catalog_vectors[queries], catalog_vectors), k=k, exclude=queries)
+    hits, recalls, row = [], [], 0
+    for r in rooms:
+        for p in r:
+            relevant = set(r) - {p}
+            found = len(relevant.intersection(nn[row].tolist()))
+            hits.append(float(found > 0))
+            recalls.append(found / min(len(relevant), k))
+            row += 1
+    return float(np.mean(hits)), float(np.mean(recalls))
+
+
+def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
+    """(hit@k, recall@k) of room-photo queries given their scores over the catalog (Q, N).
+
+    Row i of `query_scores` is the photo of rooms[i] (catalog indices). Rooms with no
+    catalog product are skipped. Get scores with cosine_scores or multi_query_scores.
+    """
+    keep = [i for i, r in enumerate(rooms) if len(r) > 0]
+    if not keep:
+        return 0.0, 0.0
+    nn = top_k(query_scores[keep], k=k)
+    hits, recalls = [], []
+    for row, i in zip(nn, keep, strict=True):
+        relevant = set(rooms[i])
+        found = len(relevant.intersection(row.tolist()))
+        hits.append(float(found > 0))
+        recalls.append(found / min(len(relevant), k))
+    return float(np.mean(hits)), float(np.mean(recalls))

@@ -1,0 +1,165 @@
+"""The similarity-regularised autoencoder: a config and pure nn.Modules (no I/O).
+
+    image (B, 3, S, S) --backbone--> f (B, F) --trunk--> h (B, H)
+        h --similar head--> z (B, D)   "looks like": cosine search, category-aware
+        h --goes-with head--> g (B, G) "goes well with": trained on co-view pairs
+        z --decoder--> x_hat (B, 3, R, R) the reconstruction shown as "what the model sees"
+        z --classifier--> logits (B, C)
+
+The backbone is a separate module handed to the constructor, so a frozen pretrained one
+(see encoders.backbone) and the small from-scratch TinyCNN plug in the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class EncoderConfig:
+    # backbone
+    backbone: str = "efficientnet_lite0"  # "efficientnet_lite0" | "tiny_cnn"
+    freeze_backbone: bool = True  # frozen: features are computed once per view, then cached
+    backbone_dim: int = 1280  # F; 1280 for efficientnet_lite0
+    tiny_width: int = 32  # channels of the first TinyCNN stage
+    image_size: int = 224  # S
+    # heads
+    hidden_dim: int = 1024  # H
+    latent_dim: int = 256  # D, the "similar" code
+    goes_with_dim: int = 128  # G
+    recon_size: int = 64  # R, must be a power of two >= 8
+    dropout: float = 0.2
+    residual_weight: float = 0.0  # > 0 appends the L2-normalised backbone feature to z at query time
+    # data
+    wild_views: int = 3  # in-the-wild composites per product (0 disables the augmentation)
+    # optimisation
+    epochs: int = 40
+    batch_size: int = 256
+    pair_batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.1
+    # loss weights
+    w_recon: float = 1.0
+    w_supcon: float = 1.0
+    w_instance: float = 0.5
+    w_classify: float = 0.0
+    w_uniform: float = 0.0
+    w_coview: float = 1.0
+    coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
+
+    @property
+    def backbone_in_checkpoint(self) -> bool:
+        """A frozen pretrained backbone is rebuilt from its package, not stored per checkpoint."""
+        return not (self.freeze_backbone and self.backbone == "efficientnet_lite0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EncoderConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class TinyCNN(nn.Module):
+    """A small conv net for tests and the from-scratch ablation: (B, 3, S, S) -> (B, out_dim)."""
+
+    def __init__(self, *, width: int = 32, out_dim: int = 256):
+        super().__init__()
+        chans = [3, width, width * 2, width * 4, width * 8]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.proj = nn.Linear(chans[-1], out_dim)
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # (B, 8w, S/16, S/16)
+        return self.proj(x.mean(dim=(2, 3)))  # (B, out_dim)
+
+
+class Decoder(nn.Module):
+    """z (B, D) -> image in [0, 1] (B, 3, R, R) via transposed convolutions from 4x4."""
+
+    def __init__(self, *, latent_dim: int, size: int, width: int = 128):
+        super().__init__()
+        steps = (size // 4).bit_length() - 1  # 4 -> size by doubling
+        if 4 * 2**steps != size:
+            raise ValueError(f"recon_size must be a power of two >= 8, got {size}")
+        self.width = width
+        self.fc = nn.Linear(latent_dim, width * 4 * 4)
+        layers: list[nn.Module] = []
+        c = width
+        for i in range(steps):
+            last = i == steps - 1
+            cout = 3 if last else max(16, c // 2)
+            layers.append(nn.ConvTranspose2d(c, cout, 4, stride=2, padding=1))
+            if not last:
+                layers += [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            c = cout
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(z.shape[0], self.width, 4, 4)  # (B, W, 4, 4)
+        return torch.sigmoid(self.net(x))  # (B, 3, R, R)
+
+
+def _mlp(*, in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim),
+        nn.LayerNorm(hidden_dim),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_dim, out_dim),
+    )
+
+
+class LookalikeEncoder(nn.Module):
+    """Backbone + two embedding heads + decoder + category classifier."""
+
+    def __init__(self, *, config: EncoderConfig, backbone: nn.Module, num_categories: int):
+        super().__init__()
+        c = config
+        self.config = c
+        self.backbone = backbone
+        self.feature_norm = nn.LayerNorm(c.backbone_dim)
+        self.similar = _mlp(in_dim=c.backbone_dim, hidden_dim=c.hidden_dim, out_dim=c.latent_dim, dropout=c.dropout)
+        self.goes_with = _mlp(
+            in_dim=c.backbone_dim, hidden_dim=c.hidden_dim // 2, out_dim=c.goes_with_dim, dropout=c.dropout
+        )
+        self.decoder = Decoder(latent_dim=c.latent_dim, size=c.recon_size)
+        self.classifier = nn.Linear(c.latent_dim, max(1, num_categories))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, F); no gradient flows into a frozen backbone."""
+        if self.config.freeze_backbone:
+            with torch.no_grad():
+                return self.backbone(images)
+        return self.backbone(images)
+
+    def embed_features(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Backbone features (B, F) -> raw (unnormalised) codes of both heads."""
+        h = self.feature_norm(feats)  # (B, F)
+        return {"similar": self.similar(h), "goes_with": self.goes_with(h)}  # (B, D), (B, G)
+
+    def query_vectors(self, feats: torch.Tensor, *, head: str) -> torch.Tensor:
+        """The L2-normalised search vectors of one head: (B, D) or (B, G) (+F with a residual)."""
+        codes = self.embed_features(feats)
+        v = F.normalize(codes[head], dim=1)
+        if head == "similar" and self.config.residual_weight > 0:
+            raw = F.normalize(feats, dim=1) * self.config.residual_weight
+            v = F.normalize(torch.cat([v, raw], dim=1), dim=1)  # (B, D + F)
+        return v
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.features(images)  # (B, F)
+        codes = self.embed_features(feats)
+        codes["reconstruction"] = self.decoder(codes["similar"])  # (B, 3, R, R)
+        codes["logits"] = self.classifier(codes["similar"])  # (B, C)
+        return codes

@@ -1,0 +1,34 @@
+from django.db import models
+from django.db.models import Q
+
+
+class EncoderVersion(models.Model):
+    """One trained encoder. Its checkpoint and pictures live in ``MODELS_ROOT/<name>/``."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training"
+        READY = "ready"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    is_active = models.BooleanField(default=False)
+    config = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation figures on the dev data.")
+    data = models.JSONField(default=dict, blank=True, help_text="What it was trained on: counts and a hash.")
+    train_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_encoder"),
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(status="ready"), name="only_ready_encoder_is_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (live)' if self.is_active else ''}"

@@ -1,0 +1,102 @@
+"""The JSON API. Bad input answers 400 with {"error": message}, a file over the limit 413, unknown ids 404."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog.models import Product
+from recommender.models import InspirationUpload
+from recommender.presenters import product_card
+from recommender.services.search import goes_with_products, products_in_order, similar_products
+from recommender.services.uploads import UploadRejected, parse_filters, parse_upload_request, upload_create
+
+MAX_K = 50
+
+
+def error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def parse_k(request: HttpRequest) -> int:
+    text = request.GET.get("k", "10")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_K:
+        raise UploadRejected(f"k must be a whole number from 1 to {MAX_K}.")
+    return int(text)
+
+
+def upload_payload(request: HttpRequest, upload: InspirationUpload) -> dict:
+    results = upload.results if upload.status == InspirationUpload.Status.DONE else []
+    cards = products_in_order([(row["product_id"], row["score"]) for row in results])
+    return {
+        "id": str(upload.id),
+        "status": upload.status,
+        "error": upload.error or None,
+        "results": [product_card(request, product, score) for product, score in cards],
+    }
+
+
+@csrf_exempt  # no cookie or session authenticates this endpoint, so there is nothing to forge
+@require_POST
+def uploads_create(request: HttpRequest) -> JsonResponse:
+    try:
+        upload = upload_create(
+            image=request.FILES.get("image"),
+            request=parse_upload_request(
+                crop=request.POST.get("crop"),
+                category=request.POST.get("category"),
+                max_price=request.POST.get("max_price"),
+            ),
+        )
+    except UploadRejected as rejected:
+        return error(rejected.message, rejected.status)
+    return JsonResponse(
+        {
+            "id": str(upload.id),
+            "status": upload.status,
+            "url": request.build_absolute_uri(upload.get_absolute_url()),
+            "status_url": request.build_absolute_uri(reverse("api:upload_status", args=[upload.id])),
+        },
+        status=202,
+    )
+
+
+@require_GET
+def upload_status(request: HttpRequest, upload_id) -> JsonResponse:
+    upload = InspirationUpload.objects.filter(pk=upload_id).first()
+    if upload is None:
+        return error("No upload with this id.", 404)
+    return JsonResponse(upload_payload(request, upload))
+
+
+def _product_or_none(sku: str) -> Product | None:
+    return Product.objects.filter(sku=sku, is_active=True).select_related("category").first()
+
+
+@require_GET
+def product_similar(request: HttpRequest, sku: str) -> JsonResponse:
+    product = _product_or_none(sku)
+    if product is None:
+        return error(f"No product with sku {sku!r}.", 404)
+    try:
+        k = parse_k(request)
+        filters = parse_filters(category=request.GET.get("category"), max_price=request.GET.get("max_price"))
+    except UploadRejected as rejected:
+        return error(rejected.message, rejected.status)
+    results = products_in_order(similar_products(product=product, k=k, filters=filters))
+    return JsonResponse({"sku": product.sku, "results": [product_card(request, p, s) for p, s in results]})
+
+
+@require_GET
+def product_goes_with(request: HttpRequest, sku: str) -> JsonResponse:
+    product = _product_or_none(sku)
+    if product is None:
+        return error(f"No product with sku {sku!r}.", 404)
+    try:
+        k = parse_k(request)
+    except UploadRejected as rejected:
+        return error(rejected.message, rejected.status)
+    results = products_in_order(goes_with_products(product=product, k=k))
+    return JsonResponse({"sku": product.sku, "results": [product_card(request, p, s) for p, s in results]})

@@ -1,0 +1,133 @@
+import uuid
+
+import numpy as np
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Product
+from encoders.models import EncoderVersion
+
+
+class ProductEmbedding(models.Model):
+    """A product's vectors under one encoder version: float32, L2-normalised, stored as raw bytes."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="embeddings")
+    encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.CASCADE, related_name="embeddings")
+    similar = models.BinaryField()
+    goes_with = models.BinaryField()
+    image_sha256 = models.CharField(max_length=64, help_text="The image the vectors were computed from.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "encoder_version"], name="one_embedding_per_version")]
+        indexes = [models.Index(fields=["encoder_version", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} under {self.encoder_version_id}"
+
+    @property
+    def similar_vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.similar), dtype=np.float32)
+
+    @property
+    def goes_with_vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.goes_with), dtype=np.float32)
+
+
+class IndexVersion(models.Model):
+    """One Annoy index build over the "similar" vectors of one encoder version."""
+
+    name = models.CharField(max_length=80, unique=True)
+    encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="indexes")
+    item_count = models.PositiveIntegerField()
+    n_trees = models.PositiveIntegerField()
+    search_k = models.IntegerField()
+    recall_at_10 = models.FloatField(null=True, blank=True, help_text="Against exact search, on a sample.")
+    build_seconds = models.FloatField()
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (live)' if self.is_active else ''}"
+
+
+class InspirationUpload(models.Model):
+    """A shopper's photo and, once a worker has encoded it, the products that look most alike."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.ImageField(upload_to="uploads/%Y/%m/%d/")
+    crop = models.JSONField(null=True, blank=True, help_text="[x, y, w, h] as fractions of the image.")
+    filters = models.JSONField(default=dict, blank=True, help_text="category (slug) and max_price.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True, help_text="[{product_id, score}], best first.")
+    encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"upload {self.id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("recommender:upload_detail", kwargs={"upload_id": self.id})
+
+
+class RetrainRun(models.Model):
+    """One run of the retraining pipeline: train → evaluate → promote or not → encode → index → activate."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        PROMOTED = "promoted"
+        KEPT = "kept", "kept the live version"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=32, default="schedule", help_text="schedule, staff or demo")
+    candidate = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    live_before = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    reason = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"retrain {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class JobLock(models.Model):
+    """A lease-style lock in the database: held until released or until ``expires_at``, so a worker that
+    crashed while holding it blocks others only until the lease runs out."""
+
+    name = models.CharField(max_length=64, unique=True)
+    owner = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.owner} until {self.expires_at:%H:%M:%S}"

@@ -1,0 +1,40 @@
+"""Locks held as leases in the database (see JobLock)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from recommender.models import JobLock
+
+
+def lock_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lock_acquire(*, name: str, owner: str, seconds: float) -> bool:
+    now = timezone.now()
+    expires = now + timedelta(seconds=seconds)
+    if JobLock.objects.filter(name=name, expires_at__lt=now).update(owner=owner, expires_at=expires):
+        return True  # took over an expired lease
+    try:
+        with transaction.atomic():
+            JobLock.objects.create(name=name, owner=owner, expires_at=expires)
+    except IntegrityError:
+        return False
+    return True
+
+
+def lock_refresh(*, name: str, owner: str, seconds: float) -> bool:
+    """Extend the lease; False if it is no longer ours."""
+    expires = timezone.now() + timedelta(seconds=seconds)
+    return bool(JobLock.objects.filter(name=name, owner=owner).update(expires_at=expires))
+
+
+def lock_release(*, name: str, owner: str) -> None:
+    JobLock.objects.filter(name=name, owner=owner).delete()

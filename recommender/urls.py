@@ -1,0 +1,20 @@
+from django.urls import path
+
+from recommender import api, views
+
+app_name = "recommender"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("uploads/<uuid:upload_id>/", views.upload_detail, name="upload_detail"),
+]
+
+api_patterns = (
+    [
+        path("uploads", api.uploads_create, name="uploads_create"),
+        path("uploads/<uuid:upload_id>", api.upload_status, name="upload_status"),
+        path("products/<path:sku>/similar", api.product_similar, name="product_similar"),
+        path("products/<path:sku>/goes-with", api.product_goes_with, name="product_goes_with"),
+    ],
+    "api",
+)

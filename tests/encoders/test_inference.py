@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from encoders.inference import encode_images, encode_scene, load_encoder, reconstruct
+from encoders.training import train_encoder
+from tests.encoders.helpers import make_background, make_catalog, tiny_config
+
+
+@pytest.fixture
+def trained(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    checkpoint = train_encoder(
+        config=tiny_config(),
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[(0, 1, 2), (2, 3, 1), (4, 7, 1)],
+        backgrounds=[make_background(tmp_path)],
+        seed=0,
+        progress=lambda *args: None,
+        num_threads=1,
+    )
+    return checkpoint, paths
+
+
+def test_checkpoint_round_trips_to_identical_embeddings(trained, tmp_path):
+    checkpoint, paths = trained
+    torch.save(checkpoint, tmp_path / "encoder.pt")
+
+    before = encode_images(load_encoder(checkpoint), paths)
+    after = encode_images(load_encoder(tmp_path / "encoder.pt"), paths)
+
+    assert np.array_equal(before, after)
+
+
+def test_checkpoint_holds_plain_metadata(trained, tmp_path):
+    checkpoint, paths = trained
+    torch.save(checkpoint, tmp_path / "encoder.pt")
+
+    loaded = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=True)
+
+    assert loaded["version"] == 1
+    assert loaded["categories"] == ["lamp", "table"]
+    assert loaded["data"]["products"] == len(paths) and loaded["data"]["pairs"] == 3
+    assert len(loaded["data"]["inputs_sha256"]) == 64
+    assert len(loaded["metrics"]["history"]) == loaded["config"]["epochs"]
+    assert loaded["preprocess"]["image_size"] == loaded["config"]["image_size"]
+
+
+def test_training_is_reproducible(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    kwargs = dict(
+        config=tiny_config(epochs=1),
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[(0, 1, 1)],
+        backgrounds=[make_background(tmp_path)],
+        seed=3,
+        progress=lambda *args: None,
+    )
+
+    first, second = train_encoder(**kwargs), train_encoder(**kwargs)
+
+    assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
+
+
+def test_encode_images_gives_unit_float32_rows_for_paths_and_pil_images(trained):
+    checkpoint, paths = trained
+    encoder = load_encoder(checkpoint)
+    images = [paths[0], Image.open(paths[1]).convert("RGBA")]
+
+    similar = encode_images(encoder, images, head="similar", batch_size=1)
+    goes_with = encode_images(encoder, images, head="goes_with")
+
+    assert similar.shape == (2, encoder.config.latent_dim) and similar.dtype == np.float32
+    assert goes_with.shape == (2, encoder.config.goes_with_dim)
+    assert np.allclose(np.linalg.norm(similar, axis=1), 1.0, atol=1e-5)
+
+
+def test_reconstruct_returns_images_of_the_decoder_size(trained):
+    checkpoint, paths = trained
+    encoder = load_encoder(checkpoint)
+
+    images = reconstruct(encoder, paths[:3])
+
+    assert len(images) == 3
+    assert images[0].size == (encoder.config.recon_size, encoder.config.recon_size)
+
+
+def test_encode_scene_gives_one_vector_per_crop(trained, tmp_path):
+    checkpoint, _ = trained
+    room = Image.new("RGB", (80, 60), (150, 120, 100))
+
+    vectors = encode_scene(load_encoder(checkpoint), room, grid=(1, 2))
+
+    assert vectors.shape == (5, 16)

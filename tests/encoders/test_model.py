@@ -1,0 +1,78 @@
+import torch
+import torch.nn.functional as F
+
+from encoders.backbone import build_backbone, load_efficientnet_lite0
+from encoders.model import Decoder, EncoderConfig, LookalikeEncoder
+from tests.encoders.helpers import tiny_config
+
+
+def test_forward_shapes_on_cpu():
+    config = tiny_config()
+    model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=5)
+    images = torch.randn(4, 3, config.image_size, config.image_size)
+
+    out = model(images)
+
+    assert out["similar"].shape == (4, config.latent_dim)
+    assert out["goes_with"].shape == (4, config.goes_with_dim)
+    assert out["reconstruction"].shape == (4, 3, config.recon_size, config.recon_size)
+    assert out["logits"].shape == (4, 5)
+    assert out["reconstruction"].min() >= 0.0 and out["reconstruction"].max() <= 1.0
+
+
+def test_query_vectors_are_unit_length():
+    config = tiny_config()
+    model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2).eval()
+
+    vectors = model.query_vectors(torch.randn(3, config.backbone_dim), head="similar")
+
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_decoder_reaches_requested_size():
+    decoder = Decoder(latent_dim=8, size=64)
+
+    assert decoder(torch.randn(2, 8)).shape == (2, 3, 64, 64)
+
+
+def test_config_round_trips_through_a_plain_dict():
+    config = tiny_config(w_coview=0.25)
+
+    assert EncoderConfig.from_dict(config.to_dict()) == config
+
+
+def test_tiny_model_overfits_one_batch():
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2)
+    images = torch.rand(4, 3, config.image_size, config.image_size)
+    target = F.interpolate(images, size=config.recon_size, mode="area")
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def loss_now() -> torch.Tensor:
+        return F.mse_loss(model(images)["reconstruction"], target)
+
+    first = float(loss_now())
+    for _ in range(150):
+        loss = loss_now()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    assert float(loss_now()) < first / 10
+
+
+def test_real_pretrained_backbone_gives_1280_features():
+    backbone = load_efficientnet_lite0(pretrained=True)
+
+    with torch.inference_mode():
+        feats = backbone(torch.randn(1, 3, 224, 224))
+
+    assert feats.shape == (1, 1280)
+    assert torch.isfinite(feats).all()
+
+
+def test_frozen_pretrained_backbone_has_no_trainable_parameters():
+    backbone = build_backbone(EncoderConfig(), pretrained=True)
+
+    assert not any(p.requires_grad for p in backbone.parameters())

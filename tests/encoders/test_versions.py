@@ -1,0 +1,225 @@
+"""The Django side of encoders: training a version from the catalog in the database, activating it,
+evaluating it through the management commands, and the promotion rule."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
+from PIL import Image, ImageDraw
+
+from catalog.models import CoView
+from encoders.models import EncoderVersion
+from encoders.versions import active_encoder_version, checkpoint_path, encoder_is_not_worse, version_dir
+from tests.catalog.factories import CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+TINY = [
+    "backbone=tiny_cnn",
+    "freeze_backbone=false",
+    "backbone_dim=32",
+    "tiny_width=8",
+    "image_size=32",
+    "hidden_dim=32",
+    "latent_dim=16",
+    "goes_with_dim=8",
+    "recon_size=16",
+    "epochs=2",
+    "batch_size=8",
+    "pair_batch_size=8",
+    "wild_views=1",
+]
+
+
+def solid(colour, size=(40, 40), format="PNG") -> bytes:
+    from io import BytesIO
+
+    image = Image.new("RGB", size, colour)
+    buffer = BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def models_root(settings, tmp_path):
+    settings.MODELS_ROOT = tmp_path / "models"
+    settings.ENCODER_CACHE_DIR = tmp_path / "cache"
+    settings.ENCODER_BACKGROUNDS = ""
+    return settings.MODELS_ROOT
+
+
+@pytest.fixture
+def small_catalog():
+    sofas, lamps = CategoryFactory(name="sofa"), CategoryFactory(name="lamp")
+    products = []
+    for i in range(8):
+        image = Image.new("RGB", (48, 48), "white")
+        shape = ImageDraw.Draw(image)
+        box = (8, 8, 40, 40)
+        (shape.rectangle if i % 2 == 0 else shape.ellipse)(box, fill=(40 * i, 100, 200 - 20 * i))
+        from io import BytesIO
+
+        buffer = BytesIO()
+        image.save(buffer, format="PNG")
+        products.append(
+            ProductFactory(
+                category=sofas if i % 2 == 0 else lamps, image=ContentFile(buffer.getvalue(), name=f"p{i}.png")
+            )
+        )
+    CoView.objects.create(product_a=products[0], product_b=products[1], count=3, last_seen="2026-01-01T00:00Z")
+    return products
+
+
+def train(*extra) -> str:
+    out = StringIO()
+    call_command("train_encoder", "--no-evaluate", *[f"--set={item}" for item in TINY], *extra, verbosity=0, stdout=out)
+    return out.getvalue()
+
+
+def test_train_encoder_writes_a_ready_version_with_checkpoint_and_pictures(models_root, small_catalog):
+    output = train("--activate")
+
+    version = EncoderVersion.objects.get()
+    assert version.status == EncoderVersion.Status.READY
+    assert version.is_active and active_encoder_version() == version
+    assert version.data["products"] == 8 and version.data["pairs"] == 1
+    assert len(version.data["inputs_sha256"]) == 64
+    assert checkpoint_path(version).is_file()
+    for name in ["reconstructions.png", "latent_map.png", "latent_map.json"]:
+        assert (version_dir(version) / name).is_file()
+    latent = json.loads((version_dir(version) / "latent_map.json").read_text())
+    assert len(latent["coords"]) == 8 and len(latent["components"]) == 2
+    assert f"{version.name} is now the live encoder" in output
+
+
+def test_the_same_seed_trains_the_same_weights(models_root, small_catalog):
+    import torch
+
+    train("--seed=3")
+    train("--seed=3")
+
+    first, second = (torch.load(checkpoint_path(v), weights_only=True) for v in EncoderVersion.objects.all())
+    assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
+
+
+def test_activate_encoder_switches_the_live_version(models_root, small_catalog):
+    train("--activate")
+    train()
+    newer = EncoderVersion.objects.filter(is_active=False).get()
+
+    call_command("activate_encoder", newer.name, stdout=StringIO())
+
+    assert active_encoder_version() == newer
+    assert EncoderVersion.objects.filter(is_active=True).count() == 1
+
+
+def test_activating_an_unknown_or_failed_version_is_a_clear_error(models_root):
+    failed = EncoderVersion.objects.create(name="broken", status=EncoderVersion.Status.FAILED)
+
+    with pytest.raises(CommandError, match="no encoder version named 'nope'"):
+        call_command("activate_encoder", "nope")
+    with pytest.raises(CommandError, match="only a ready version can be activated"):
+        call_command("activate_encoder", failed.name)
+
+
+def test_training_needs_a_catalog(models_root):
+    with pytest.raises(CommandError, match="at least two active products"):
+        train()
+    assert not EncoderVersion.objects.exists()
+
+
+def test_an_unknown_config_field_is_a_clear_error(models_root, small_catalog):
+    with pytest.raises(CommandError, match="unknown config field 'colour'"):
+        train("--set=colour=red")
+
+
+def test_evaluate_encoder_gives_the_figures_computed_by_hand(tmp_path, models_root):
+    """Raw pixels of solid colours: every red is identical to every other red, so the figures follow by hand.
+    Catalog (in this order): 11 red sofas (indices 0-10), 11 blue lamps (11-21)."""
+    sofas, lamps = CategoryFactory(name="sofa"), CategoryFactory(name="lamp")
+    reds = [
+        ProductFactory(sku=f"r{i:02d}", category=sofas, image=ContentFile(solid("red"), "r.png")) for i in range(11)
+    ]
+    blues = [
+        ProductFactory(sku=f"b{i:02d}", category=lamps, image=ContentFile(solid("blue"), "b.png")) for i in range(11)
+    ]
+    queries = tmp_path / "queries"
+    (queries / "couch").mkdir(parents=True)
+    (queries / "couch" / "1.png").write_bytes(solid("red", (30, 20)))  # all 10 neighbours are sofas: 1.0
+    (queries / "couch" / "2.png").write_bytes(solid("blue", (30, 20)))  # all 10 neighbours are lamps: 0.0
+    (queries / "accept.json").write_text(json.dumps({"couch": ["sofa", "armchair"]}))
+    (tmp_path / "room.png").write_bytes(solid("red"))
+    rooms = tmp_path / "rooms.json"
+    rooms.write_text(
+        json.dumps(
+            [
+                # room task: r00 -> its top 10 are r01..r10 (ties broken by catalog order): b00 missed;
+                # b00 -> b01..b10: r00 missed. Both queries miss: hit 0, recall 0.
+                {
+                    "room": "x",
+                    "items": [reds[0].sku, blues[0].sku, "not-in-catalog"],
+                    "photo": "room.png",
+                    "split": "dev",
+                },
+                # r00 and r05 query each other: both found. hit 1, recall 1 (2 queries).
+                {"room": "y", "items": [reds[0].sku, reds[5].sku], "photo": None, "split": "dev"},
+                {"room": "z", "items": [blues[1].sku, blues[2].sku], "photo": None, "split": "train"},
+            ]
+        )
+    )
+    out = tmp_path / "figures.json"
+
+    call_command(
+        "evaluate_encoder",
+        f"--queries={queries}",
+        f"--rooms={rooms}",
+        "--split=dev",
+        "--baselines",
+        f"--json={out}",
+        stdout=StringIO(),
+    )
+
+    figures = json.loads(out.read_text())["raw pixels, 16×16 RGB"]
+    assert figures["web P@10"] == pytest.approx(0.5)
+    assert figures["loo P@10"] == pytest.approx(1.0)
+    assert figures["room hit@10"] == pytest.approx(2 / 4)
+    assert figures["room R@10"] == pytest.approx(2 / 4)
+    # the red room photo's top 10 are r00..r09: r00 found, b00 not -> hit 1, recall 1/2
+    assert figures["scene hit@10"] == pytest.approx(1.0)
+    assert figures["scene R@10"] == pytest.approx(0.5)
+
+
+def test_promotion_rule():
+    live = {"web P@10": 0.70, "room hit@10": 0.20}
+
+    assert encoder_is_not_worse(candidate={"web P@10": 0.69, "room hit@10": 0.30}, live=live, tolerance=0.02)[0]
+    verdict, reason = encoder_is_not_worse(candidate={"web P@10": 0.60, "room hit@10": 0.30}, live=live, tolerance=0.02)
+    assert not verdict and "web P@10 0.600 < 0.700" in reason
+    assert encoder_is_not_worse(candidate={"web P@10": 0.1}, live={}, tolerance=0.0)[0]
+
+
+def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_root, small_catalog):
+    train()
+    version = EncoderVersion.objects.get()
+    version.metrics = {name: 0.5 for name in ["web P@10", "loo P@10", "room hit@10", "room R@10"]}
+    version.save()
+
+    page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
+    picture = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/picture/reconstructions/")
+
+    assert "web P@10" in page and "0.500" in page
+    assert f"/admin/encoders/encoderversion/{version.pk}/picture/latent-map/" in page
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+
+
+def test_make_live_action(admin_client, models_root, small_catalog):
+    train()
+    version = EncoderVersion.objects.get()
+
+    admin_client.post(
+        "/admin/encoders/encoderversion/", {"action": "make_live", "_selected_action": [version.pk]}
+    )
+
+    assert active_encoder_version() == version

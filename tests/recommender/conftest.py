@@ -1,0 +1,113 @@
+"""A small catalog served end to end: a tiny encoder (trained once per test session), every product encoded,
+an Annoy index built and serving."""
+
+import shutil
+from io import BytesIO
+
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image, ImageDraw
+
+from encoders.models import EncoderVersion
+from encoders.training import train_encoder
+from encoders.versions import CHECKPOINT_NAME
+from recommender.services import search
+from recommender.services.embeddings import catalog_encode
+from recommender.services.indexing import index_build, serving_activate
+from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.encoders.helpers import tiny_config
+
+# (category, colour, shape): three visibly different kinds of product
+KINDS = [("sofa", (200, 30, 30), "square"), ("lamp", (30, 60, 200), "round"), ("rug", (30, 160, 40), "stripes")]
+
+
+def draw(colour, shape, *, size=64, shade=0) -> Image.Image:
+    image = Image.new("RGB", (size, size), "white")
+    pen = ImageDraw.Draw(image)
+    colour = tuple(max(0, min(255, c + shade)) for c in colour)
+    if shape == "square":
+        pen.rectangle((12, 12, size - 12, size - 12), fill=colour)
+    elif shape == "round":
+        pen.ellipse((12, 12, size - 12, size - 12), fill=colour)
+    else:
+        for y in range(8, size - 8, 10):
+            pen.rectangle((8, y, size - 8, y + 5), fill=colour)
+    return image
+
+
+def png(image: Image.Image, format="PNG") -> bytes:
+    buffer = BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fresh_index_cache(settings):
+    """Each test sees its own index root at once: no cached index, no reload delay."""
+    settings.INDEX_RELOAD_SECONDS = 0
+    search._index_cache = None
+    search._goes_with_cache.clear()
+    yield
+    search._index_cache = None
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny encoder trained once for the whole session on the three kinds of product."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    images, categories = [], []
+    for n in range(4):
+        for category, colour, shape in KINDS:
+            path = folder / f"{category}-{n}.png"
+            draw(colour, shape, shade=n * 12).save(path)
+            images.append(path)
+            categories.append(category)
+    checkpoint = train_encoder(
+        config=tiny_config(epochs=30, w_coview=0.0),
+        product_images=images,
+        categories=categories,
+        coview_pairs=[],
+        backgrounds=[],
+        seed=0,
+        progress=lambda *args: None,
+    )
+    path = folder / CHECKPOINT_NAME
+    torch.save(checkpoint, path)
+    return path
+
+
+def make_encoder_version(settings, tiny_checkpoint, name="enc-test") -> EncoderVersion:
+    directory = settings.MODELS_ROOT / name
+    directory.mkdir(parents=True)
+    shutil.copy(tiny_checkpoint, directory / CHECKPOINT_NAME)
+    return EncoderVersion.objects.create(name=name, status=EncoderVersion.Status.READY, config={})
+
+
+@pytest.fixture
+def catalog_products():
+    """Four products of each kind, priced 100, 200, 300, 400."""
+    products = {}
+    for category, colour, shape in KINDS:
+        kind = CategoryFactory(name=category, slug=category)
+        products[category] = [
+            ProductFactory(
+                name=f"{category.upper()} {n}",
+                category=kind,
+                price=100 * (n + 1),
+                image=ContentFile(png(draw(colour, shape, shade=n * 12)), name=f"{category}-{n}.png"),
+                image_sha256=f"{category}-{n}",
+            )
+            for n in range(4)
+        ]
+    return products
+
+
+@pytest.fixture
+def served(settings, tiny_checkpoint, catalog_products):
+    """The catalog encoded with the tiny encoder and served from an Annoy index."""
+    version = make_encoder_version(settings, tiny_checkpoint)
+    catalog_encode(version=version)
+    index_version = serving_activate(index_version=index_build(encoder_version=version))
+    return {"encoder": version, "index": index_version, "products": catalog_products}

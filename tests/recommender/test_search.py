@@ -1,0 +1,106 @@
+import pytest
+
+from catalog.services.products import product_create, products_set_active
+from recommender import index as annoy_index
+from recommender.services.embeddings import product_encode
+from recommender.services.indexing import index_build, index_root, serving_activate
+from recommender.services.search import Filters, goes_with_products, serving_state, similar_products
+from tests.recommender.conftest import draw, png
+
+pytestmark = pytest.mark.django_db
+
+
+def kinds(results, products):
+    by_id = {p.pk: category for category, items in products.items() for p in items}
+    return [by_id.get(pid, "new") for pid, _ in results]
+
+
+def test_similar_products_are_the_same_kind_best_first_and_never_the_product_itself(served):
+    sofa = served["products"]["sofa"][0]
+
+    results = similar_products(product=sofa, k=3)
+
+    assert kinds(results, served["products"]) == ["sofa", "sofa", "sofa"]
+    assert sofa.pk not in [pid for pid, _ in results]
+    assert [s for _, s in results] == sorted((s for _, s in results), reverse=True)
+
+
+def test_category_and_price_filters_work_by_over_fetching(served):
+    sofa = served["products"]["sofa"][0]
+
+    lamps = similar_products(product=sofa, k=10, filters=Filters(category="lamp"))
+    cheap = similar_products(product=sofa, k=10, filters=Filters(max_price=200))
+
+    assert kinds(lamps, served["products"]) == ["lamp"] * 4
+    prices = {p.pk: p.price for items in served["products"].values() for p in items}
+    assert len(cheap) == 5  # two of each kind cost 200 or less, minus the sofa itself
+    assert all(prices[pid] <= 200 for pid, _ in cheap)
+
+
+def test_inactive_products_are_filtered_out_at_query_time(served):
+    sofas = served["products"]["sofa"]
+    products_set_active(product_ids=[sofas[1].pk], is_active=False)
+
+    results = similar_products(product=sofas[0], k=10)
+
+    assert sofas[1].pk not in [pid for pid, _ in results]
+
+
+def test_a_product_encoded_after_the_build_is_found_through_the_fresh_set(served):
+    lamp = served["products"]["lamp"][0]
+    twin = product_create(
+        sku="NEW-1", name="Twin lamp", category=lamp.category, image_data=png(draw((30, 60, 200), "round"))
+    )
+    product_encode(product_id=twin.pk)
+
+    results = similar_products(product=lamp, k=3)
+
+    assert twin.pk in [pid for pid, _ in results]
+    assert twin.pk not in serving_state().index
+
+
+def test_queries_fall_back_to_exact_search_when_the_index_file_is_corrupt(served, settings):
+    state = serving_state()
+    path = state.index.path / annoy_index.INDEX_FILE
+    from recommender.services import search
+
+    search._index_cache = None  # a process that starts after the damage
+    path.write_bytes(b"\0" * path.stat().st_size)
+
+    results = similar_products(product=served["products"]["rug"][0], k=3)
+
+    assert serving_state().index is None
+    assert kinds(results, served["products"]) == ["rug", "rug", "rug"]
+
+
+def test_switching_to_a_new_index_is_atomic_and_keeps_the_old_version_for_readers(served):
+    old = served["index"]
+
+    new = serving_activate(index_version=index_build(encoder_version=served["encoder"]))
+
+    assert annoy_index.active_version(index_root()) == new.name
+    assert old.name in annoy_index.list_versions(index_root())
+    assert serving_state().index.version == new.name
+
+
+def test_goes_with_puts_co_viewed_products_first_and_skips_the_same_category(served):
+    from catalog.models import CoView
+
+    sofa, lamp, rug = served["products"]["sofa"][0], served["products"]["lamp"][2], served["products"]["rug"][3]
+    CoView.objects.create(
+        product_a=min(sofa, rug, key=lambda p: p.pk),
+        product_b=max(sofa, rug, key=lambda p: p.pk),
+        count=1,
+        last_seen="2026-01-01T00:00Z",
+    )
+    CoView.objects.create(
+        product_a=min(sofa, lamp, key=lambda p: p.pk),
+        product_b=max(sofa, lamp, key=lambda p: p.pk),
+        count=5,
+        last_seen="2026-01-01T00:00Z",
+    )
+
+    results = goes_with_products(product=sofa, k=10)
+
+    assert [pid for pid, _ in results][:2] == [lamp.pk, rug.pk]
+    assert "sofa" not in kinds(results, served["products"])
