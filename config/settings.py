@@ -5,6 +5,7 @@ index files under ``var/``, and Celery's filesystem broker. Production sets ``DA
 ``REDIS_URL``, ``SECRET_KEY``, ``DEBUG=0`` and ``ALLOWED_HOSTS`` (see README.md).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -91,6 +92,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    # A file, not memory, so that a test's live server and its real Celery worker share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -163,6 +166,8 @@ LOGGING = {
 MODELS_ROOT = Path(os.environ.get("MODELS_ROOT", VAR_DIR / "models"))
 ENCODER_CACHE_DIR = Path(os.environ.get("ENCODER_CACHE_DIR", VAR_DIR / "cache" / "encoder"))
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "2"))
+# Overrides of the default EncoderConfig for scheduled retraining, as JSON, e.g. '{"epochs": 20}'.
+ENCODER_CONFIG = json.loads(os.environ.get("ENCODER_CONFIG") or "{}")
 _shared_data = BASE_DIR.parent / "shared" / "data"
 # Room photos composited behind products for in-the-wild training: a rooms.json (its TRAIN rooms' photos).
 ENCODER_BACKGROUNDS = os.environ.get("ENCODER_BACKGROUNDS", str(_shared_data / "ikea" / "rooms.json"))

@@ -30,9 +30,14 @@ HEARTBEAT_SECONDS = 30
 QUICK_CONFIG = {"epochs": 4, "wild_views": 1}
 
 
+def default_config() -> EncoderConfig:
+    """The configuration scheduled retraining uses: EncoderConfig's defaults with ENCODER_CONFIG's overrides."""
+    return replace(EncoderConfig(), **settings.ENCODER_CONFIG)
+
+
 def quick_config() -> EncoderConfig:
     """A short configuration for a first demo: a few minutes on two cores."""
-    return replace(EncoderConfig(), **QUICK_CONFIG)
+    return replace(default_config(), **QUICK_CONFIG)
 
 
 class _LeaseKeeper:
@@ -70,7 +75,7 @@ def retrain_run(*, trigger: str, config: EncoderConfig | None = None, seed: int 
         queries = evaluation_query_set()
         candidate = timed(
             "train",
-            lambda: encoder_train(config=config or EncoderConfig(), seed=seed, progress=keeper, queries=queries),
+            lambda: encoder_train(config=config or default_config(), seed=seed, progress=keeper, queries=queries),
         )
         run.candidate = candidate
         live = run.live_before

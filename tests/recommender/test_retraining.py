@@ -1,0 +1,106 @@
+"""The retraining pipeline: promote only if not worse, one run at a time, and a crash changes nothing."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from encoders.models import EncoderVersion
+from encoders.versions import active_encoder_version
+from recommender import index as annoy_index
+from recommender.models import IndexVersion, JobLock, RetrainRun
+from recommender.services import retraining
+from recommender.services.indexing import index_root
+from recommender.services.locks import lock_acquire, lock_refresh, lock_release
+from recommender.services.retraining import RETRAIN_LOCK, retrain_run
+from tests.encoders.helpers import tiny_config
+from tests.recommender.conftest import draw, png
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def evaluation_data(settings, tmp_path):
+    """Dev queries for promotion: one web photo per kind and one room."""
+    queries = tmp_path / "queries"
+    for name, colour, shape in [("couch", (200, 30, 30), "square"), ("light", (30, 60, 200), "round")]:
+        (queries / name).mkdir(parents=True)
+        (queries / name / "1.png").write_bytes(png(draw(colour, shape, size=80)))
+    (queries / "accept.json").write_text(json.dumps({"couch": ["sofa"], "light": ["lamp"]}))
+    rooms = tmp_path / "rooms.json"
+    rooms.write_text(json.dumps([{"room": "r", "items": [], "photo": None, "split": "dev"}]))
+    settings.EVALUATION_QUERIES, settings.EVALUATION_ROOMS, settings.EVALUATION_SPLIT = str(queries), str(rooms), "dev"
+
+
+def tiny(**overrides):
+    return tiny_config(epochs=3, **overrides)
+
+
+def test_the_first_run_promotes_and_serves_the_new_encoder_and_index(catalog_products, evaluation_data):
+    run = retrain_run(trigger="test", config=tiny())
+
+    assert run.status == RetrainRun.Status.PROMOTED
+    assert active_encoder_version() == run.candidate
+    assert IndexVersion.objects.get(is_active=True) == run.index_version
+    assert annoy_index.active_version(index_root()) == run.index_version.name
+    assert set(run.timings) == {"train", "encode_catalog", "build_index", "activate"}
+    assert run.candidate.metrics["web P@10"] >= 0
+    assert not JobLock.objects.exists()
+
+
+def test_a_candidate_worse_than_the_live_version_is_kept_out(catalog_products, evaluation_data, settings):
+    first = retrain_run(trigger="test", config=tiny())
+    settings.PROMOTION_TOLERANCE = -1.0  # demand a gain no figure can reach: the candidate counts as worse
+
+    second = retrain_run(trigger="test", config=tiny())
+
+    assert second.status == RetrainRun.Status.KEPT
+    assert "worse than the live version" in second.reason
+    assert active_encoder_version() == first.candidate
+    assert annoy_index.active_version(index_root()) == first.index_version.name
+
+
+def test_a_run_that_crashes_half_way_changes_nothing_and_releases_the_lock(
+    catalog_products, evaluation_data, monkeypatch
+):
+    first = retrain_run(trigger="test", config=tiny())
+
+    def crash(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(retraining, "index_build", crash)
+    with pytest.raises(RuntimeError):
+        retrain_run(trigger="test", config=tiny())
+
+    failed = RetrainRun.objects.filter(status=RetrainRun.Status.FAILED).get()
+    assert "disk full" in failed.error
+    assert active_encoder_version() == first.candidate
+    assert annoy_index.active_version(index_root()) == first.index_version.name
+    assert not JobLock.objects.exists()
+
+
+def test_only_one_run_at_a_time(catalog_products):
+    assert lock_acquire(name=RETRAIN_LOCK, owner="another worker", seconds=600)
+
+    assert retrain_run(trigger="test", config=tiny()) is None
+    assert not EncoderVersion.objects.exists()
+
+
+def test_the_lock_of_a_crashed_worker_runs_out():
+    lock_acquire(name=RETRAIN_LOCK, owner="crashed worker", seconds=600)
+    JobLock.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert lock_acquire(name=RETRAIN_LOCK, owner="me", seconds=600)
+    assert not lock_refresh(name=RETRAIN_LOCK, owner="crashed worker", seconds=600)
+    lock_release(name=RETRAIN_LOCK, owner="crashed worker")
+    assert JobLock.objects.get().owner == "me"
+
+
+def test_retrain_schedule_is_editable_in_the_database():
+    from django_celery_beat.models import PeriodicTask
+
+    nightly = PeriodicTask.objects.get(name="Nightly retrain")
+
+    assert nightly.task == "recommender.tasks.retrain"
+    assert (nightly.crontab.hour, nightly.crontab.minute) == ("3", "0")

@@ -1,0 +1,139 @@
+"""End to end on the real services: a real Celery worker on the real Redis, a live server, the real index."""
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from catalog.services.products import product_create
+from encoders.versions import active_encoder_version
+from recommender import index as annoy_index
+from recommender.models import InspirationUpload, RetrainRun
+from recommender.services.indexing import index_root
+from recommender.tasks import retrain
+from tests.encoders.helpers import tiny_config
+from tests.recommender.conftest import draw, png
+from tests.recommender.worker import Worker, broker_url, use_broker
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker(redis_url, live_server, tmp_path, eager_celery):
+    config = tiny_config(epochs=3).to_dict()
+    broker = broker_url(redis_url)
+    real = Worker(broker=broker, log=tmp_path / "worker.log", encoder_config=config)
+    restore = use_broker(eager_celery, broker)
+    real.start()
+    yield real
+    real.stop()
+    restore()
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def post_photo(url: str, photo: bytes, fields: dict[str, str] | None = None) -> tuple[int, dict]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in (fields or {}).items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.png"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode()
+        + photo
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def wait_for(condition, *, timeout: float, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    return None
+
+
+def test_an_upload_through_the_api_reaches_done_with_results(served, worker, live_server):
+    lamp = served["products"]["lamp"][0]
+    with lamp.image.open("rb") as image:  # the shopper photographs a catalog lamp: it must come first
+        status, created = post_photo(f"{live_server.url}/api/uploads", image.read())
+    assert status == 202, created
+
+    done = wait_for(
+        lambda: (lambda s: s if s[1]["status"] in ("done", "failed") else None)(get_json(created["status_url"])),
+        timeout=60,
+    )
+
+    assert done is not None, worker.log.read_text()[-3000:]
+    assert done[1]["status"] == "done", done[1]
+    assert done[1]["results"][0]["sku"] == lamp.sku
+    assert InspirationUpload.objects.get(pk=created["id"]).index_version == served["index"]
+
+
+def test_a_product_added_through_the_service_is_similar_within_seconds(served, worker, live_server):
+    rug = served["products"]["rug"][0]
+    started = time.monotonic()
+    twin = product_create(
+        sku="TWIN-RUG", name="Twin rug", category=rug.category, image_data=png(draw((30, 160, 40), "stripes"))
+    )
+
+    def twin_listed():
+        status, body = get_json(f"{live_server.url}/api/products/{rug.sku}/similar?k=5")
+        return status == 200 and any(item["sku"] == twin.sku for item in body["results"])
+
+    assert wait_for(twin_listed, timeout=5, every=0.1), worker.log.read_text()[-3000:]
+    print(f"product save → first appearance in /similar: {time.monotonic() - started:.2f} s")
+
+
+def test_a_retrain_swaps_the_index_while_queries_run_without_a_failed_query(served, worker, live_server):
+    sofa = served["products"]["sofa"][0]
+    url = f"{live_server.url}/api/products/{sofa.sku}/similar?k=3"
+    outcomes: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def query_continuously():
+        while not stop.is_set():
+            status, body = get_json(url)
+            outcomes.append((status, len(body.get("results", []))))
+            time.sleep(0.02)
+
+    reader = threading.Thread(target=query_continuously)
+    reader.start()
+    try:
+        retrain.delay("test")
+        finished = wait_for(
+            lambda: RetrainRun.objects.exclude(status=RetrainRun.Status.RUNNING).first(), timeout=240, every=0.5
+        )
+        time.sleep(1)  # keep querying across the switch and the reload
+    finally:
+        stop.set()
+        reader.join()
+
+    assert finished is not None, worker.log.read_text()[-3000:]
+    assert finished.status == RetrainRun.Status.PROMOTED, finished.error
+    assert annoy_index.active_version(index_root()) == finished.index_version.name
+    assert active_encoder_version() == finished.candidate
+    assert len(outcomes) > 20
+    assert all(outcome == (200, 3) for outcome in outcomes), [o for o in outcomes if o != (200, 3)][:5]
