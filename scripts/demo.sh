@@ -50,11 +50,17 @@ if [ -f "$rooms" ]; then
   $python manage.py import_coviews "$rooms" --split train
 fi
 
+# The first run trains a quick encoder, encodes the catalog, builds the index and serves it; later runs
+# reuse them (the nightly retrain, or "Retrain now" in admin, trains the full configuration).
+$python manage.py retrain --quick --if-missing
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-.venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q default,training >var/worker.log 2>&1 &
+.venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q default -n default@%h >var/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q training -n training@%h >var/training-worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel INFO >var/beat.log 2>&1 &
 pids+=($!)
@@ -65,7 +71,7 @@ cat <<MSG
 
   Lookalike is running at http://127.0.0.1:$port/
   Staff admin:            http://127.0.0.1:$port/admin/  (user admin, password $(cat "$password_file"))
-  Worker and beat logs:   var/worker.log, var/beat.log
+  Worker and beat logs:   var/worker.log, var/training-worker.log, var/beat.log
   Press Ctrl+C to stop.
 
 MSG

@@ -104,3 +104,21 @@ def test_retrain_schedule_is_editable_in_the_database():
 
     assert nightly.task == "recommender.tasks.retrain"
     assert (nightly.crontab.hour, nightly.crontab.minute) == ("3", "0")
+
+
+def test_staff_start_a_retrain_from_admin(admin_client, monkeypatch):
+    queued = []
+    monkeypatch.setattr("recommender.tasks.retrain.delay", lambda trigger: queued.append(trigger))
+
+    page = admin_client.get("/admin/recommender/retrainrun/")
+    response = admin_client.post("/admin/recommender/retrainrun/retrain-now/", follow=True)
+
+    assert "Retrain now" in page.content.decode()
+    assert queued == ["staff"]
+    assert "Retraining queued" in response.content.decode()
+
+
+def test_retrain_now_is_for_staff_only(client):
+    response = client.post("/admin/recommender/retrainrun/retrain-now/")
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
