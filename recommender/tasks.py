@@ -77,3 +77,12 @@ def reap_stale_uploads() -> None:
         encode_upload.delay(upload_id)
     if requeue or failed:
         logger.warning("reaped uploads: %d requeued, %d failed", len(requeue), failed)
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def purge_old_uploads() -> None:
+    from recommender.services.retention import uploads_purge
+
+    deleted = uploads_purge()
+    if deleted:
+        logger.info("deleted %d uploads past the retention period", deleted)

@@ -1,0 +1,152 @@
+"""Upload → results latency under load, against a running site (web + worker), with the compute floor
+measured in the same run so that the overhead is a ratio.
+
+    python bench/load.py --url http://127.0.0.1:8000 --clients 4 --uploads 40
+    python bench/load.py --clients 8 --seconds 600          # a soak: stops after T seconds
+
+Each client uploads real photos (default ../shared/data/webphotos) through POST /api/uploads and polls
+GET /api/uploads/<id> until the upload is done or failed. The compute floor is encode + query alone, in
+this process, with the encoder and index the site serves (same settings and database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.site_client import get_json, post_image  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def photos_from(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+
+
+def compute_floor(photos: list[Path], count: int) -> list[float]:
+    """Seconds for decode + encode + query of each photo, with the site's serving encoder and index."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    import torch
+    from django.conf import settings
+
+    from catalog.images import open_upright_rgb
+    from encoders.inference import encode_images
+    from encoders.versions import encoder_load
+    from recommender.services.search import search_vector, serving_state
+
+    torch.set_num_threads(settings.TORCH_THREADS)
+    state = serving_state()
+    if state.encoder_version is None:
+        raise SystemExit("the site serves no encoder yet: run make demo (or manage.py retrain) first")
+    encoder = encoder_load(state.encoder_version)
+    timings = []
+    for path in photos[:count]:
+        started = time.perf_counter()
+        image = open_upright_rgb(path.read_bytes())
+        vector = encode_images(encoder, [image], head="similar")[0]
+        search_vector(vector, k=settings.RECOMMENDATIONS_PER_PAGE, state=state)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def one_upload(url: str, photo: Path, poll_seconds: float, timeout: float) -> tuple[float, str]:
+    started = time.perf_counter()
+    status, created = post_image(f"{url}/api/uploads", photo.read_bytes(), photo.name)
+    if status != 202:
+        return time.perf_counter() - started, f"POST {status}: {created.get('error')}"
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        status, body = get_json(created["status_url"])
+        if status != 200:
+            return time.perf_counter() - started, f"GET {status}"
+        if body["status"] == "done":
+            return time.perf_counter() - started, "" if body["results"] else "done without results"
+        if body["status"] == "failed":
+            return time.perf_counter() - started, f"failed: {body['error']}"
+        time.sleep(poll_seconds)
+    return time.perf_counter() - started, "lost: not finished before the timeout"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "webphotos")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--uploads", type=int, default=40, help="total uploads (ignored with --seconds)")
+    parser.add_argument("--seconds", type=float, default=0, help="run for this long instead of a fixed count")
+    parser.add_argument("--floor-samples", type=int, default=20)
+    parser.add_argument("--poll", type=float, default=0.05, help="seconds between status polls")
+    parser.add_argument("--timeout", type=float, default=300, help="an upload not done by then counts as lost")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    photos = photos_from(args.photos)
+    if not photos:
+        raise SystemExit(f"no photos under {args.photos}")
+    random.Random(args.seed).shuffle(photos)
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    next_photo = iter(range(10**9))
+    stop_at = time.perf_counter() + args.seconds if args.seconds else None
+
+    def client() -> None:
+        while True:
+            with lock:
+                n = next(next_photo)
+                if stop_at is None and n >= args.uploads:
+                    return
+            if stop_at is not None and time.perf_counter() >= stop_at:
+                return
+            seconds, error = one_upload(args.url, photos[n % len(photos)], args.poll, args.timeout)
+            with lock:
+                (errors.append(error) if error else latencies.append(seconds))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.clients) as pool:
+        for _ in range(args.clients):
+            pool.submit(client)
+    wall = time.perf_counter() - started
+    floor = compute_floor(photos, args.floor_samples)
+
+    total = len(latencies) + len(errors)
+    lost = sum(1 for e in errors if e.startswith("lost"))
+    print(f"{args.clients} clients, {total} uploads in {wall:.1f} s against {args.url}\n")
+    print("| measure | p50 s | p95 s | p99 s |")
+    print("|---|---|---|---|")
+    for name, values in [
+        ("upload → results (end to end)", latencies),
+        ("compute floor (decode + encode + query)", floor),
+    ]:
+        figures = " | ".join(f"{percentile(values, q):.3f}" for q in (50, 95, 99))
+        print(f"| {name} | {figures} |")
+    print()
+    print(f"throughput: {len(latencies) / wall:.2f} uploads/s; errors: {len(errors)} (lost: {lost})")
+    if latencies and floor:
+        ratio = percentile(latencies, 50) / statistics.median(floor)
+        print(f"overhead: end-to-end p50 is {ratio:.1f}× the compute floor p50")
+    for error in sorted(set(errors))[:10]:
+        print(f"  error: {error} ×{errors.count(error)}")
+
+
+if __name__ == "__main__":
+    main()
