@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from functools import wraps
+
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Product
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
+from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, parse_upload_request, upload_create
 
@@ -20,9 +23,28 @@ def error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def allow(method: str):
+    """Django's ``require_GET``/``require_POST`` answer 405 with an empty HTML body; here it is JSON, like every
+    other error of the API."""
+
+    def decorator(view):
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs):
+            if request.method != method:
+                response = error(f"Use {method} here.", 405)
+                response["Allow"] = method
+                return response
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
 def parse_k(request: HttpRequest) -> int:
     text = request.GET.get("k", "10")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_K:
+    # isdigit() alone accepts digits such as "²" that int() cannot read
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_K:
         raise UploadRejected(f"k must be a whole number from 1 to {MAX_K}.")
     return int(text)
 
@@ -39,8 +61,10 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload) -> dict:
 
 
 @csrf_exempt  # no cookie or session authenticates this endpoint, so there is nothing to forge
-@require_POST
+@allow("POST")
 def uploads_create(request: HttpRequest) -> JsonResponse:
+    if not upload_allowed(request):
+        return error(TOO_MANY_UPLOADS, 429)
     try:
         upload = upload_create(
             image=request.FILES.get("image"),
@@ -63,9 +87,12 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
-def upload_status(request: HttpRequest, upload_id) -> JsonResponse:
-    upload = InspirationUpload.objects.filter(pk=upload_id).first()
+@allow("GET")
+def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
+    try:
+        upload = InspirationUpload.objects.filter(pk=uuid.UUID(upload_id)).first()
+    except ValueError:
+        upload = None
     if upload is None:
         return error("No upload with this id.", 404)
     return JsonResponse(upload_payload(request, upload))
@@ -75,7 +102,7 @@ def _product_or_none(sku: str) -> Product | None:
     return Product.objects.filter(sku=sku, is_active=True).select_related("category").first()
 
 
-@require_GET
+@allow("GET")
 def product_similar(request: HttpRequest, sku: str) -> JsonResponse:
     product = _product_or_none(sku)
     if product is None:
@@ -89,7 +116,7 @@ def product_similar(request: HttpRequest, sku: str) -> JsonResponse:
     return JsonResponse({"sku": product.sku, "results": [product_card(request, p, s) for p, s in results]})
 
 
-@require_GET
+@allow("GET")
 def product_goes_with(request: HttpRequest, sku: str) -> JsonResponse:
     product = _product_or_none(sku)
     if product is None:

@@ -12,7 +12,7 @@ urlpatterns = [
 api_patterns = (
     [
         path("uploads", api.uploads_create, name="uploads_create"),
-        path("uploads/<uuid:upload_id>", api.upload_status, name="upload_status"),
+        path("uploads/<str:upload_id>", api.upload_status, name="upload_status"),
         path("products/<path:sku>/similar", api.product_similar, name="product_similar"),
         path("products/<path:sku>/goes-with", api.product_goes_with, name="product_goes_with"),
     ],

@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from catalog.selectors import categories_with_active_products
 from recommender.models import InspirationUpload
+from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import products_in_order
 from recommender.services.uploads import UploadRejected, parse_upload_request, upload_create
 
@@ -10,6 +11,9 @@ from recommender.services.uploads import UploadRejected, parse_upload_request, u
 def home(request: HttpRequest) -> HttpResponse:
     """The upload form; a POST stores the photo and sends the shopper to its results page."""
     if request.method == "POST":
+        if not upload_allowed(request):
+            context = {"categories": categories_with_active_products(), "error": TOO_MANY_UPLOADS, "form": request.POST}
+            return render(request, "recommender/home.html", context, status=429)
         try:
             upload = upload_create(
                 image=request.FILES.get("image"),

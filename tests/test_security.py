@@ -70,3 +70,30 @@ def test_the_retention_job_is_scheduled():
     from django_celery_beat.models import PeriodicTask
 
     assert PeriodicTask.objects.get(name="Delete old uploads").task == "recommender.tasks.purge_old_uploads"
+
+
+@pytest.mark.django_db
+def test_uploads_are_rate_limited_per_client(client, settings):
+    settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 2
+    from django.core.cache import cache
+
+    cache.clear()
+    answers = [client.post("/api/uploads", {}).status_code for _ in range(3)]
+    page = client.post("/", {})
+
+    assert answers == [400, 400, 429]
+    assert page.status_code == 429 and "Too many photos" in page.content.decode()
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    assert other.post("/api/uploads", {}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_forwarded_for_header_counts_only_behind_a_trusted_proxy(rf, settings):
+    from recommender.services.ratelimit import client_address
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8", REMOTE_ADDR="10.0.0.1")
+
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_address(request) == "10.0.0.1"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_address(request) == "5.6.7.8"

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+TOO_MANY_UPLOADS = "Too many photos in a minute. Please wait a moment and try again."
+
 
 def client_address(request: HttpRequest) -> str:
     """The client's IP address. Behind TRUSTED_PROXY_COUNT proxies it is taken from X-Forwarded-For, counting

@@ -103,8 +103,17 @@ def upload_create(*, image, request: UploadRequest) -> InspirationUpload:
     except BaseException:
         upload.image.storage.delete(upload.image.name)
         raise
-    transaction.on_commit(lambda: encode_upload.delay(str(upload.id)))
+    transaction.on_commit(lambda: _enqueue(encode_upload, str(upload.id)))
     return upload
+
+
+def _enqueue(task, upload_id: str) -> None:
+    """Send the task; if the broker is down the upload stays "queued" in the database and the reaper sends it
+    again once the broker is back, so an accepted upload is never lost."""
+    try:
+        task.delay(upload_id)
+    except Exception:
+        logger.warning("could not enqueue upload %s; the reaper will retry", upload_id, exc_info=True)
 
 
 def _query_image(upload: InspirationUpload) -> Image.Image:
@@ -177,5 +186,10 @@ def uploads_reap(*, stale_seconds: int | None = None) -> tuple[list[str], int]:
         error="We could not process this photo after several tries. Please upload it again.",
         finished_at=timezone.now(),
     )
-    requeue = [str(pk) for pk in stuck.exclude(attempts__gte=settings.UPLOAD_MAX_ATTEMPTS).values_list("pk", flat=True)]
+    retry = stuck.exclude(attempts__gte=settings.UPLOAD_MAX_ATTEMPTS)
+    requeue = [str(pk) for pk in retry.values_list("pk", flat=True)]
+    # Restart the clock of requeued work, so the next reaper run does not send it again straight away.
+    InspirationUpload.objects.filter(pk__in=requeue, status=InspirationUpload.Status.PROCESSING).update(
+        started_at=timezone.now()
+    )
     return requeue, failed

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import index as index_module
 from recommender.index import (
     ACTIVE_FILE,
     IndexCache,
@@ -29,6 +28,8 @@ from recommender.index import (
     recall_at_k,
     recall_curve,
 )
+from recommender.index import build as index_build
+from recommender.index import versions as index_versions
 
 DIM = 32
 
@@ -165,7 +166,7 @@ def test_activate_switches_the_pointer_only_by_os_replace(tmp_path, vectors, pro
     replaced = []
     real_replace = os.replace
     monkeypatch.setattr(
-        index_module.os, "replace", lambda src, dst: (replaced.append((Path(src), Path(dst))), real_replace(src, dst))
+        index_versions.os, "replace", lambda src, dst: (replaced.append((Path(src), Path(dst))), real_replace(src, dst))
     )
 
     activate(root=tmp_path, version=first.version)
@@ -192,7 +193,7 @@ def test_failed_build_leaves_no_version_behind(tmp_path, vectors, product_ids, m
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module.np, "save", fail)
+    monkeypatch.setattr(index_build.np, "save", fail)
 
     with pytest.raises(OSError, match="disk full"):
         build(tmp_path, vectors, product_ids)

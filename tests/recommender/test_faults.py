@@ -1,0 +1,150 @@
+"""Faults caused on purpose: a worker killed mid-task, Redis stopped while uploads arrive."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from PIL import Image, ImageDraw
+
+from recommender.models import InspirationUpload
+from recommender.services.uploads import parse_upload_request, upload_create, uploads_reap
+from recommender.tasks import encode_upload
+from tests.encoders.helpers import tiny_config
+from tests.recommender.worker import Worker, broker_url, use_broker
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition, *, timeout: float, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    return None
+
+
+def big_photo(tmp_path) -> object:
+    """A 36-megapixel photo: decoding and resizing it keeps a worker busy long enough to be killed."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    path = tmp_path / "big.jpg"
+    photo = Image.new("RGB", (6000, 6000), (120, 80, 60))
+    ImageDraw.Draw(photo).ellipse((1000, 1000, 5000, 5000), fill=(30, 60, 200))
+    photo.save(path, quality=90)
+    return SimpleUploadedFile("big.jpg", path.read_bytes(), content_type="image/jpeg")
+
+
+def status_of(upload) -> str:
+    return InspirationUpload.objects.values_list("status", flat=True).get(pk=upload.pk)
+
+
+@pytest.fixture
+def broker(redis_url, eager_celery):
+    url = broker_url(redis_url, database=13)
+    restore = use_broker(eager_celery, url)
+    yield url
+    restore()
+
+
+@pytest.fixture
+def workers():
+    """Workers a test starts; every one is stopped at the end, whatever happened."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(served, broker, tmp_path, workers):
+    first = Worker(broker=broker, log=tmp_path / "first.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(first)
+    first.start()
+    upload = upload_create(
+        image=big_photo(tmp_path), request=parse_upload_request(crop=None, category=None, max_price=None)
+    )
+
+    assert wait_for(lambda: status_of(upload) == "processing", timeout=60, every=0.01), status_of(upload)
+    first.kill()  # SIGKILL to the worker and its pool child, mid-task
+    assert status_of(upload) == "processing"
+
+    second = Worker(broker=broker, log=tmp_path / "second.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(second)
+    second.start(flush=False)  # the same broker, as after a crash
+    requeue, failed = uploads_reap(stale_seconds=0)  # what the periodic reaper does after UPLOAD_STALE_SECONDS
+    for upload_id in requeue:
+        encode_upload.delay(upload_id)
+
+    assert requeue == [str(upload.pk)] and failed == 0
+    assert wait_for(lambda: status_of(upload) == "done", timeout=90), second.log.read_text()[-2000:]
+    assert InspirationUpload.objects.get(pk=upload.pk).attempts == 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OwnRedis:
+    """A Redis server of the test's own, which it can stop and start (it keeps nothing on disk, like ours)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert wait_for(lambda: self._up(), timeout=10)
+
+    def _up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to start one of its own")
+def test_uploads_accepted_while_redis_is_down_are_processed_once_it_returns(
+    served, redis_url, eager_celery, tmp_path, workers
+):
+    own = OwnRedis()
+    own.start()
+    url = f"redis://127.0.0.1:{own.port}/0"
+    restore = use_broker(eager_celery, url)
+    worker = Worker(broker=url, log=tmp_path / "worker.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(worker)
+    worker.start()
+    try:
+        own.stop()
+        from django.test import Client
+
+        with served["products"]["sofa"][0].image.open("rb") as photo:
+            response = Client().post("/api/uploads", {"image": photo})
+        assert response.status_code == 202, response.content
+        upload_id = response.json()["id"]
+        assert InspirationUpload.objects.get(pk=upload_id).status == "queued"
+
+        own.start()  # Redis is back, empty: the message sent while it was down never arrived
+        requeue, _ = uploads_reap(stale_seconds=0)
+        for pending in requeue:
+            encode_upload.delay(pending)
+        assert wait_for(lambda: InspirationUpload.objects.get(pk=upload_id).status == "done", timeout=90), (
+            worker.log.read_text()[-2000:]
+        )
+    finally:
+        restore()
+        if own.process.poll() is None:
+            own.stop()

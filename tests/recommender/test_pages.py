@@ -1,0 +1,142 @@
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pytest_django.asserts import assertContains, assertRedirects
+
+from recommender.models import InspirationUpload
+from tests.recommender.conftest import KINDS, draw, png
+
+pytestmark = pytest.mark.django_db
+
+
+def photo(data: bytes | None = None, *, name: str = "photo.png") -> SimpleUploadedFile:
+    data = data if data is not None else png(draw(KINDS[0][1], KINDS[0][2]))
+    return SimpleUploadedFile(name, data, content_type="image/png")
+
+
+def section(html: str, section_id: str) -> str:
+    """The HTML of one recommendations section of a product page."""
+    start = html.index(f'<section class="recommendations" id="{section_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+def card_names(html: str) -> list[str]:
+    return re.findall(r'<span class="name">([^<]*)</span>', html)
+
+
+def done_upload(products) -> InspirationUpload:
+    results = [{"product_id": product.pk, "score": 0.9 - n / 100} for n, product in enumerate(products)]
+    return InspirationUpload.objects.create(
+        image="uploads/done.png", status=InspirationUpload.Status.DONE, results=results
+    )
+
+
+# the upload form
+
+
+def test_home_shows_an_upload_form_that_can_use_the_phone_camera(client, catalog_products):
+    response = client.get("/")
+
+    assertContains(response, 'enctype="multipart/form-data"')
+    assertContains(response, 'accept="image/jpeg,image/png,image/webp" capture="environment"')
+    assertContains(response, '<option value="lamp">lamp</option>', html=True)
+    assertContains(response, 'name="max_price"')
+
+
+def test_posting_a_file_that_is_not_a_photo_shows_a_readable_error(client, catalog_products):
+    response = client.post("/", {"image": photo(b"just some text", name="notes.jpg"), "max_price": "250"})
+
+    assertContains(response, "The file is not an image Lookalike can read", status_code=400)
+    assertContains(response, 'value="250"', status_code=400)
+    assert not InspirationUpload.objects.exists()
+
+
+def test_posting_a_photo_sends_the_shopper_to_the_upload_page(client):
+    response = client.post("/", {"image": photo()})
+
+    upload = InspirationUpload.objects.get()
+    assertRedirects(response, f"/uploads/{upload.id}/", fetch_redirect_response=False)
+
+
+# the upload page
+
+
+def test_a_queued_upload_shows_waiting_and_polls_for_its_status(client):
+    client.post("/", {"image": photo()})
+    upload = InspirationUpload.objects.get()
+
+    response = client.get(upload.get_absolute_url())
+
+    assertContains(response, "Waiting for a free worker…")
+    assertContains(response, f'data-status-url="/api/uploads/{upload.id}"')
+    assertContains(response, "js/upload-status.js")
+
+
+def test_a_failed_upload_shows_its_error_and_stops_polling(client):
+    upload = InspirationUpload.objects.create(
+        image="uploads/failed.png", status=InspirationUpload.Status.FAILED, error="We could not read this photo."
+    )
+
+    response = client.get(upload.get_absolute_url())
+
+    assertContains(response, "We could not read this photo.")
+    assert "upload-status.js" not in response.content.decode()
+
+
+def test_a_done_upload_shows_the_product_cards_best_first(client, catalog_products):
+    lamps = catalog_products["lamp"]
+    upload = done_upload([lamps[2], lamps[0]])
+
+    response = client.get(upload.get_absolute_url())
+
+    html = response.content.decode()
+    assertContains(response, "2 products look like your photo.")
+    assert html.index("LAMP 2") < html.index("LAMP 0")
+    assertContains(response, f'href="{lamps[2].get_absolute_url()}"')
+    assert "upload-status.js" not in html
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_the_upload_page_needs_the_same_queries_for_any_number_of_results(
+    client, catalog_products, django_assert_num_queries, count
+):
+    products = [product for items in catalog_products.values() for product in items][:count]
+    upload = done_upload(products)
+
+    with django_assert_num_queries(2):  # the upload, then the products with their categories
+        response = client.get(upload.get_absolute_url())
+
+    assertContains(response, 'class="card"', count=count)
+
+
+def test_an_unknown_upload_page_is_not_found(client):
+    response = client.get("/uploads/7f1c6a52-4a1e-4d0b-9a55-2f6f1b2f0c11/")
+
+    assert response.status_code == 404
+
+
+# the product page
+
+
+def test_the_product_page_shows_similar_items_of_the_same_kind(client, served):
+    sofa = served["products"]["sofa"][0]
+
+    response = client.get(sofa.get_absolute_url())
+
+    similar = section(response.content.decode(), "similar")
+    assert "Similar items" in similar
+    assert len(card_names(similar)) == 8
+    assert sorted(card_names(similar)[:3]) == ["SOFA 1", "SOFA 2", "SOFA 3"]
+    assert f'href="{sofa.get_absolute_url()}"' not in similar
+
+
+def test_the_product_page_shows_what_goes_well_with_it(client, served):
+    sofa = served["products"]["sofa"][0]
+
+    response = client.get(sofa.get_absolute_url())
+
+    goes_with = section(response.content.decode(), "goes-with")
+    assert "Goes well with" in goes_with
+    assert len(card_names(goes_with)) == 8
+    assert not any(name.startswith("SOFA") for name in card_names(goes_with))
