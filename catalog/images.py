@@ -4,6 +4,7 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -91,6 +92,10 @@ def open_upright_rgb(data: bytes) -> Image.Image:
     """Decode an already validated image, turn it upright by its EXIF orientation, flatten alpha onto white."""
     with Image.open(io.BytesIO(data)) as image:
         image = ImageOps.exif_transpose(image)
+        if image.mode.startswith("I"):  # 16-bit (or 32-bit) grayscale: scale to 8 bits, not clip at 255
+            levels = np.asarray(image, dtype=np.float64)
+            scale = 255.0 / 65535.0 if levels.max() > 255 else 1.0
+            image = Image.fromarray(np.clip(levels * scale, 0, 255).astype(np.uint8))
         if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
             flattened = Image.new("RGB", rgba.size, (255, 255, 255))
