@@ -56,6 +56,41 @@ def project_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return mean, components, (vectors - mean) @ components.T
 
 
+def latent_map_save(
+    directory: Path, *, vectors: np.ndarray, product_ids: list[int], categories: list[str]
+) -> tuple[np.ndarray, dict]:
+    """Fit the 2-D projection of ``vectors`` and keep it in ``latent_map.json``; returns (coords, data)."""
+    mean, components, coords = project_2d(vectors)
+    data = {
+        "mean": mean.round(6).tolist(),
+        "components": components.round(6).tolist(),
+        "product_ids": list(product_ids),
+        "coords": coords.round(5).tolist(),
+        "categories": list(categories),
+    }
+    (directory / LATENT_MAP_DATA).write_text(json.dumps(data))
+    return coords, data
+
+
+def latent_map_data(directory: Path) -> dict | None:
+    """The saved projection of a version (``mean``, ``components``, ``product_ids``, ``coords``, ``categories``),
+    or None where the version has no map (or an unreadable one)."""
+    try:
+        data = json.loads((directory / LATENT_MAP_DATA).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "mean" not in data or "components" not in data:
+        return None
+    return data
+
+
+def project(vectors: np.ndarray, data: dict) -> np.ndarray:
+    """Vectors (D,) or (N, D) of the version's "similar" space -> positions (2,) or (N, 2) on its map."""
+    mean = np.asarray(data["mean"], dtype=np.float64)
+    components = np.asarray(data["components"], dtype=np.float64)  # (2, D)
+    return (np.asarray(vectors, dtype=np.float64) - mean) @ components.T
+
+
 def latent_map_image(
     coords: np.ndarray, images: list[Path], categories: list[str], *, size: int = 1600, thumb: int = 28
 ) -> Image.Image:
@@ -86,16 +121,5 @@ def pictures_write(*, encoder: LoadedEncoder, embedder, data, directory: Path) -
     reconstruction_grid(originals, reconstruct(encoder, originals)).save(directory / RECONSTRUCTIONS)
 
     vectors = embedder.catalog(data.catalog.images, head="similar")
-    mean, components, coords = project_2d(vectors)
-    (directory / LATENT_MAP_DATA).write_text(
-        json.dumps(
-            {
-                "mean": mean.round(6).tolist(),
-                "components": components.round(6).tolist(),
-                "product_ids": data.product_ids,
-                "coords": coords.round(5).tolist(),
-                "categories": categories,
-            }
-        )
-    )
+    coords, _ = latent_map_save(directory, vectors=vectors, product_ids=data.product_ids, categories=categories)
     latent_map_image(coords, data.catalog.images, categories).save(directory / LATENT_MAP)

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,19 +85,25 @@ def training_backgrounds() -> list[Path]:
     ]
 
 
-def training_data() -> TrainingData:
-    """The active catalog and its co-view pairs, in a stable order (by product id)."""
+def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> TrainingData:
+    """The active catalog and its co-view pairs, in a stable order (by product id). ``extra_pairs`` are more
+    (product id, product id, count) pairs from elsewhere (shoppers' "good match" answers), added to the
+    co-view counts; pairs with an inactive or unknown product are left out."""
     products = list(Product.objects.filter(is_active=True).select_related("category").order_by("pk"))
     if len(products) < 2:
         raise ValueError("the catalog needs at least two active products to train an encoder")
     index = {product.pk: i for i, product in enumerate(products)}
-    pairs = [
-        (index[a], index[b], count)
-        for a, b, count in CoView.objects.filter(product_a__is_active=True, product_b__is_active=True)
+    counts: dict[tuple[int, int], int] = {}
+    coviews = (
+        CoView.objects.filter(product_a__is_active=True, product_b__is_active=True)
         .order_by("product_a_id", "product_b_id")
         .values_list("product_a_id", "product_b_id", "count")
-        if a in index and b in index
-    ]
+    )
+    for a, b, count in [*coviews, *extra_pairs]:
+        if a in index and b in index and a != b:
+            pair = (min(index[a], index[b]), max(index[a], index[b]))
+            counts[pair] = counts.get(pair, 0) + count
+    pairs = [(a, b, count) for (a, b), count in sorted(counts.items())]
     return TrainingData(
         product_ids=[product.pk for product in products],
         catalog=Catalog(
@@ -127,12 +134,14 @@ def encoder_train(
     seed: int = 0,
     progress=None,
     queries: QuerySet | None = None,
+    extra_pairs: Sequence[tuple[int, int, int]] = (),
 ) -> EncoderVersion:
     """Train a new version on the current catalog, write its checkpoint (to a temporary name, then renamed),
-    its pictures and, with ``queries``, its evaluation figures. The version ends ``ready`` or ``failed``."""
+    its pictures and, with ``queries``, its evaluation figures. The version ends ``ready`` or ``failed``.
+    ``extra_pairs`` (product ids and a count) join the co-view pairs (see ``training_data``)."""
     from encoders.pictures import pictures_write
 
-    data = training_data()
+    data = training_data(extra_pairs=extra_pairs)
     version = EncoderVersion.objects.create(name=_new_name(), config=config.to_dict())
     directory = version_dir(version)
     started = time.monotonic()

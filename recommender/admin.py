@@ -1,9 +1,15 @@
 from django.contrib import admin, messages
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from recommender.models import IndexVersion, InspirationUpload, RetrainRun
+from catalog.admin import ProductAdmin, thumbnail_tag
+from catalog.models import Product
+from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
+from recommender.services.search import products_in_order, similar_products
+
+NEIGHBOURS = 8
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -81,6 +87,8 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
     readonly_fields = [
         "id",
         "image",
+        "reconstruction",
+        "map_position",
         "crop",
         "filters",
         "status",
@@ -93,3 +101,58 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
     ]
+
+
+@admin.register(RecommendationFeedback)
+class RecommendationFeedbackAdmin(ReadOnlyAdmin):
+    """Shoppers' answers to recommendations; "good match" answers between products join retraining's pairs."""
+
+    list_display = ["updated_at", "context", "verdict", "source", "upload", "recommended"]
+    list_filter = ["context", "verdict"]
+    list_select_related = ["source", "recommended"]
+    search_fields = ["source__sku", "source__name", "recommended__sku", "recommended__name"]
+
+
+class ProductWithNeighboursAdmin(ProductAdmin):
+    """The catalog's product admin plus the product's current nearest neighbours, so that staff can judge a new
+    product's recommendations at once. Added here because ``catalog`` never imports the recommender."""
+
+    readonly_fields = [*ProductAdmin.readonly_fields, "nearest_neighbours"]
+    fieldsets = [
+        *ProductAdmin.fieldsets[:3],
+        ("Recommendations", {"fields": ["nearest_neighbours"]}),
+        *ProductAdmin.fieldsets[3:],
+    ]
+
+    @admin.display(description="nearest neighbours now")
+    def nearest_neighbours(self, product: Product) -> str:
+        if product.pk is None:
+            return "Shown once the product is saved and encoded (a few seconds)."
+        neighbours = products_in_order(similar_products(product=product, k=NEIGHBOURS))
+        if not neighbours:
+            return "None yet: the product is not encoded yet (reload in a few seconds), or no model is live."
+        cells = format_html_join(
+            "",
+            '<li style="width:104px;list-style:none"><a href="{}">{}</a><br>{}<br>'
+            "<small>{} · similarity {}</small></li>",
+            (
+                (
+                    reverse("admin:catalog_product_change", args=[neighbour.pk]),
+                    thumbnail_tag(neighbour, 96),
+                    neighbour.name,
+                    neighbour.category.name,
+                    f"{score:.2f}",
+                )
+                for neighbour, score in neighbours
+            ),
+        )
+        return format_html(
+            '<ol class="neighbours" style="display:flex;flex-wrap:wrap;gap:12px;padding:0;margin:0">{}</ol>'
+            '<p><a href="{}">See them on the product page</a></p>',
+            cells,
+            product.get_absolute_url(),
+        )
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, ProductWithNeighboursAdmin)

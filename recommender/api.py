@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import wraps
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 
 from catalog.models import Product
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
+from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
+from recommender.services.maps import catalog_map
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
-from recommender.services.search import goes_with_products, products_in_order, similar_products
+from recommender.services.search import (
+    goes_with_products,
+    products_in_order,
+    serving_encoder_version,
+    similar_products,
+)
 from recommender.services.uploads import UploadRejected, parse_filters, parse_upload_request, upload_create
 
 MAX_K = 50
@@ -127,3 +136,69 @@ def product_goes_with(request: HttpRequest, sku: str) -> JsonResponse:
         return error(rejected.message, rejected.status)
     results = products_in_order(goes_with_products(product=product, k=k))
     return JsonResponse({"sku": product.sku, "results": [product_card(request, p, s) for p, s in results]})
+
+
+def _fields(request: HttpRequest) -> dict:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            raise FeedbackRejected("The body is not valid JSON.")
+        if not isinstance(data, dict):
+            raise FeedbackRejected("The body must be a JSON object.")
+        return data
+    return request.POST.dict()
+
+
+@allow("POST")  # CSRF-protected (unlike uploads): the answer is stored against the shopper's session
+def feedback(request: HttpRequest):
+    """A shopper's "good match" / "not this" on one recommendation. A plain form post (no JavaScript) with a
+    ``next`` address is sent back there; everything else answers JSON."""
+    try:
+        fields = _fields(request)
+        answer = parse_feedback(
+            **{name: fields.get(name) for name in ("source", "recommended", "context", "upload")},
+            verdict=fields.get("verdict"),
+        )
+    except FeedbackRejected as rejected:
+        return error(rejected.message, 400)
+    if not request.session.session_key:
+        request.session.save()
+    stored = feedback_record(session_key=request.session.session_key, **answer)
+    next_url = fields.get("next")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(next_url)
+    return JsonResponse(
+        {"recommended": stored.recommended.sku, "context": stored.context, "verdict": stored.verdict}, status=200
+    )
+
+
+@allow("GET")
+def catalog_map_points(request: HttpRequest) -> JsonResponse:
+    """Every active product on the serving encoder's 2-D latent map: positions are fractions (0–1, y downwards)."""
+    version = serving_encoder_version()
+    mapped = catalog_map(version=version)
+    if mapped is None:
+        return JsonResponse({"version": getattr(version, "name", None), "categories": [], "products": []})
+    products = []
+    for point in mapped.points:
+        product = point.product
+        image = product.thumbnail or product.image
+        products.append(
+            {
+                "sku": product.sku,
+                "name": product.name,
+                "url": product.get_absolute_url(),
+                "thumbnail": image.url if image else None,
+                "category": product.category.name,
+                "x": point.x,
+                "y": point.y,
+            }
+        )
+    return JsonResponse(
+        {
+            "version": version.name,
+            "categories": [{"name": name, "colour": colour} for name, colour in sorted(mapped.colours.items())],
+            "products": products,
+        }
+    )

@@ -75,6 +75,10 @@ class InspirationUpload(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     results = models.JSONField(default=list, blank=True, help_text="[{product_id, score}], best first.")
+    reconstruction = models.ImageField(
+        upload_to="uploads/reconstructions/", blank=True, help_text="The decoder's redrawing of the query image."
+    )
+    map_position = models.JSONField(null=True, blank=True, help_text="[x, y] on the encoder version's 2-D latent map.")
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -92,6 +96,54 @@ class InspirationUpload(models.Model):
         from django.urls import reverse
 
         return reverse("recommender:upload_detail", kwargs={"upload_id": self.id})
+
+
+class RecommendationFeedback(models.Model):
+    """A shopper's answer to one recommendation ("good match" / "not this"): social data for retraining.
+    One answer per session, source (a product, or an upload) and recommended product in a context; a new
+    answer replaces the old one. The session key is stored hashed, as for co-views."""
+
+    class Context(models.TextChoices):
+        SIMILAR = "similar"
+        GOES_WITH = "goes_with", "goes with"
+        UPLOAD = "upload"
+
+    class Verdict(models.TextChoices):
+        GOOD = "good", "good match"
+        BAD = "bad", "not this"
+
+    session_hash = models.CharField(max_length=64)
+    source = models.ForeignKey(Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    recommended = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="feedback")
+    context = models.CharField(max_length=16, choices=Context.choices)
+    upload = models.ForeignKey(InspirationUpload, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "recommendation feedback"
+        verbose_name_plural = "recommendation feedback"
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_hash", "source", "recommended", "context"],
+                condition=Q(source__isnull=False),
+                name="one_feedback_per_session_pair",
+            ),
+            models.UniqueConstraint(
+                fields=["session_hash", "upload", "recommended"],
+                condition=Q(upload__isnull=False),
+                name="one_feedback_per_session_upload",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__isnull=False) | Q(upload__isnull=False), name="feedback_has_a_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["context", "verdict"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id or self.upload_id} → {self.recommended_id} ({self.context}): {self.verdict}"
 
 
 class RetrainRun(models.Model):

@@ -7,6 +7,7 @@ app_name = "recommender"
 urlpatterns = [
     path("", views.home, name="home"),
     path("uploads/<uuid:upload_id>/", views.upload_detail, name="upload_detail"),
+    path("map/", views.latent_map, name="map"),
 ]
 
 api_patterns = (
@@ -15,6 +16,8 @@ api_patterns = (
         path("uploads/<str:upload_id>", api.upload_status, name="upload_status"),
         path("products/<path:sku>/similar", api.product_similar, name="product_similar"),
         path("products/<path:sku>/goes-with", api.product_goes_with, name="product_goes_with"),
+        path("feedback", api.feedback, name="feedback"),
+        path("map", api.catalog_map_points, name="map"),
     ],
     "api",
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests need are running: Redis at REDIS_URL (default 127.0.0.1:6379), and
-# PostgreSQL when DATABASE_URL points to it. Installs them from Debian's packages on a machine without them.
+# PostgreSQL when DATABASE_URL points to it. Installs them from Debian's packages on a machine without them,
+# and Debian's Chromium (/usr/bin/chromium) for the browser tests.
 set -euo pipefail
 
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
@@ -60,4 +61,8 @@ if [[ "$database_url" == postgres* ]]; then
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || pg_ctlcluster "$version" main start
     wait_for "$pg_host" "$pg_port" PostgreSQL
   fi
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
 fi

@@ -53,16 +53,19 @@ def test_forms_are_protected_against_csrf():
 
 @pytest.mark.django_db
 def test_uploads_past_the_retention_period_are_deleted_with_their_files(isolated_media):
-    old = InspirationUpload.objects.create(image=ContentFile(image_bytes(), name="old.jpg"))
+    old = InspirationUpload.objects.create(
+        image=ContentFile(image_bytes(), name="old.jpg"),
+        reconstruction=ContentFile(image_bytes(), name="old-redrawn.png"),
+    )
     recent = InspirationUpload.objects.create(image=ContentFile(image_bytes(), name="new.jpg"))
     InspirationUpload.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
-    old_file = Path(old.image.path)
+    old_files = [Path(old.image.path), Path(old.reconstruction.path)]
 
     deleted = uploads_purge(older_than_days=30)
 
     assert deleted == 1
     assert list(InspirationUpload.objects.all()) == [recent]
-    assert not old_file.exists() and Path(recent.image.path).exists()
+    assert not any(path.exists() for path in old_files) and Path(recent.image.path).exists()
 
 
 @pytest.mark.django_db

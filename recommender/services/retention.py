@@ -11,13 +11,14 @@ from recommender.models import InspirationUpload
 
 
 def uploads_purge(*, older_than_days: int | None = None) -> int:
-    """Delete uploads (rows and photo files) older than the retention period; returns how many."""
+    """Delete uploads (rows, photos and their reconstructions) older than the retention period; returns how many."""
     days = settings.UPLOAD_RETENTION_DAYS if older_than_days is None else older_than_days
     cutoff = timezone.now() - timedelta(days=days)
     deleted = 0
     for upload in InspirationUpload.objects.filter(created_at__lt=cutoff).iterator():
-        if upload.image:
-            upload.image.storage.delete(upload.image.name)
+        for picture in (upload.image, upload.reconstruction):
+            if picture:
+                picture.storage.delete(picture.name)
         upload.delete()
         deleted += 1
     return deleted

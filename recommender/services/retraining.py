@@ -21,6 +21,7 @@ from encoders.versions import (
 )
 from recommender.models import RetrainRun
 from recommender.services.embeddings import catalog_encode
+from recommender.services.feedback import feedback_training_pairs
 from recommender.services.indexing import index_build, serving_activate
 from recommender.services.locks import lock_acquire, lock_owner, lock_refresh, lock_release
 
@@ -75,7 +76,13 @@ def retrain_run(*, trigger: str, config: EncoderConfig | None = None, seed: int 
         queries = evaluation_query_set()
         candidate = timed(
             "train",
-            lambda: encoder_train(config=config or default_config(), seed=seed, progress=keeper, queries=queries),
+            lambda: encoder_train(
+                config=config or default_config(),
+                seed=seed,
+                progress=keeper,
+                queries=queries,
+                extra_pairs=feedback_training_pairs(),
+            ),
         )
         run.candidate = candidate
         live = run.live_before

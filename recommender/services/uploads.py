@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from io import BytesIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,9 +17,10 @@ from PIL import Image
 
 from catalog.images import open_upright_rgb, validate_image_file
 from catalog.models import Category
-from encoders.inference import encode_images
+from encoders.inference import encode_images, reconstruct
 from encoders.versions import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
+from recommender.services.maps import map_position
 from recommender.services.search import Filters, search_vector, serving_state
 
 logger = logging.getLogger(__name__)
@@ -149,7 +151,9 @@ def upload_process(*, upload_id) -> InspirationUpload | None:
     state = serving_state()
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
-    vector = encode_images(encoder_load(state.encoder_version), [_query_image(upload)], head="similar")[0]
+    encoder = encoder_load(state.encoder_version)
+    query = _query_image(upload)
+    vector = encode_images(encoder, [query], head="similar")[0]
     results = search_vector(
         vector, k=settings.RECOMMENDATIONS_PER_PAGE, filters=Filters.from_json(upload.filters), state=state
     )
@@ -158,11 +162,36 @@ def upload_process(*, upload_id) -> InspirationUpload | None:
     upload.index_version = (
         IndexVersion.objects.filter(name=state.index.version).first() if state.index is not None else None
     )
+    _reconstruction_save(upload, reconstruct(encoder, [query])[0])
+    upload.map_position = map_position(version=state.encoder_version, vector=vector)
     upload.status = InspirationUpload.Status.DONE
     upload.error = ""
     upload.finished_at = timezone.now()
-    upload.save(update_fields=["results", "encoder_version", "index_version", "status", "error", "finished_at"])
+    upload.save(
+        update_fields=[
+            "results",
+            "encoder_version",
+            "index_version",
+            "reconstruction",
+            "map_position",
+            "status",
+            "error",
+            "finished_at",
+        ]
+    )
     return upload
+
+
+def _reconstruction_save(upload: InspirationUpload, picture: Image.Image) -> None:
+    """Store "what the model sees" under the upload's id; a retry replaces the file of an earlier attempt."""
+    name = f"{upload.id}.png"
+    storage = upload.reconstruction.storage
+    path = upload.reconstruction.field.generate_filename(upload, name)
+    if storage.exists(path):
+        storage.delete(path)
+    buffer = BytesIO()
+    picture.save(buffer, format="PNG")
+    upload.reconstruction.save(name, ContentFile(buffer.getvalue()), save=False)
 
 
 def upload_fail(*, upload_id, message: str) -> None:

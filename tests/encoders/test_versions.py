@@ -218,8 +218,6 @@ def test_make_live_action(admin_client, models_root, small_catalog):
     train()
     version = EncoderVersion.objects.get()
 
-    admin_client.post(
-        "/admin/encoders/encoderversion/", {"action": "make_live", "_selected_action": [version.pk]}
-    )
+    admin_client.post("/admin/encoders/encoderversion/", {"action": "make_live", "_selected_action": [version.pk]})
 
     assert active_encoder_version() == version

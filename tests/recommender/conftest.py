@@ -8,11 +8,13 @@ import pytest
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 
+from catalog.models import Product
 from encoders.models import EncoderVersion
+from encoders.pictures import latent_map_save
 from encoders.training import train_encoder
-from encoders.versions import CHECKPOINT_NAME
+from encoders.versions import CHECKPOINT_NAME, version_dir
 from recommender.services import search
-from recommender.services.embeddings import catalog_encode
+from recommender.services.embeddings import catalog_encode, embeddings_matrix
 from recommender.services.indexing import index_build, serving_activate
 from tests.catalog.factories import CategoryFactory, ProductFactory
 from tests.encoders.helpers import tiny_config
@@ -111,3 +113,14 @@ def served(settings, tiny_checkpoint, catalog_products):
     catalog_encode(version=version)
     index_version = serving_activate(index_version=index_build(encoder_version=version))
     return {"encoder": version, "index": index_version, "products": catalog_products}
+
+
+@pytest.fixture
+def served_map(served):
+    """``served`` with the encoder version's latent map (latent_map.json), fitted on the stored vectors as
+    training fits it on the catalog's."""
+    version = served["encoder"]
+    ids, vectors = embeddings_matrix(version=version)
+    names = dict(Product.objects.filter(pk__in=ids).values_list("pk", "category__name"))
+    latent_map_save(version_dir(version), vectors=vectors, product_ids=ids, categories=[names[pk] for pk in ids])
+    return served

@@ -9,6 +9,7 @@ from PIL import Image
 
 from catalog.models import Product
 from recommender.models import InspirationUpload
+from recommender.services.maps import catalog_map
 from recommender.services.search import Filters
 from recommender.services.uploads import (
     UploadRejected,
@@ -277,3 +278,65 @@ def test_reaping_leaves_a_recent_upload_alone(settings):
     upload.refresh_from_db()
     assert (requeue, failed) == ([], 0)
     assert upload.status == InspirationUpload.Status.PROCESSING
+
+
+# what the model sees, where the photo lands
+
+
+def test_the_worker_stores_what_the_model_sees_and_where_the_photo_lands(
+    served_map, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+
+    upload.refresh_from_db()
+    assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
+    with Image.open(upload.reconstruction.path) as picture:
+        assert picture.format == "PNG" and picture.size[0] == picture.size[1]
+    assert len(upload.map_position) == 2
+    sofas = [p for p in catalog_map(version=served_map["encoder"]).points if p.product.category.slug == "sofa"]
+    x, y = catalog_map(version=served_map["encoder"]).place(upload.map_position)
+    nearest = min(catalog_map(version=served_map["encoder"]).points, key=lambda p: (p.x - x) ** 2 + (p.y - y) ** 2)
+    assert nearest in sofas
+
+
+def test_the_crop_is_what_the_model_redraws(served, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        left = upload_create(image=photo(sofa_left_lamp_right()), request=request_for(crop="0,0,0.5,1"))
+        right = upload_create(image=photo(sofa_left_lamp_right()), request=request_for(crop="0.5,0,0.5,1"))
+
+    left.refresh_from_db()
+    right.refresh_from_db()
+    reds = []
+    for upload in (left, right):
+        with Image.open(upload.reconstruction.path) as picture:
+            r, _, b = picture.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+            reds.append(r - b)
+    assert reds[0] > reds[1]  # the sofa is red, the lamp blue
+    assert left.map_position is None  # this version has no latent map
+
+
+def test_a_retried_upload_replaces_its_reconstruction(served, django_capture_on_commit_callbacks, isolated_media):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+    InspirationUpload.objects.filter(pk=upload.pk).update(status=InspirationUpload.Status.PROCESSING)
+
+    upload_process(upload_id=upload.id)
+
+    assert len(list((isolated_media / "uploads" / "reconstructions").iterdir())) == 1
+    upload.refresh_from_db()
+    assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
+
+
+def test_the_results_page_shows_what_the_model_sees_and_the_map(client, served_map, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+
+    html = client.get(upload.get_absolute_url()).content.decode()
+
+    assert f'src="/media/uploads/reconstructions/{upload.id}.png"' in html
+    assert "What the model sees" in html
+    assert "Where your photo lands" in html
+    assert html.count("<circle") == 12 + 2  # the catalog (its matches outlined), and the ring and dot of the photo
+    assert html.count('class="found"') == 12
+    assert 'id="upload-point"' in html

@@ -1,0 +1,75 @@
+"""Staff in a real browser: sign in, add a product with a photo, and find it recommended at once."""
+
+import time
+
+import pytest
+
+from catalog.models import Product
+from tests.browser.conftest import screenshot
+from tests.recommender.conftest import KINDS, draw, png
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LAMP = KINDS[1]
+
+
+def reload_until(page, url: str, condition, *, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.goto(url)
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served_map, worker, django_user_model):
+    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    lamp = served_map["products"]["lamp"][0]
+
+    page.goto("/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("staff")
+    page.get_by_label("Password").fill("a-long-staff-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+    page.goto("/admin/catalog/product/add/")
+    page.fill("#id_sku", "NEW-LAMP-1")
+    page.fill("#id_name", "Brand-new lamp")
+    page.select_option("#id_category", label="lamp")
+    page.fill("#id_price", "149.00")
+    page.set_input_files(
+        "#id_image", {"name": "new-lamp.png", "mimeType": "image/png", "buffer": png(draw(LAMP[1], LAMP[2], shade=6))}
+    )
+    page.click("input[name=_continue]")
+    page.wait_for_url("**/change/")
+    assert "was added successfully" in page.locator(".messagelist").inner_text()
+    added = Product.objects.get(sku="NEW-LAMP-1")
+
+    similar = page.locator("#similar")
+    found = reload_until(page, lamp.get_absolute_url(), lambda: "Brand-new lamp" in similar.inner_text())
+    assert found, worker.log.read_text()[-3000:]
+
+    change_url = f"/admin/catalog/product/{added.pk}/change/"
+    neighbours = page.locator("ol.neighbours")
+    assert reload_until(page, change_url, lambda: neighbours.count() == 1)
+    assert "LAMP" in neighbours.locator("li").first.inner_text()
+    neighbours.scroll_into_view_if_needed()
+    screenshot(page, "admin-product")
+
+
+def test_staff_see_the_live_versions_and_can_retrain(page, served_map, django_user_model):
+    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    page.goto("/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("staff")
+    page.get_by_label("Password").fill("a-long-staff-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+    page.goto("/admin/encoders/encoderversion/")
+    assert "enc-test" in page.locator("#result_list").inner_text()
+    page.goto("/admin/recommender/indexversion/")
+    assert served_map["index"].name in page.locator("#result_list").inner_text()
+    page.goto("/admin/recommender/retrainrun/")
+
+    assert page.get_by_role("button", name="Retrain now").is_visible()
