@@ -15,9 +15,9 @@ from PIL import Image
 
 from encoders.backbone import build_backbone
 from encoders.model import EncoderConfig, LookalikeEncoder
-from encoders.preprocess import ImageInput, image_tensor, load_rgb
+from encoders.preprocess import ImageInput, image_tensor, scene_crops
 
-HEADS = ("similar", "goes_with")
+HEADS = ("similar", "goes_with", "scene")
 
 
 @dataclass
@@ -106,33 +106,15 @@ def reconstruct(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_s
     return out
 
 
-def scene_crops(image: ImageInput, *, grid: Sequence[int] = (1, 2, 3), overlap: float = 0.25) -> list[Image.Image]:
-    """A room photo -> the whole photo plus overlapping crops on g x g grids.
-
-    Crops of an n x n grid are enlarged by `overlap` of a cell on each side, so a piece of
-    furniture cut by a grid line still appears whole in some crop.
-    """
-    img = load_rgb(image)
-    w, h = img.size
-    crops = []
-    for g in grid:
-        cw, ch = w / g, h / g
-        for r in range(g):
-            for c in range(g):
-                x0 = max(0.0, c * cw - overlap * cw)
-                y0 = max(0.0, r * ch - overlap * ch)
-                x1 = min(float(w), (c + 1) * cw + overlap * cw)
-                y1 = min(float(h), (r + 1) * ch + overlap * ch)
-                crops.append(img.crop((round(x0), round(y0), round(x1), round(y1))))
-    return crops
-
-
 def encode_scene(
-    encoder: LoadedEncoder, image: ImageInput, *, head: str = "similar", grid: Sequence[int] = (1, 2, 3)
+    encoder: LoadedEncoder, image: ImageInput, *, head: str = "scene", grid: Sequence[int] | None = None
 ) -> np.ndarray:
     """A room photo -> one query vector per crop, (M, D) float32 L2-normalised.
 
-    Search with each row and merge the results by the best score per product
-    (encoders.metrics.multi_query_scores does exactly that).
+    The crops are the checkpoint's (preprocess["scene_grid"]) unless `grid` is given. Search
+    the "similar" vectors of the catalog with each row and merge the results by the best
+    score per product (encoders.metrics.multi_query_scores does exactly that).
     """
-    return encode_images(encoder, scene_crops(image, grid=grid), head=head)
+    pre = encoder.preprocess
+    crops = scene_crops(image, grid=grid or pre.get("scene_grid", (1, 2, 3)), overlap=pre.get("scene_overlap", 0.25))
+    return encode_images(encoder, crops, head=head)

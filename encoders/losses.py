@@ -8,6 +8,8 @@
 - instance alignment: the clean and the in-the-wild view of one product are each other's
   positive (InfoNCE), so a shopper's photo lands on the product, not just on its category.
 - co-view: weighted InfoNCE on the separate "goes with" head; pairs weighted by their count.
+- scene (multiple-instance): the best-matching crop of a TRAIN room photo should score the
+  room's products above the other products in the batch.
 - uniformity (Wang & Isola 2020): spreads codes over the sphere for cosine search.
 """
 
@@ -111,3 +113,20 @@ def uniformity_loss(z: torch.Tensor, *, t: float = 2.0) -> torch.Tensor:
     if sq.numel() == 0:
         return z.sum() * 0.0
     return torch.logsumexp(-t * sq, dim=0) - math.log(sq.numel())
+
+
+def scene_loss(
+    crop_codes: torch.Tensor, product_codes: torch.Tensor, positives: torch.Tensor, *, temperature: float
+) -> torch.Tensor:
+    """Multiple-instance loss for room photos.
+
+    crop_codes (S, M, D): M crops of each of S photos; product_codes (P, D) candidates;
+    positives (S, P) bool: product p is in the room of photo s. A photo scores a product by
+    its best crop; each room's products should win a softmax over all candidates.
+    """
+    crops = F.normalize(crop_codes, dim=-1)
+    prods = F.normalize(product_codes, dim=-1)
+    scores = torch.einsum("smd,pd->smp", crops, prods).amax(dim=1) / temperature  # (S, P)
+    log_prob = scores - torch.logsumexp(scores, dim=1, keepdim=True)
+    n_pos = positives.sum(dim=1).clamp_min(1)
+    return -((log_prob * positives).sum(dim=1) / n_pos).mean()

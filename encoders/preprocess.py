@@ -8,6 +8,7 @@ from the near-white background), so the encoder learns to ignore the room around
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ def default_preprocess() -> dict:
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
         "recon_size": 64,
+        "scene_grid": [1, 2, 3],  # room photos are queried by the whole photo and g x g crops
+        "scene_overlap": 0.25,
     }
 
 
@@ -80,6 +83,27 @@ def recon_target(image: ImageInput, *, preprocess: dict) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
+def scene_crops(image: ImageInput, *, grid: Sequence[int] = (1, 2, 3), overlap: float = 0.25) -> list[Image.Image]:
+    """A room photo -> the whole photo plus overlapping crops on g x g grids.
+
+    Crops of an n x n grid are enlarged by `overlap` of a cell on each side, so a piece of
+    furniture cut by a grid line still appears whole in some crop.
+    """
+    img = load_rgb(image)
+    w, h = img.size
+    crops = []
+    for g in grid:
+        cw, ch = w / g, h / g
+        for r in range(g):
+            for c in range(g):
+                x0 = max(0.0, c * cw - overlap * cw)
+                y0 = max(0.0, r * ch - overlap * ch)
+                x1 = min(float(w), (c + 1) * cw + overlap * cw)
+                y1 = min(float(h), (r + 1) * ch + overlap * ch)
+                crops.append(img.crop((round(x0), round(y0), round(x1), round(y1))))
+    return crops
+
+
 def foreground_mask(img: Image.Image, *, threshold: int = 235) -> Image.Image:
     """A soft mask ('L') of the non-white pixels of a product shot on white.
 
@@ -113,8 +137,10 @@ class WildComposite:
             ]
         )
 
-    def __call__(self, product: Image.Image, rng: random.Random) -> Image.Image:
+    def __call__(self, product: Image.Image, rng: random.Random, mask: Image.Image | None = None) -> Image.Image:
+        """`product` on white (any size) and optionally its foreground_mask -> (size, size) RGB."""
         s = self.size
+        mask = foreground_mask(product) if mask is None else mask
         if self.backgrounds:
             bg = self.backgrounds[rng.randrange(len(self.backgrounds))]
             bw, bh = bg.size
@@ -126,8 +152,9 @@ class WildComposite:
         target = int(s * rng.uniform(*self.scale))
         pw, ph = product.size
         k = target / max(pw, ph)
-        prod = product.resize((max(1, int(pw * k)), max(1, int(ph * k))), Image.Resampling.BICUBIC)
-        mask = foreground_mask(prod)
+        new_size = (max(1, int(pw * k)), max(1, int(ph * k)))
+        prod = product.resize(new_size, Image.Resampling.BICUBIC)
+        mask = mask.resize(new_size, Image.Resampling.BILINEAR)
         px = rng.randint(0, s - prod.size[0])
         py = rng.randint(0, s - prod.size[1])
         canvas.paste(prod, (px, py), mask)

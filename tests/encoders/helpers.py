@@ -24,6 +24,8 @@ def tiny_config(**overrides) -> EncoderConfig:
         recon_size=16,
         dropout=0.0,
         wild_views=1,
+        residual_weight=0.0,
+        w_scene=0.0,
         epochs=2,
         batch_size=8,
         pair_batch_size=8,

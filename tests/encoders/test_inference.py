@@ -95,3 +95,25 @@ def test_encode_scene_gives_one_vector_per_crop(trained, tmp_path):
     vectors = encode_scene(load_encoder(checkpoint), room, grid=(1, 2))
 
     assert vectors.shape == (5, 16)
+
+
+def test_scene_photos_train_the_scene_head_with_a_frozen_backbone(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    room = make_background(tmp_path)
+
+    checkpoint = train_encoder(
+        config=tiny_config(freeze_backbone=True, w_scene=1.0, scene_rooms_per_step=2),
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[(0, 1, 1)],
+        backgrounds=[room],
+        seed=0,
+        progress=lambda *args: None,
+        scene_photos=[(room, [0, 1]), (room, [2])],
+    )
+
+    assert "scene" in checkpoint["metrics"]["history"][-1]
+    assert checkpoint["data"]["scene_photos"] == 2
+    assert np.array_equal(
+        encode_images(load_encoder(checkpoint), paths[:2]), encode_images(load_encoder(checkpoint), paths[:2])
+    )

@@ -62,7 +62,8 @@ def test_coview_regulariser_pulls_a_coviewed_pair_closer_than_a_random_pair():
         loss.backward()
         optimizer.step()
 
-    g = F.normalize(model.embed_features(feats)["goes_with"], dim=1)
+    with torch.no_grad():
+        g = F.normalize(model.embed_features(feats)["goes_with"], dim=1)
     coviewed = float(g[0] @ g[1])
     random_pair = float(g[0] @ g[6])
     assert coviewed > random_pair + 0.5
@@ -73,3 +74,15 @@ def test_uniformity_is_lower_for_spread_codes():
     collapsed = torch.ones(4, 4) + 0.01 * torch.eye(4)
 
     assert float(losses.uniformity_loss(spread)) < float(losses.uniformity_loss(collapsed))
+
+
+def test_scene_loss_is_lower_when_a_crop_shows_the_rooms_product():
+    products = torch.eye(3)  # three products, orthogonal codes
+    positives = torch.tensor([[True, False, False]])  # the room holds product 0
+    showing = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])  # one crop shows product 0
+    not_showing = torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+
+    good = losses.scene_loss(showing, products, positives, temperature=0.1)
+    bad = losses.scene_loss(not_showing, products, positives, temperature=0.1)
+
+    assert float(good) < float(bad)
