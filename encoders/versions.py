@@ -63,24 +63,27 @@ class TrainingData:
     catalog: Catalog
     coview_pairs: list[tuple[int, int, int]]  # indices into product_ids
     backgrounds: list[Path]
+    scene_photos: list[tuple[Path, list[int]]]  # a TRAIN room photo and the indices of its products
 
 
 def _product_image_path(product: Product) -> Path:
     return Path(product.image.path)
 
 
-def training_backgrounds() -> list[Path]:
-    """Photos of the TRAIN rooms named by ``ENCODER_BACKGROUNDS`` (a rooms.json), or of a folder."""
+def training_rooms() -> list[tuple[Path, list[str]]]:
+    """TRAIN room photos and their skus, from ``ENCODER_BACKGROUNDS`` (a rooms.json); a folder of photos gives
+    backgrounds with no products. Used as in-the-wild backgrounds and to train the scene head."""
     source = Path(settings.ENCODER_BACKGROUNDS) if settings.ENCODER_BACKGROUNDS else None
     if source is None or not source.exists():
         return []
     if source.is_dir():
-        return sorted(p for p in source.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
-    rooms = json.loads(source.read_text())
+        return [
+            (path, []) for path in sorted(source.iterdir()) if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}
+        ]
     split = settings.ENCODER_BACKGROUNDS_SPLIT
     return [
-        source.parent / room["photo"]
-        for room in rooms
+        (source.parent / room["photo"], [str(sku) for sku in room.get("items", [])])
+        for room in json.loads(source.read_text())
         if room.get("photo") and (not split or room.get("split") == split) and (source.parent / room["photo"]).is_file()
     ]
 
@@ -104,6 +107,8 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
             pair = (min(index[a], index[b]), max(index[a], index[b]))
             counts[pair] = counts.get(pair, 0) + count
     pairs = [(a, b, count) for (a, b), count in sorted(counts.items())]
+    rooms = training_rooms()
+    sku_index = {product.sku: i for i, product in enumerate(products)}
     return TrainingData(
         product_ids=[product.pk for product in products],
         catalog=Catalog(
@@ -112,7 +117,12 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
             skus=[product.sku for product in products],
         ),
         coview_pairs=pairs,
-        backgrounds=training_backgrounds(),
+        backgrounds=[photo for photo, _ in rooms],
+        scene_photos=[
+            (photo, indices)
+            for photo, skus in rooms
+            if (indices := sorted({sku_index[sku] for sku in skus if sku in sku_index}))
+        ],
     )
 
 
@@ -153,6 +163,7 @@ def encoder_train(
             categories=data.catalog.categories,
             coview_pairs=data.coview_pairs,
             backgrounds=data.backgrounds,
+            scene_photos=data.scene_photos,
             seed=seed,
             progress=progress,
             num_threads=settings.TORCH_THREADS,

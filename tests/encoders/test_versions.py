@@ -221,3 +221,25 @@ def test_make_live_action(admin_client, models_root, small_catalog):
     admin_client.post("/admin/encoders/encoderversion/", {"action": "make_live", "_selected_action": [version.pk]})
 
     assert active_encoder_version() == version
+
+
+def test_train_rooms_give_backgrounds_and_scene_supervision(settings, tmp_path, small_catalog):
+    from encoders.versions import training_data
+
+    (tmp_path / "room.jpg").write_bytes(solid("grey", format="JPEG"))
+    rooms = tmp_path / "rooms.json"
+    rooms.write_text(
+        json.dumps(
+            [
+                {"room": "a", "items": [small_catalog[1].sku, "unknown"], "photo": "room.jpg", "split": "train"},
+                {"room": "b", "items": [small_catalog[2].sku], "photo": "room.jpg", "split": "dev"},
+                {"room": "c", "items": [small_catalog[3].sku], "photo": None, "split": "train"},
+            ]
+        )
+    )
+    settings.ENCODER_BACKGROUNDS, settings.ENCODER_BACKGROUNDS_SPLIT = str(rooms), "train"
+
+    data = training_data()
+
+    assert data.backgrounds == [tmp_path / "room.jpg"]
+    assert data.scene_photos == [(tmp_path / "room.jpg", [1])]
