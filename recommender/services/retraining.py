@@ -44,24 +44,30 @@ def quick_config() -> EncoderConfig:
 class _LeaseKeeper:
     """Training progress callback that keeps the lock's lease alive."""
 
-    def __init__(self, owner: str):
+    def __init__(self, owner: str, report=None):
         self.owner = owner
+        self.report = report  # an optional progress callback to pass the training progress on to
         self.last = time.monotonic()
 
     def __call__(self, *args, **kwargs) -> None:
+        if self.report is not None and args:
+            self.report(*args, **kwargs)
         if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
             self.last = time.monotonic()
             if not lock_refresh(name=RETRAIN_LOCK, owner=self.owner, seconds=settings.RETRAIN_LOCK_SECONDS):
                 raise RuntimeError("the retrain lock was lost (its lease ran out)")
 
 
-def retrain_run(*, trigger: str, config: EncoderConfig | None = None, seed: int = 0) -> RetrainRun | None:
-    """Run the whole pipeline; None if another run holds the lock. A failure leaves serving unchanged."""
+def retrain_run(
+    *, trigger: str, config: EncoderConfig | None = None, seed: int = 0, progress=None
+) -> RetrainRun | None:
+    """Run the whole pipeline; None if another run holds the lock. A failure leaves serving unchanged.
+    ``progress`` receives the training progress (stage, done, total, info)."""
     owner = lock_owner()
     if not lock_acquire(name=RETRAIN_LOCK, owner=owner, seconds=settings.RETRAIN_LOCK_SECONDS):
         logger.info("a retrain is already running; not starting another")
         return None
-    keeper = _LeaseKeeper(owner)
+    keeper = _LeaseKeeper(owner, progress)
     run = RetrainRun.objects.create(trigger=trigger, live_before=active_encoder_version())
     timings: dict[str, float] = {}
 

@@ -1,38 +1,13 @@
 from dataclasses import fields, replace
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from catalog.management.progress import StagedProgress
 from encoders.evaluation import markdown_table
 from encoders.model import EncoderConfig
 from encoders.versions import encoder_activate, encoder_train, evaluation_query_set
 
 QUICK = {"epochs": 4, "wild_views": 1}
-
-
-class TqdmProgress:
-    """One bar per training stage, with the running loss."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.stage = None
-        self.bar = None
-
-    def __call__(self, stage: str, done: int, total: int, info: dict) -> None:
-        if not self.enabled:
-            return
-        if stage != self.stage:
-            self.close()
-            self.stage, self.bar = stage, tqdm(total=total, desc=stage, dynamic_ncols=True)
-        self.bar.n = done
-        if "loss" in info:
-            self.bar.set_postfix(loss=f"{info['loss']:.4f}", epoch=info.get("epoch"))
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 class Command(BaseCommand):
@@ -56,7 +31,7 @@ class Command(BaseCommand):
             config = replace(config, epochs=epochs)
         config = replace(config, **parse_overrides(set))
         queries = None if no_evaluate else evaluation_query_set()
-        progress = TqdmProgress(verbosity > 0)
+        progress = StagedProgress(verbosity > 0)
         try:
             version = encoder_train(config=config, seed=seed, progress=progress, queries=queries)
         except ValueError as error:

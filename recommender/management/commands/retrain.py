@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.management.progress import StagedProgress
 from encoders.versions import active_encoder_version
 from recommender.services.retraining import quick_config, retrain_run
 
@@ -18,10 +19,14 @@ class Command(BaseCommand):
         if if_missing and active_encoder_version() is not None:
             self.stdout.write(f"{active_encoder_version().name} is live; nothing to do.")
             return
+        self.stdout.write("Training an encoder, then encoding the catalog and building the index…")
+        progress = StagedProgress(options["verbosity"] > 0)
         try:
-            run = retrain_run(trigger="command", config=quick_config() if quick else None)
+            run = retrain_run(trigger="command", config=quick_config() if quick else None, progress=progress)
         except ValueError as error:
             raise CommandError(str(error)) from error
+        finally:
+            progress.close()
         if run is None:
             raise CommandError("another retrain is running")
         self.stdout.write(f"Retrain {run.status}: {run.reason or run.error}")
