@@ -3,6 +3,8 @@ against a running site (web + worker).
 
     python bench/freshness.py --url http://127.0.0.1:8000 --repeats 5
 
+Run it with the site's environment (REDIS_URL above all): the save enqueues the encoding on that broker.
+
 Each round copies the photo of a random active product into a new product, then polls the source product's
 /api/products/<sku>/similar until the new one is listed. The new products are deleted afterwards.
 """

@@ -117,7 +117,11 @@ def main() -> None:
                     return
             if stop_at is not None and time.perf_counter() >= stop_at:
                 return
-            seconds, error = one_upload(args.url, photos[n % len(photos)], args.poll, args.timeout)
+            started_one = time.perf_counter()
+            try:
+                seconds, error = one_upload(args.url, photos[n % len(photos)], args.poll, args.timeout)
+            except OSError as failure:  # connection refused or reset: an error, never a silent stop
+                seconds, error = time.perf_counter() - started_one, f"{type(failure).__name__}: {failure}"
             with lock:
                 (errors.append(error) if error else latencies.append(seconds))
 

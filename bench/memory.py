@@ -67,13 +67,17 @@ def main() -> None:
     django.setup()
     import numpy as np
 
-    from encoders.versions import active_encoder_version, encoder_load
+    from encoders.versions import active_encoder_version
     from recommender.index import build_index
+    from recommender.models import ProductEmbedding
 
     version = active_encoder_version()
     if version is None:
         raise SystemExit("no live encoder: run make demo (or manage.py retrain --quick) first")
-    dimension = encoder_load(version).config.latent_dim
+    stored = ProductEmbedding.objects.filter(encoder_version=version).first()
+    if stored is None:
+        raise SystemExit("the live encoder has encoded no product yet: run manage.py encode_catalog")
+    dimension = stored.similar_vector.size  # what the index holds: the learned code plus the residual feature
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((args.products, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
