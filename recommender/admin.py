@@ -77,6 +77,15 @@ class IndexVersionAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["is_active"]
+
+    def changelist_view(self, request, extra_context=None):
+        from recommender.services.search import serving_problem
+
+        problem = serving_problem()
+        if problem:
+            messages.warning(request, problem)
+        return super().changelist_view(request, extra_context)
+
     list_select_related = ["encoder_version"]
 
 

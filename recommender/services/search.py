@@ -77,6 +77,21 @@ def serving_state() -> ServingState:
     return ServingState(active_encoder_version(), None, None)
 
 
+def serving_problem() -> str:
+    """A sentence for staff when queries are not served by the active index (empty when all is well)."""
+    active = annoy_index.active_version(index_root())
+    if active is None:
+        return ""
+    state = serving_state()
+    if state.index is not None and state.index.version == active:
+        return ""
+    error = index_cache().last_error
+    serving = f"the previous index {state.index.version}" if state.index is not None else "exact search"
+    return (
+        f"The active index {active} cannot be loaded ({error}); queries are answered by {serving}. Rebuild the index."
+    )
+
+
 def serving_encoder_version() -> EncoderVersion | None:
     return serving_state().encoder_version
 

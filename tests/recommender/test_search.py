@@ -104,3 +104,19 @@ def test_goes_with_puts_co_viewed_products_first_and_skips_the_same_category(ser
 
     assert [pid for pid, _ in results][:2] == [lamp.pk, rug.pk]
     assert "sofa" not in kinds(results, served["products"])
+
+
+def test_staff_see_when_the_active_index_cannot_be_loaded(served, admin_client, caplog):
+    from recommender.services import search
+
+    healthy = admin_client.get("/admin/recommender/indexversion/").content.decode()
+    path = serving_state().index.path / annoy_index.INDEX_FILE
+    search._index_cache = None  # a process that starts after the file was deleted
+    path.unlink()
+
+    page = admin_client.get("/admin/recommender/indexversion/").content.decode()
+
+    assert "cannot be loaded" not in healthy
+    assert f"The active index {served['index'].name} cannot be loaded" in page
+    assert "queries are answered by exact search" in page
+    assert any("Cannot load index version" in record.message for record in caplog.records)
