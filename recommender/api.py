@@ -23,7 +23,7 @@ from recommender.services.search import (
     serving_encoder_version,
     similar_products,
 )
-from recommender.services.uploads import UploadRejected, parse_filters, parse_upload_request, upload_create
+from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
 MAX_K = 50
 
@@ -75,14 +75,7 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
     if not upload_allowed(request):
         return error(TOO_MANY_UPLOADS, 429)
     try:
-        upload = upload_create(
-            image=request.FILES.get("image"),
-            request=parse_upload_request(
-                crop=request.POST.get("crop"),
-                category=request.POST.get("category"),
-                max_price=request.POST.get("max_price"),
-            ),
-        )
+        upload = upload_create_from_post(data=request.POST, files=request.FILES)
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     return JsonResponse(

@@ -7,7 +7,7 @@ from recommender.services.feedback import feedback_of_session
 from recommender.services.maps import catalog_map
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import products_in_order
-from recommender.services.uploads import UploadRejected, parse_upload_request, upload_create
+from recommender.services.uploads import UploadRejected, upload_create_from_post
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,14 +17,7 @@ def home(request: HttpRequest) -> HttpResponse:
             context = {"categories": categories_with_active_products(), "error": TOO_MANY_UPLOADS, "form": request.POST}
             return render(request, "recommender/home.html", context, status=429)
         try:
-            upload = upload_create(
-                image=request.FILES.get("image"),
-                request=parse_upload_request(
-                    crop=request.POST.get("crop"),
-                    category=request.POST.get("category"),
-                    max_price=request.POST.get("max_price"),
-                ),
-            )
+            upload = upload_create_from_post(data=request.POST, files=request.FILES)
         except UploadRejected as rejected:
             context = {"categories": categories_with_active_products(), "error": rejected.message, "form": request.POST}
             return render(request, "recommender/home.html", context, status=rejected.status)

@@ -80,6 +80,16 @@ def parse_upload_request(*, crop: str | None, category: str | None, max_price: s
     return UploadRequest(crop=parse_crop(crop), filters=parse_filters(category=category, max_price=max_price))
 
 
+def upload_create_from_post(*, data, files) -> InspirationUpload:
+    """An upload from a multipart POST (the form and the API send the same fields)."""
+    return upload_create(
+        image=files.get("image"),
+        request=parse_upload_request(
+            crop=data.get("crop"), category=data.get("category"), max_price=data.get("max_price")
+        ),
+    )
+
+
 @transaction.atomic
 def upload_create(*, image, request: UploadRequest) -> InspirationUpload:
     """Validate and store the photo, then enqueue its encoding once the transaction commits. The stored name

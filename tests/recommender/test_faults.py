@@ -3,7 +3,6 @@
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 from PIL import Image, ImageDraw
@@ -12,19 +11,9 @@ from recommender.models import InspirationUpload
 from recommender.services.uploads import parse_upload_request, upload_create, uploads_reap
 from recommender.tasks import encode_upload
 from tests.encoders.helpers import tiny_config
-from tests.recommender.worker import Worker, broker_url, use_broker
+from tests.recommender.worker import Worker, broker_url, use_broker, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition, *, timeout: float, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    return None
 
 
 def big_photo(tmp_path) -> object:

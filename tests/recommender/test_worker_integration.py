@@ -1,14 +1,11 @@
 """End to end on the real services: a real Celery worker on the real Redis, a live server, the real index."""
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 
 import pytest
 
+from bench.site_client import get_json, post_image
 from catalog.services.products import product_create
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
@@ -17,7 +14,7 @@ from recommender.services.indexing import index_root
 from recommender.tasks import retrain
 from tests.encoders.helpers import tiny_config
 from tests.recommender.conftest import draw, png
-from tests.recommender.worker import Worker, broker_url, use_broker
+from tests.recommender.worker import Worker, broker_url, use_broker, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,51 +31,10 @@ def worker(redis_url, live_server, tmp_path, eager_celery):
     restore()
 
 
-def get_json(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-def post_photo(url: str, photo: bytes, fields: dict[str, str] | None = None) -> tuple[int, dict]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in (fields or {}).items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode()
-        + photo
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-def wait_for(condition, *, timeout: float, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    return None
-
-
 def test_an_upload_through_the_api_reaches_done_with_results(served, worker, live_server):
     lamp = served["products"]["lamp"][0]
     with lamp.image.open("rb") as image:  # the shopper photographs a catalog lamp: it must come first
-        status, created = post_photo(f"{live_server.url}/api/uploads", image.read())
+        status, created = post_image(f"{live_server.url}/api/uploads", image.read(), "photo.png")
     assert status == 202, created
 
     done = wait_for(

@@ -121,3 +121,14 @@ def use_broker(app, broker: str):
         reset_connections()
 
     return restore
+
+
+def wait_for(condition, *, timeout: float, every: float = 0.05):
+    """Poll ``condition`` until it returns something truthy (returned) or ``timeout`` seconds pass (None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    return None
