@@ -16,6 +16,6 @@ app.autodiscover_tasks()
 def create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
     """The filesystem broker needs its folders before the first message is sent."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)

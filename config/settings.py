@@ -145,6 +145,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),  # else kombu writes ./control
         "store_processed": False,
         "polling_interval": 0.1,  # the default (1 s) would add up to a second to every upload
     }
