@@ -95,15 +95,16 @@ def encode_images(
 @torch.inference_mode()
 def reconstruct(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_size: int = 16) -> list[Image.Image]:
     """The decoder's redrawing of each image from its "similar" code ("what the model sees")."""
-    out: list[Image.Image] = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.stack(
-            [image_tensor(im, preprocess=encoder.preprocess) for im in images[start : start + batch_size]]
-        )
-        z = encoder.model.embed_features(encoder.model.features(batch))["similar"]
-        pixels = (encoder.model.decoder(z) * 255).round().clamp(0, 255).to(torch.uint8)  # (B, 3, R, R)
-        out += [Image.fromarray(p.permute(1, 2, 0).numpy(), mode="RGB") for p in pixels]
-    return out
+    return reconstruct_features(encoder, backbone_features(encoder, images, batch_size=batch_size))
+
+
+@torch.inference_mode()
+def reconstruct_features(encoder: LoadedEncoder, features: np.ndarray) -> list[Image.Image]:
+    """The same from backbone features (N, F) already computed, so a caller runs the backbone once."""
+    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    z = encoder.model.embed_features(feats)["similar"]
+    pixels = (encoder.model.decoder(z) * 255).round().clamp(0, 255).to(torch.uint8)  # (B, 3, R, R)
+    return [Image.fromarray(p.permute(1, 2, 0).numpy(), mode="RGB") for p in pixels]
 
 
 def encode_scene(

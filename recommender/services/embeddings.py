@@ -80,11 +80,13 @@ def catalog_encode(*, version: EncoderVersion, batch_size: int = 32, progress: P
     return done
 
 
-def embeddings_matrix(*, version: EncoderVersion, field: str = "similar", active_only: bool = True):
-    """(product ids, (N, D) float32) of every stored vector under ``version``."""
+def embeddings_matrix(*, version: EncoderVersion, field: str = "similar", active_only: bool = True, updated_since=None):
+    """(product ids, (N, D) float32) of every stored vector under ``version`` (stored since ``updated_since``)."""
     rows = ProductEmbedding.objects.filter(encoder_version=version)
     if active_only:
         rows = rows.filter(product__is_active=True)
+    if updated_since is not None:
+        rows = rows.filter(updated_at__gte=updated_since)
     pairs = list(rows.order_by("product_id").values_list("product_id", field))
     if not pairs:
         return [], np.zeros((0, 0), np.float32)

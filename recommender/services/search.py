@@ -98,15 +98,8 @@ def serving_encoder_version() -> EncoderVersion | None:
 
 def _fresh_set(state: ServingState) -> tuple[list[int], np.ndarray]:
     """Vectors not in the index: stored after it was built (or all of them, with no index)."""
-    if state.index is None:
-        return embeddings_matrix(version=state.encoder_version)
-    rows = ProductEmbedding.objects.filter(
-        encoder_version=state.encoder_version, product__is_active=True, updated_at__gte=state.vectors_read_at
-    ).values_list("product_id", "similar")
-    pairs = list(rows)
-    if not pairs:
-        return [], np.zeros((0, 0), np.float32)
-    return [pid for pid, _ in pairs], np.stack([np.frombuffer(bytes(blob), dtype=np.float32) for _, blob in pairs])
+    since = state.vectors_read_at if state.index is not None else None
+    return embeddings_matrix(version=state.encoder_version, updated_since=since)
 
 
 def _allowed(product_ids: list[int], filters: Filters) -> set[int]:

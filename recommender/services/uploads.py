@@ -17,7 +17,7 @@ from PIL import Image
 
 from catalog.images import open_upright_rgb, validate_image_file
 from catalog.models import Category
-from encoders.inference import encode_images, reconstruct
+from encoders.inference import backbone_features, embed_backbone_features, reconstruct_features
 from encoders.versions import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
 from recommender.services.maps import map_position
@@ -163,7 +163,8 @@ def upload_process(*, upload_id) -> InspirationUpload | None:
         raise RecommenderNotReady("no encoder is live yet")
     encoder = encoder_load(state.encoder_version)
     query = _query_image(upload)
-    vector = encode_images(encoder, [query], head="similar")[0]
+    features = backbone_features(encoder, [query])  # the backbone runs once for the vector and the picture
+    vector = embed_backbone_features(encoder, features, head="similar")[0]
     results = search_vector(
         vector, k=settings.RECOMMENDATIONS_PER_PAGE, filters=Filters.from_json(upload.filters), state=state
     )
@@ -172,7 +173,7 @@ def upload_process(*, upload_id) -> InspirationUpload | None:
     upload.index_version = (
         IndexVersion.objects.filter(name=state.index.version).first() if state.index is not None else None
     )
-    _reconstruction_save(upload, reconstruct(encoder, [query])[0])
+    _reconstruction_save(upload, reconstruct_features(encoder, features)[0])
     upload.map_position = map_position(version=state.encoder_version, vector=vector)
     upload.status = InspirationUpload.Status.DONE
     upload.error = ""
