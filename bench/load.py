@@ -49,7 +49,7 @@ def compute_floor(photos: list[Path], count: int) -> list[float]:
 
     from catalog.images import open_upright_rgb
     from encoders.inference import encode_images
-    from encoders.versions import encoder_load
+    from encoders.lifecycle import encoder_load
     from recommender.services.search import search_vector, serving_state
 
     torch.set_num_threads(settings.TORCH_THREADS)

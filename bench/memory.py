@@ -42,7 +42,8 @@ if {worker!r}:
     import torch
     from PIL import Image
     from encoders.inference import encode_images
-    from encoders.versions import active_encoder_version, encoder_load
+    from encoders.lifecycle import encoder_load
+    from encoders.versions import active_encoder_version
     torch.set_num_threads(2)
     encoder = encoder_load(active_encoder_version())
     encode_images(encoder, [Image.new("RGB", (640, 480), "white")])

@@ -3,9 +3,9 @@ from django.http import FileResponse, Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from encoders.evaluation import FIGURES
+from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
-from encoders.pictures import LATENT_MAP, RECONSTRUCTIONS
+from encoders.queries import FIGURES
 from encoders.versions import encoder_activate, version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}

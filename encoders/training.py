@@ -27,11 +27,10 @@ from tqdm import tqdm
 
 from encoders import losses
 from encoders.backbone import build_backbone, extract_features
+from encoders.composites import WildComposite, foreground_mask
 from encoders.model import EncoderConfig, LookalikeEncoder
 from encoders.preprocess import (
-    WildComposite,
     default_preprocess,
-    foreground_mask,
     image_tensor,
     letterbox,
     load_rgb,

@@ -10,8 +10,8 @@ from django.db import transaction
 
 from catalog.models import Product
 from encoders.inference import backbone_features, embed_backbone_features
+from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
-from encoders.versions import encoder_load
 from recommender.models import ProductEmbedding
 
 logger = logging.getLogger(__name__)

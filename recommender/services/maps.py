@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Product
+from encoders.latent_map import category_colours, latent_map_data, project
 from encoders.models import EncoderVersion
-from encoders.pictures import category_colours, latent_map_data, project
 from encoders.versions import version_dir
 from recommender.services.embeddings import embeddings_matrix
 

@@ -11,14 +11,10 @@ from dataclasses import replace
 from django.conf import settings
 from django.utils import timezone
 
+from encoders.data import evaluation_query_set
+from encoders.lifecycle import encoder_evaluate, encoder_train
 from encoders.model import EncoderConfig
-from encoders.versions import (
-    active_encoder_version,
-    encoder_evaluate,
-    encoder_is_not_worse,
-    encoder_train,
-    evaluation_query_set,
-)
+from encoders.versions import active_encoder_version, encoder_is_not_worse
 from recommender.models import RetrainRun
 from recommender.services.embeddings import catalog_encode
 from recommender.services.feedback import feedback_training_pairs

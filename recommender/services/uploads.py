@@ -18,7 +18,7 @@ from PIL import Image
 from catalog.images import open_upright_rgb, validate_image_file
 from catalog.models import Category
 from encoders.inference import backbone_features, embed_backbone_features, reconstruct_features
-from encoders.versions import encoder_load
+from encoders.lifecycle import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
 from recommender.services.maps import map_position
 from recommender.services.search import Filters, search_vector, serving_state

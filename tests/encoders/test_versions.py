@@ -224,7 +224,7 @@ def test_make_live_action(admin_client, models_root, small_catalog):
 
 
 def test_train_rooms_give_backgrounds_and_scene_supervision(settings, tmp_path, small_catalog):
-    from encoders.versions import training_data
+    from encoders.data import training_data
 
     (tmp_path / "room.jpg").write_bytes(solid("grey", format="JPEG"))
     rooms = tmp_path / "rooms.json"

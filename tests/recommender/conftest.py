@@ -9,8 +9,8 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 
 from catalog.models import Product
+from encoders.latent_map import latent_map_save
 from encoders.models import EncoderVersion
-from encoders.pictures import latent_map_save
 from encoders.training import train_encoder
 from encoders.versions import CHECKPOINT_NAME, version_dir
 from recommender.services import search

@@ -3,7 +3,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.services.products import product_create
-from encoders.pictures import latent_map_data, project
+from encoders.latent_map import latent_map_data, project
 from encoders.versions import version_dir
 from recommender.services.embeddings import embeddings_matrix
 from recommender.services.maps import catalog_map, map_position

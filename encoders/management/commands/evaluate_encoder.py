@@ -3,9 +3,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from encoders.evaluation import EncoderEmbedder, baseline_embedders, evaluate, load_query_set, markdown_table
+from encoders.data import training_data
+from encoders.evaluation import EncoderEmbedder, baseline_embedders, evaluate, markdown_table
+from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
-from encoders.versions import active_encoder_version, encoder_load, training_data
+from encoders.queries import load_query_set
+from encoders.versions import active_encoder_version
 
 
 class Command(BaseCommand):

@@ -3,9 +3,11 @@ from dataclasses import fields, replace
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.management.progress import StagedProgress
+from encoders.data import evaluation_query_set
 from encoders.evaluation import markdown_table
+from encoders.lifecycle import encoder_train
 from encoders.model import EncoderConfig
-from encoders.versions import encoder_activate, encoder_train, evaluation_query_set
+from encoders.versions import encoder_activate
 
 QUICK = {"epochs": 4, "wild_views": 1}
 

@@ -1,0 +1,60 @@
+"""The evaluation data, without any model: the catalog as the evaluation sees it, the dev query set read
+from disk, and the names of the figures. Importable by the web process (no torch)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+FIGURES = ["web P@10", "loo P@10", "room hit@10", "room R@10", "scene hit@10", "scene R@10"]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    images: list[Path]
+    categories: list[str]
+    skus: list[str]
+
+    @property
+    def sku_index(self) -> dict[str, int]:
+        return {sku: i for i, sku in enumerate(self.skus)}
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    web_images: list[Path]
+    web_classes: list[str]
+    accept: dict[str, list[str]]
+    rooms: list[list[str]]  # skus of each room (room task)
+    scene_photos: list[Path]  # room photos (scene task)
+    scene_rooms: list[list[str]]  # skus of the room of each photo
+
+
+def load_query_set(*, queries: Path, rooms: Path, split: str | None = None) -> QuerySet:
+    """``queries``: one folder of photos per class plus ``accept.json`` (class → accepted categories).
+    ``rooms``: a rooms.json (``items``, optional ``photo`` relative to it, optional ``split``)."""
+    try:
+        accept = json.loads((queries / "accept.json").read_text())
+        room_list = json.loads(rooms.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read the evaluation data: {error}") from error
+    web = sorted(
+        (path, name)
+        for name in accept
+        if (queries / name).is_dir()
+        for path in (queries / name).iterdir()
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if split:
+        room_list = [room for room in room_list if room.get("split") == split]
+    with_photo = [room for room in room_list if room.get("photo") and (rooms.parent / room["photo"]).is_file()]
+    return QuerySet(
+        web_images=[path for path, _ in web],
+        web_classes=[name for _, name in web],
+        accept={name: list(categories) for name, categories in accept.items()},
+        rooms=[list(room["items"]) for room in room_list],
+        scene_photos=[rooms.parent / room["photo"] for room in with_photo],
+        scene_rooms=[list(room["items"]) for room in with_photo],
+    )
