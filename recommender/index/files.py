@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 METRIC = "angular"
-INDEX_FILE = "index.ann"
+SIMILAR = "similar"  # the "looks like" space; the one every version has
+GOES_WITH = "goes_with"  # the "goes well with" space
+ANN_SUFFIX = ".ann"
+INDEX_FILE = f"{SIMILAR}{ANN_SUFFIX}"  # the similar space's Annoy file, the one file callers knew before spaces
+FORMAT1_INDEX_FILE = "index.ann"  # format 1: a single space, read as "similar"
 ITEMS_FILE = "items.npy"
+POSITIONS_FILE = "positions.npy"
 META_FILE = "meta.json"
 LEASES_DIR = "leases"
 ACTIVE_FILE = "ACTIVE"
 BUILDING_PREFIX = ".building-"
 TRASH_PREFIX = ".trash-"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
-# Checksummed head and tail of index.ann: cheap enough for every load, catches a file replaced
+# Checksummed head and tail of each file: cheap enough for every load, catches a file replaced
 # or truncated to a multiple of the node size (which Annoy itself accepts).
 _DIGEST_SPAN = 1 << 20
+
+_SPACE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def space_file(space: str) -> str:
+    """The Annoy file of ``space`` inside a format-2 version directory."""
+    if not _SPACE_NAME.fullmatch(space):
+        raise ValueError(f"space names are lower-case identifiers, got {space!r}")
+    return f"{space}{ANN_SUFFIX}"
 
 
 def _file_digest(path: Path) -> str:
