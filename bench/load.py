@@ -4,20 +4,25 @@ measured in the same run so that the overhead is a ratio.
     python bench/load.py --url http://127.0.0.1:8000 --clients 4 --uploads 40
     python bench/load.py --clients 8 --seconds 600          # a soak: stops after T seconds
 
-Each client uploads real photos (default ../shared/data/webphotos) through POST /api/uploads and polls
-GET /api/uploads/<id> until the upload is done or failed. The compute floor is encode + query alone, in
-this process, with the encoder and index the site serves (same settings and database).
+Each client does what the page does: it uploads a real photo (default ../shared/data/webphotos) through
+POST /api/uploads, then long-polls GET /api/uploads/<id>?wait=25&after=<state> until the upload is done or
+failed (the server answers at the change). The compute floor is what the worker must do for one photo, in this
+process, with the encoder and index the site serves (same settings and database): decode the stored photo,
+run the backbone and heads, search. The site re-encodes each photo on arrival; the floor is measured on photos
+re-encoded the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import random
 import statistics
 import sys
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,42 +51,50 @@ def compute_floor(photos: list[Path], count: int) -> list[float]:
     django.setup()
     import torch
     from django.conf import settings
+    from PIL import Image
 
-    from catalog.images import open_upright_rgb
-    from encoders.inference import encode_images
+    from catalog.images import open_upright_rgb_image, upright_jpeg
+    from encoders.inference import encode_query
     from encoders.lifecycle import encoder_load
     from recommender.services.search import search_vector, serving_state
+    from recommender.services.upload_processing import QUERY_SIDE
 
     torch.set_num_threads(settings.TORCH_THREADS)
     state = serving_state()
     if state.encoder_version is None:
         raise SystemExit("the site serves no encoder yet: run make demo (or manage.py retrain) first")
     encoder = encoder_load(state.encoder_version)
+    stored = [upright_jpeg(path.read_bytes(), max_side=settings.UPLOAD_MAX_SIDE) for path in photos[:count]]
     timings = []
-    for path in photos[:count]:
+    for data in stored:
         started = time.perf_counter()
-        image = open_upright_rgb(path.read_bytes())
-        vector = encode_images(encoder, [image], head="similar")[0]
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (QUERY_SIDE, QUERY_SIDE))
+            picture = open_upright_rgb_image(image)
+        vector, _ = encode_query(encoder, picture)
         search_vector(vector, k=settings.RECOMMENDATIONS_PER_PAGE, state=state)
         timings.append(time.perf_counter() - started)
     return timings
 
 
-def one_upload(url: str, photo: Path, poll_seconds: float, timeout: float) -> tuple[float, str]:
+def one_upload(url: str, photo: Path, wait: float, timeout: float) -> tuple[float, str]:
+    """Upload, then follow the upload as the page does (long-poll), until it is done or failed."""
     started = time.perf_counter()
     status, created = post_image(f"{url}/api/uploads", photo.read_bytes(), photo.name)
     if status != 202:
         return time.perf_counter() - started, f"POST {status}: {created.get('error')}"
+    state = created["status"] + ":answer"
     deadline = started + timeout
     while time.perf_counter() < deadline:
-        status, body = get_json(created["status_url"])
+        query = urllib.parse.urlencode({"wait": wait, "after": state})
+        status, body = get_json(f"{created['status_url']}?{query}", timeout=wait + 30)
         if status != 200:
             return time.perf_counter() - started, f"GET {status}"
+        state = body["state"]
         if body["status"] == "done":
             return time.perf_counter() - started, "" if body["results"] else "done without results"
         if body["status"] == "failed":
             return time.perf_counter() - started, f"failed: {body['error']}"
-        time.sleep(poll_seconds)
     return time.perf_counter() - started, "lost: not finished before the timeout"
 
 
@@ -93,7 +106,7 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=40, help="total uploads (ignored with --seconds)")
     parser.add_argument("--seconds", type=float, default=0, help="run for this long instead of a fixed count")
     parser.add_argument("--floor-samples", type=int, default=20)
-    parser.add_argument("--poll", type=float, default=0.05, help="seconds between status polls")
+    parser.add_argument("--wait", type=float, default=25, help="long-poll seconds, as the page asks")
     parser.add_argument("--timeout", type=float, default=300, help="an upload not done by then counts as lost")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -119,7 +132,7 @@ def main() -> None:
                 return
             started_one = time.perf_counter()
             try:
-                seconds, error = one_upload(args.url, photos[n % len(photos)], args.poll, args.timeout)
+                seconds, error = one_upload(args.url, photos[n % len(photos)], args.wait, args.timeout)
             except OSError as failure:  # connection refused or reset: an error, never a silent stop
                 seconds, error = time.perf_counter() - started_one, f"{type(failure).__name__}: {failure}"
             with lock:

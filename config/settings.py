@@ -187,16 +187,24 @@ INDEX_TARGET_RECALL = float(os.environ.get("INDEX_TARGET_RECALL", "0.95"))
 INDEX_RELOAD_SECONDS = float(os.environ.get("INDEX_RELOAD_SECONDS", "1"))
 
 # Uploads. A worker that died mid-task leaves an upload "processing"; the reaper requeues or fails it.
-UPLOAD_STALE_SECONDS = int(os.environ.get("UPLOAD_STALE_SECONDS", "300"))
+# Above encode_upload's hard time limit (90 s): no live delivery can still be working on an older one.
+UPLOAD_STALE_SECONDS = int(os.environ.get("UPLOAD_STALE_SECONDS", "120"))
 UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
+# Uploads are stored re-encoded at most this many pixels a side (upright, no metadata): enough for a marked box.
+UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12
 
-# Workers: uploads and product encodes on "default", retraining on "training" so it never starves uploads.
+# Workers: shoppers' uploads alone on "default"; their pictures on "pictures"; product encodes on "products" (a
+# bulk import never waits in front of a shopper); retraining on "training", one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_KB", str(3 * 1024 * 1024)))
-CELERY_TASK_ROUTES = {"recommender.tasks.retrain": {"queue": "training"}}
+CELERY_TASK_ROUTES = {
+    "recommender.tasks.retrain": {"queue": "training"},
+    "recommender.tasks.encode_product": {"queue": "products"},
+    "recommender.tasks.draw_upload": {"queue": "pictures"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 RETRAIN_LOCK_SECONDS = int(os.environ.get("RETRAIN_LOCK_SECONDS", "3600"))
 

@@ -99,12 +99,28 @@ def reconstruct(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_s
 
 
 @torch.inference_mode()
+def encode_query(encoder: LoadedEncoder, image: ImageInput) -> tuple[np.ndarray, np.ndarray]:
+    """One photo -> (its "similar" search vector (D,), its raw latent code (latent_dim,)): the backbone runs
+    once; the code is what ``reconstruct_codes`` draws later, without the photo."""
+    feats = torch.from_numpy(backbone_features(encoder, [image]))
+    vector = encoder.model.query_vectors(feats, head="similar")[0].numpy().astype(np.float32)
+    code = encoder.model.embed_features(feats)["similar"][0].numpy().astype(np.float32)
+    return vector, code
+
+
+@torch.inference_mode()
+def reconstruct_codes(encoder: LoadedEncoder, codes: np.ndarray) -> list[Image.Image]:
+    """The decoder's drawing of raw latent codes (N, latent_dim) ("what the model sees")."""
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    pixels = (encoder.model.decoder(z) * 255).round().clamp(0, 255).to(torch.uint8)  # (B, 3, R, R)
+    return [Image.fromarray(p.permute(1, 2, 0).numpy(), mode="RGB") for p in pixels]
+
+
+@torch.inference_mode()
 def reconstruct_features(encoder: LoadedEncoder, features: np.ndarray) -> list[Image.Image]:
     """The same from backbone features (N, F) already computed, so a caller runs the backbone once."""
     feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    z = encoder.model.embed_features(feats)["similar"]
-    pixels = (encoder.model.decoder(z) * 255).round().clamp(0, 255).to(torch.uint8)  # (B, 3, R, R)
-    return [Image.fromarray(p.permute(1, 2, 0).numpy(), mode="RGB") for p in pixels]
+    return reconstruct_codes(encoder, encoder.model.embed_features(feats)["similar"].numpy())
 
 
 def encode_scene(

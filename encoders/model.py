@@ -51,6 +51,7 @@ class EncoderConfig:
     decoder_width: int = 64  # channels of the decoder's 4x4 start
     dropout: float = 0.2
     residual_weight: float = 1.25  # > 0 appends the L2-normalised backbone feature (x this) to z at query time
+    served_dim: int = 256  # the served "similar" vector: a PCA projection (fit after training) of z + residual
     # data
     wild_views: int = 1  # in-the-wild composites per product (0 disables the augmentation)
     # optimisation
@@ -80,10 +81,26 @@ class EncoderConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def query_dim(self) -> int:
+        """Width of the "similar" code with its residual, before the served projection."""
+        return self.latent_dim + (self.backbone_dim if self.residual_weight > 0 else 0)
+
+    @property
+    def projects(self) -> bool:
+        return 0 < self.served_dim < self.query_dim
+
+    @property
+    def search_dim(self) -> int:
+        """Width of the served "similar" (and "scene") search vectors."""
+        return self.served_dim if self.projects else self.query_dim
+
     @classmethod
     def from_dict(cls, data: dict) -> EncoderConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("served_dim", 0)  # versions trained before the projection served the full width
+        return cls(**values)
 
 
 class TinyCNN(nn.Module):
@@ -160,6 +177,10 @@ class LookalikeEncoder(nn.Module):
         nn.init.zeros_(self.scene[-1].bias)
         self.decoder = Decoder(latent_dim=c.latent_dim, size=c.recon_size, width=c.decoder_width)
         self.classifier = nn.Linear(c.latent_dim, max(1, num_categories))
+        # the served projection (z + residual -> served_dim), fitted after training by fit_projection
+        rows = c.served_dim if c.projects else 0
+        self.register_buffer("projection", torch.zeros(rows, c.query_dim))  # (P, D + F)
+        self.register_buffer("projection_mean", torch.zeros(c.query_dim if rows else 0))  # (D + F,)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, F); no gradient flows into a frozen backbone."""
@@ -175,16 +196,40 @@ class LookalikeEncoder(nn.Module):
         return {"similar": z, "goes_with": self.goes_with(h), "scene": z + self.scene(h)}  # (B, D), (B, G), (B, D)
 
     def query_vectors(self, feats: torch.Tensor, *, head: str) -> torch.Tensor:
-        """The L2-normalised search vectors of one head: (B, D) or (B, G) (+F with a residual).
+        """The L2-normalised search vectors of one head: "goes_with" (B, G); "similar" and "scene" (B, P) after
+        the served projection, else (B, D) or (B, D + F) with a residual.
 
         "similar" and "scene" vectors live in one space: scene crops query similar vectors.
         """
-        codes = self.embed_features(feats)
-        v = F.normalize(codes[head], dim=1)
-        if head in ("similar", "scene") and self.config.residual_weight > 0:
+        if head == "goes_with":
+            return F.normalize(self.embed_features(feats)["goes_with"], dim=1)
+        v = self.unprojected_vectors(feats, head=head)
+        if self.projection.shape[0]:
+            v = F.normalize((v - self.projection_mean) @ self.projection.T, dim=1)  # (B, P)
+        return v
+
+    def unprojected_vectors(self, feats: torch.Tensor, *, head: str = "similar") -> torch.Tensor:
+        """The normalised "similar"/"scene" code with its residual feature: (B, D) or (B, D + F)."""
+        v = F.normalize(self.embed_features(feats)[head], dim=1)
+        if self.config.residual_weight > 0:
             raw = F.normalize(feats, dim=1) * self.config.residual_weight
             v = F.normalize(torch.cat([v, raw], dim=1), dim=1)  # (B, D + F)
         return v
+
+    @torch.no_grad()
+    def fit_projection(self, vectors: torch.Tensor) -> None:
+        """PCA of unprojected "similar" vectors (N, D + F) onto the served width: kept as buffers, so it travels
+        in the checkpoint. Fewer vectors than components leave the extra rows zero (they add nothing to a
+        cosine)."""
+        rows = self.projection.shape[0]
+        if not rows:
+            return
+        mean = vectors.mean(dim=0)
+        _, _, vt = torch.linalg.svd(vectors - mean, full_matrices=False)  # (min(N, D + F), D + F)
+        projection = torch.zeros_like(self.projection)
+        projection[: min(rows, vt.shape[0])] = vt[:rows]
+        self.projection.copy_(projection)
+        self.projection_mean.copy_(mean)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.features(images)  # (B, F)

@@ -9,7 +9,9 @@
    instance InfoNCE on the "similar" code, reconstruction of the clean product from both,
    a batch of co-viewed pairs (clean shots) -> count-weighted InfoNCE on the "goes with"
    code, and a few TRAIN room photos (crops) -> multiple-instance loss on the scene head.
-4. Return a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
+4. Fit the served projection (PCA of the catalog's "similar" vectors onto config.served_dim), so that the
+   served vector is compact whatever the width of the code and its residual.
+5. Return a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
 """
 
 from __future__ import annotations
@@ -389,6 +391,11 @@ def train_encoder(
     if bar is not None:
         bar.close()
     model.eval()
+
+    # 4. the served projection: PCA of the catalog's clean shots' "similar" vectors onto config.served_dim
+    with torch.no_grad():
+        clean = torch.cat([to_features(views[0, start : start + 256]) for start in range(0, n, 256)])
+        model.fit_projection(model.unprojected_vectors(clean))
 
     state = {
         k: v.detach().clone()

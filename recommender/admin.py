@@ -97,7 +97,6 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "id",
         "image",
         "reconstruction",
-        "map_position",
         "crop",
         "filters",
         "status",
@@ -107,6 +106,7 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "encoder_version",
         "index_version",
         "created_at",
+        "queued_at",
         "started_at",
         "finished_at",
     ]

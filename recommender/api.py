@@ -15,17 +15,13 @@ from catalog.models import Product
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
-from recommender.services.maps import catalog_map
+from recommender.services.notify import wait_for_change
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
-from recommender.services.search import (
-    goes_with_products,
-    products_in_order,
-    serving_encoder_version,
-    similar_products,
-)
+from recommender.services.search import goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
 MAX_K = 50
+MAX_WAIT_SECONDS = 30
 
 
 def error(message: str, status: int) -> JsonResponse:
@@ -58,15 +54,33 @@ def parse_k(request: HttpRequest) -> int:
     return int(text)
 
 
+def upload_state(upload: InspirationUpload) -> str:
+    """What a waiting client has seen: the status, and whether the pictures are drawn yet."""
+    return f"{upload.status}:{'pictures' if upload.reconstruction else 'answer'}"
+
+
 def upload_payload(request: HttpRequest, upload: InspirationUpload) -> dict:
     results = upload.results if upload.status == InspirationUpload.Status.DONE else []
     cards = products_in_order([(row["product_id"], row["score"]) for row in results])
     return {
         "id": str(upload.id),
         "status": upload.status,
+        "state": upload_state(upload),
         "error": upload.error or None,
         "results": [product_card(request, product, score) for product, score in cards],
+        "reconstruction": request.build_absolute_uri(upload.reconstruction.url) if upload.reconstruction else None,
     }
+
+
+def parse_wait(request: HttpRequest) -> float:
+    text = request.GET.get("wait", "0")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise UploadRejected(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}.")
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise UploadRejected(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}.")
+    return seconds
 
 
 @csrf_exempt  # no cookie or session authenticates this endpoint, so there is nothing to forge
@@ -91,12 +105,28 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
 
 @allow("GET")
 def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
+    """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
+    (default: its state when the request arrived), or after N seconds at the latest."""
     try:
-        upload = InspirationUpload.objects.filter(pk=uuid.UUID(upload_id)).first()
+        key = uuid.UUID(upload_id)
     except ValueError:
-        upload = None
+        return error("No upload with this id.", 404)
+    upload = InspirationUpload.objects.filter(pk=key).first()
     if upload is None:
         return error("No upload with this id.", 404)
+    try:
+        wait = parse_wait(request)
+    except UploadRejected as rejected:
+        return error(rejected.message, rejected.status)
+    known = request.GET.get("after") or upload_state(upload)
+    if wait and upload_state(upload) == known and upload.status != InspirationUpload.Status.FAILED:
+
+        def changed() -> bool:
+            nonlocal upload
+            upload = InspirationUpload.objects.filter(pk=key).first() or upload
+            return upload_state(upload) != known
+
+        wait_for_change(str(key), timeout=wait, changed=changed)
     return JsonResponse(upload_payload(request, upload))
 
 
@@ -163,35 +193,4 @@ def feedback(request: HttpRequest):
         return HttpResponseRedirect(next_url)
     return JsonResponse(
         {"recommended": stored.recommended.sku, "context": stored.context, "verdict": stored.verdict}, status=200
-    )
-
-
-@allow("GET")
-def catalog_map_points(request: HttpRequest) -> JsonResponse:
-    """Every active product on the serving encoder's 2-D latent map: positions are fractions (0–1, y downwards)."""
-    version = serving_encoder_version()
-    mapped = catalog_map(version=version)
-    if mapped is None:
-        return JsonResponse({"version": getattr(version, "name", None), "categories": [], "products": []})
-    products = []
-    for point in mapped.points:
-        product = point.product
-        image = product.thumbnail or product.image
-        products.append(
-            {
-                "sku": product.sku,
-                "name": product.name,
-                "url": product.get_absolute_url(),
-                "thumbnail": image.url if image else None,
-                "category": product.category.name,
-                "x": point.x,
-                "y": point.y,
-            }
-        )
-    return JsonResponse(
-        {
-            "version": version.name,
-            "categories": [{"name": name, "colour": colour} for name, colour in sorted(mapped.colours.items())],
-            "products": products,
-        }
     )

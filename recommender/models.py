@@ -3,39 +3,60 @@ import uuid
 import numpy as np
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from catalog.models import Product
 from encoders.models import EncoderVersion
 
+VECTOR_DTYPE = np.float16  # stored vectors: half the bytes of float32, rankings unchanged (README, "vectors")
+
 
 class ProductEmbedding(models.Model):
-    """A product's vectors under one encoder version: float32, L2-normalised, stored as raw bytes."""
+    """A product's vectors under one encoder version: L2-normalised, stored as raw float16 bytes.
+
+    ``revision`` orders every write: rows written by one transaction share the value that transaction took from
+    the ``vectors`` counter (see ``VectorCounter``), and transactions commit in revision order. So "every row
+    with revision <= R" is a complete, transaction-safe snapshot once the counter reads R: the watermark that
+    separates an index build from the fresh set."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="embeddings")
     encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.CASCADE, related_name="embeddings")
     similar = models.BinaryField()
     goes_with = models.BinaryField()
     image_sha256 = models.CharField(max_length=64, help_text="The image the vectors were computed from.")
+    revision = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["product", "encoder_version"], name="one_embedding_per_version")]
-        indexes = [models.Index(fields=["encoder_version", "updated_at"])]
+        indexes = [models.Index(fields=["encoder_version", "revision"])]
 
     def __str__(self) -> str:
         return f"{self.product_id} under {self.encoder_version_id}"
 
     @property
     def similar_vector(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.similar), dtype=np.float32)
+        return np.frombuffer(bytes(self.similar), dtype=VECTOR_DTYPE).astype(np.float32)
 
     @property
     def goes_with_vector(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.goes_with), dtype=np.float32)
+        return np.frombuffer(bytes(self.goes_with), dtype=VECTOR_DTYPE).astype(np.float32)
+
+
+class VectorCounter(models.Model):
+    """One row per counter. A transaction that writes vectors increments ``vectors`` first; the row lock it takes
+    is held until commit, so writers commit one after another in counter order (the database's own ordering,
+    never a wall clock)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
 
 
 class IndexVersion(models.Model):
-    """One Annoy index build over the "similar" vectors of one encoder version."""
+    """One index build over the vectors of one encoder version: an Annoy file per space ("similar", "goes_with")."""
 
     name = models.CharField(max_length=80, unique=True)
     encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="indexes")
@@ -44,6 +65,8 @@ class IndexVersion(models.Model):
     search_k = models.IntegerField()
     recall_at_10 = models.FloatField(null=True, blank=True, help_text="Against exact search, on a sample.")
     build_seconds = models.FloatField()
+    spaces = models.JSONField(default=dict, blank=True, help_text="Per space: dimension, n_trees, search_k, recall.")
+    vectors_revision = models.BigIntegerField(default=0, help_text="The watermark: vectors up to here are in it.")
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -78,16 +101,20 @@ class InspirationUpload(models.Model):
     reconstruction = models.ImageField(
         upload_to="uploads/reconstructions/", blank=True, help_text="The decoder's redrawing of the query image."
     )
-    map_position = models.JSONField(null=True, blank=True, help_text="[x, y] on the encoder version's 2-D latent map.")
+    code = models.BinaryField(
+        null=True, blank=True, help_text="The photo's latent code (float16), kept for drawing the reconstruction."
+    )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The database's clock, never a worker's: the reaper compares these with the database's now.
+    queued_at = models.DateTimeField(db_default=Now(), help_text="When it was last sent to a worker.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [models.Index(fields=["status", "queued_at"]), models.Index(fields=["status", "started_at"])]
 
     def __str__(self) -> str:
         return f"upload {self.id} ({self.status})"

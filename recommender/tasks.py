@@ -1,4 +1,9 @@
-"""Celery tasks: each takes ids, re-fetches, and calls one service. State lives in the database."""
+"""Celery tasks: each takes ids, re-fetches, and calls one service. State lives in the database.
+
+Queues (CELERY_TASK_ROUTES): ``default`` answers shoppers' uploads and nothing else heavy; ``pictures`` draws
+their reconstructions after the answer; ``products`` (re)encodes catalog products, so a bulk import never
+waits in front of a shopper; ``training`` retrains, one at a time.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ from recommender.services.uploads import RecommenderNotReady
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, RecommenderNotReady)
+UNAVAILABLE = "Recommendations are not available right now. Please try again in a few minutes."
+UNREADABLE = "We could not read this photo. Please try another one."
+TOO_SLOW = "Finding matches took too long. Please try again."
 
 
 @worker_process_init.connect
@@ -26,39 +34,57 @@ def limit_torch_threads(**kwargs) -> None:
 @shared_task(
     bind=True,
     acks_late=True,
+    # A photo that kills the worker must not come back in a loop: the delivery is dropped, the upload stays
+    # "processing", and the reaper sends it again (counting attempts) once it is stale.
+    reject_on_worker_lost=False,
     soft_time_limit=60,
     time_limit=90,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
     max_retries=5,
 )
 def encode_upload(self, upload_id: str) -> None:
-    from recommender.services.uploads import upload_fail, upload_process
+    from PIL import UnidentifiedImageError
 
+    from recommender.services.upload_processing import upload_answer, upload_claim, upload_release
+    from recommender.services.uploads import upload_fail
+
+    upload = upload_claim(upload_id=upload_id)
+    if upload is None:
+        return  # finished, gone, or another delivery has it
     try:
-        upload_process(upload_id=upload_id)
-    except TRANSIENT:
-        if self.request.retries >= self.max_retries:
-            upload_fail(
-                upload_id=upload_id, message="Recommendations are not available right now. Please try again later."
-            )
-            return
-        raise
+        upload_answer(upload=upload)
     except SoftTimeLimitExceeded:
-        upload_fail(upload_id=upload_id, message="Finding matches took too long. Please try again.")
-    except Exception:
-        logger.exception("upload %s failed", upload_id)
-        upload_fail(upload_id=upload_id, message="We could not read this photo. Please try another one.")
+        upload_fail(upload_id=upload_id, message=TOO_SLOW)
+    except (UnidentifiedImageError, SyntaxError) as error:  # the stored photo itself cannot be decoded
+        logger.warning("upload %s: unreadable photo: %s", upload_id, error)
+        upload_fail(upload_id=upload_id, message=UNREADABLE)
+    except Exception as error:  # not the photo's fault: a service is down or not ready; try again later
+        if self.request.retries >= self.max_retries:
+            logger.exception("upload %s failed after %d retries", upload_id, self.request.retries)
+            upload_fail(upload_id=upload_id, message=UNAVAILABLE)
+            return
+        log = logger.info if isinstance(error, TRANSIENT) else logger.exception
+        log("upload %s will be retried: %s", upload_id, error)
+        upload_release(upload_id=upload_id)
+        raise self.retry(exc=error, countdown=min(60, 2 ** (self.request.retries + 1)))
+
+
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
+def draw_upload(upload_id: str) -> None:
+    from recommender.services.upload_processing import upload_draw
+
+    upload_draw(upload_id=upload_id)
 
 
 @shared_task(
     acks_late=True, soft_time_limit=120, time_limit=150, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=5
 )
 def encode_product(product_id: int) -> None:
-    from recommender.services.embeddings import product_encode
+    from recommender.services.encoding import product_encode
+    from recommender.services.search import serving_encoder_version
 
-    product_encode(product_id=product_id)
+    version = serving_encoder_version()
+    if version is not None:
+        product_encode(product_id=product_id, version=version)
 
 
 @shared_task(acks_late=True, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)

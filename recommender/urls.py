@@ -17,7 +17,6 @@ api_patterns = (
         path("products/<path:sku>/similar", api.product_similar, name="product_similar"),
         path("products/<path:sku>/goes-with", api.product_goes_with, name="product_goes_with"),
         path("feedback", api.feedback, name="feedback"),
-        path("map", api.catalog_map_points, name="map"),
     ],
     "api",
 )

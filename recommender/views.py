@@ -4,7 +4,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from catalog.selectors import categories_with_active_products
 from recommender.models import InspirationUpload
 from recommender.services.feedback import feedback_of_session
-from recommender.services.maps import catalog_map
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import products_in_order
 from recommender.services.uploads import UploadRejected, upload_create_from_post
@@ -25,29 +24,18 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/home.html", {"categories": categories_with_active_products(), "form": {}})
 
 
-MINI_MAP_POINTS = 800
-
-
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """The upload's status while a worker encodes it; then the products, "what the model sees" and where the
-    photo lands on the catalog's map."""
+    """The upload's status while a worker encodes it; then the products, "what the model sees" once drawn, and
+    where the photo lands on the catalog's map."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
-    context = {"upload": upload, "items": [], "map": None, "upload_point": None, "answers": {}}
+    context = {"upload": upload, "items": [], "answers": {}}
     if upload.status == InspirationUpload.Status.DONE:
-        context["items"] = products_in_order([(row["product_id"], row["score"]) for row in upload.results])
+        results = [(row["product_id"], row["score"]) for row in upload.results]
+        context["items"] = products_in_order(results)
         context["upload_feedback"] = {"context": "upload", "upload": upload.id}
         context["answers"] = feedback_of_session(
             session_key=request.session.session_key, context="upload", upload=upload
         )
-        if upload.map_position and upload.encoder_version_id:
-            mapped = catalog_map(version=upload.encoder_version)
-            if mapped is not None:
-                found = {product.pk for product, _ in context["items"]}
-                step = max(1, len(mapped.points) // MINI_MAP_POINTS)  # a sample keeps a big catalog's page light
-                context["map"] = mapped
-                context["map_points"] = [p for p in mapped.points[::step] if p.product.pk not in found]
-                context["map_found"] = [p for p in mapped.points if p.product.pk in found]
-                context["upload_point"] = mapped.place(upload.map_position)
     return render(request, "recommender/upload_detail.html", context)
 
 

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python=.venv/bin/python
 port="${PORT:-8000}"
+host="${HOST:-127.0.0.1}"
 mkdir -p var
 export PYTHONUNBUFFERED=1
 
@@ -58,20 +59,26 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
+# One worker per kind of work: shoppers' uploads alone on "default"; product encodes and the uploads' pictures on
+# "products,pictures" and retraining on "training", both niced so that a shopper's answer gets the CPU first.
 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q default -n default@%h >var/worker.log 2>&1 &
 pids+=($!)
-.venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q training -n training@%h >var/training-worker.log 2>&1 &
+nice -n 10 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q products,pictures -n products@%h \
+  >var/products-worker.log 2>&1 &
+pids+=($!)
+nice -n 15 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q training -n training@%h \
+  >var/training-worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel INFO >var/beat.log 2>&1 &
 pids+=($!)
-$python manage.py runserver "0.0.0.0:$port" --noreload &
+HOST="$host" PORT="$port" .venv/bin/gunicorn -c config/gunicorn.py config.wsgi >var/web.log 2>&1 &
 pids+=($!)
 
 cat <<MSG
 
-  Lookalike is running at http://127.0.0.1:$port/
-  Staff admin:            http://127.0.0.1:$port/admin/  (user admin, password $(cat "$password_file"))
-  Worker and beat logs:   var/worker.log, var/training-worker.log, var/beat.log
+  Lookalike is running at http://$host:$port/
+  Staff admin:            http://$host:$port/admin/  (user admin, password $(cat "$password_file"))
+  Logs:                   var/web.log, var/worker.log, var/products-worker.log, var/training-worker.log, var/beat.log
   Press Ctrl+C to stop.
 
 MSG

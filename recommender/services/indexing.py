@@ -1,19 +1,29 @@
-"""Building Annoy indexes from stored product vectors and switching what queries use."""
+"""Building indexes from stored product vectors and switching what queries use.
+
+A build reads the vector counter first (the watermark), then streams every active product's vectors at or
+below it from the database, batch by batch, into Annoy's on-disk build: one file per space ("similar",
+"goes_with") in one version directory, with each product's place on the catalog map. Nothing here holds
+the whole catalog's vectors in memory. Vectors written after the watermark are the fresh set that queries
+search exactly until the next build.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from encoders.latent_map import latent_map_data, project
 from encoders.models import EncoderVersion
-from encoders.versions import encoder_activate
+from encoders.versions import encoder_activate, version_dir
 from recommender import index as annoy_index
 from recommender.models import IndexVersion
-from recommender.services.embeddings import embeddings_matrix
+from recommender.services.vectors import vectors_batches, vectors_collect_garbage, vectors_revision
 
 logger = logging.getLogger(__name__)
 
@@ -22,37 +32,54 @@ def index_root() -> Path:
     return Path(settings.INDEX_ROOT)
 
 
-def index_build(*, encoder_version: EncoderVersion, seed: int = 0) -> IndexVersion:
-    """Measure a recall curve on the vectors, choose ``n_trees`` and ``search_k`` that reach the target recall@10
-    against exact search, and write a new, complete index version (not yet serving)."""
-    vectors_read_at = timezone.now()
-    product_ids, vectors = embeddings_matrix(version=encoder_version)
-    if not product_ids:
+def _positions(similar: np.ndarray, latent: dict | None) -> np.ndarray | None:
+    """Raw 2-D map coordinates of a batch from the encoder's map projection (None without one)."""
+    if latent is None or similar.shape[1] != len(latent["mean"]):
+        return None
+    return project(similar, latent).astype(np.float32)
+
+
+def index_build(*, encoder_version: EncoderVersion, seed: int = 0, batch_size: int = 5000) -> IndexVersion:
+    """Stream the vectors of ``encoder_version`` into a new, complete index version (not yet serving), with
+    parameters tuned to reach INDEX_TARGET_RECALL against exact search."""
+    watermark = vectors_revision()
+    batches = vectors_batches(version=encoder_version, up_to_revision=watermark, batch_size=batch_size)
+    first = next(batches, None)
+    if first is None:
         raise ValueError(f"no product vectors under encoder {encoder_version.name}: run encode_catalog first")
-    curve = annoy_index.recall_curve(vectors, sample=min(500, len(product_ids)), seed=seed)
-    n_trees, search_k = annoy_index.choose_parameters(curve, target_recall=settings.INDEX_TARGET_RECALL)
-    recall = next(row["recall"] for row in curve if (row["n_trees"], row["search_k"]) == (n_trees, search_k))
-    build = annoy_index.build_index(
-        vectors=vectors,
-        product_ids=product_ids,
-        root=index_root(),
-        n_trees=n_trees,
-        search_k=search_k,
-        seed=seed,
-        metadata={
-            "encoder_version": encoder_version.name,
-            "vectors_read_at": vectors_read_at.isoformat(),
-            "recall_at_10": recall,
-        },
-    )
+    latent = latent_map_data(version_dir(encoder_version))
+    dimensions = {"similar": first.similar.shape[1], "goes_with": first.goes_with.shape[1]}
+    with annoy_index.IndexBuilder(
+        root=index_root(), dimensions=dimensions, seed=seed, target_recall=settings.INDEX_TARGET_RECALL
+    ) as builder:
+        for batch in itertools.chain([first], batches):
+            builder.add(
+                batch.product_ids,
+                {"similar": batch.similar, "goes_with": batch.goes_with},
+                positions=_positions(batch.similar, latent),
+            )
+        build = builder.finish(
+            metadata={"encoder_version": encoder_version.name, "vectors_revision": watermark},
+        )
+    similar = build.spaces["similar"]
     return IndexVersion.objects.create(
         name=build.version,
         encoder_version=encoder_version,
         item_count=build.count,
-        n_trees=n_trees,
-        search_k=search_k,
-        recall_at_10=recall,
+        n_trees=similar.n_trees,
+        search_k=similar.search_k,
+        recall_at_10=similar.recall_at_10,
         build_seconds=build.build_seconds,
+        spaces={
+            name: {
+                "dimension": space.dimension,
+                "n_trees": space.n_trees,
+                "search_k": space.search_k,
+                "recall_at_10": space.recall_at_10,
+            }
+            for name, space in build.spaces.items()
+        },
+        vectors_revision=watermark,
     )
 
 
@@ -71,7 +98,11 @@ def serving_activate(*, index_version: IndexVersion) -> IndexVersion:
 
 
 def index_collect_garbage() -> list[str]:
+    """Remove index versions no process maps any more, then the vectors of encoder versions nothing uses."""
     removed = annoy_index.collect_garbage(root=index_root())
     if removed:
         logger.info("removed old index versions %s", ", ".join(removed))
+    deleted = vectors_collect_garbage(index_versions=annoy_index.list_versions(index_root()))
+    if deleted:
+        logger.info("deleted %d vectors of encoder versions no index uses", deleted)
     return removed

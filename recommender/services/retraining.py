@@ -16,7 +16,7 @@ from encoders.lifecycle import encoder_evaluate, encoder_train
 from encoders.model import EncoderConfig
 from encoders.versions import active_encoder_version, encoder_is_not_worse
 from recommender.models import RetrainRun
-from recommender.services.embeddings import catalog_encode
+from recommender.services.encoding import catalog_encode
 from recommender.services.feedback import feedback_training_pairs
 from recommender.services.indexing import index_build, serving_activate
 from recommender.services.locks import lock_acquire, lock_owner, lock_refresh, lock_release
@@ -104,6 +104,9 @@ def retrain_run(
         index_version = timed("build_index", lambda: index_build(encoder_version=candidate, seed=seed))
         run.index_version = index_version
         timed("activate", lambda: serving_activate(index_version=index_version))
+        # products saved while the catalog was encoded under the candidate: their own encode tasks may have used
+        # the version serving then; encode them under the new one now (they join the fresh set)
+        timed("catch_up", lambda: catalog_encode(version=candidate))
         run.status = RetrainRun.Status.PROMOTED
         return run
     except Exception as error:

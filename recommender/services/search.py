@@ -1,39 +1,37 @@
-"""Answering "what looks like this?" and "what goes with this?".
+"""Answering "what looks like this?" and "what goes with this?" at a cost that does not grow with the catalog.
 
-What serves queries is the index named by the ACTIVE pointer, together with the encoder recorded in its
-metadata. Products encoded after that index was built form a small "fresh" set that every query also
-searches exactly, so a new product is recommendable within seconds. Where no index can be loaded (none
-built yet, or its file is missing or corrupt), queries fall back to exact search over the stored vectors of
-the live encoder. Inactive and deleted products are filtered out at query time; category and price filters
-work by over-fetching.
+What serves queries is the index version named by the ACTIVE pointer (an Annoy file per space, "similar" and
+"goes_with", switched together), with the encoder recorded in its metadata. The vectors written after that
+index read its vectors (a higher revision than its watermark, see ``recommender.services.vectors``) form a
+small "fresh" set, held in memory per process and refreshed by reading one counter, that every query also
+searches exactly: a new product is recommendable within seconds. Inactive and deleted products are filtered
+out at query time; category and price filters work by over-fetching, up to a bounded number of candidates.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Max
-from django.utils.dateparse import parse_datetime
 
 from catalog.models import CoView, Product
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
-from recommender.models import ProductEmbedding
-from recommender.services.embeddings import embeddings_matrix
 from recommender.services.indexing import index_root
+from recommender.services.vectors import SPACES, vectors_revision, vectors_since
 
 logger = logging.getLogger(__name__)
 
+MAX_CANDIDATES = 4096  # filtered queries over-fetch up to this many neighbours, never the whole catalog
+
 _cache_lock = threading.Lock()
 _index_cache: annoy_index.IndexCache | None = None
-_goes_with_cache: dict[tuple, tuple[list[int], np.ndarray]] = {}
 
 
 def index_cache() -> annoy_index.IndexCache:
@@ -61,20 +59,43 @@ class Filters:
 
 @dataclass(frozen=True)
 class ServingState:
+    """What answers queries right now. Take one per request: its fresh set is read once, when first needed."""
+
     encoder_version: EncoderVersion | None
     index: annoy_index.LoadedIndex | None
-    vectors_read_at: datetime | None  # vectors stored after this are not in the index: the fresh set
+    watermark: int  # vectors at or below this revision are in the index; above it, in the fresh set
+
+    @property
+    def index_name(self) -> str | None:
+        return self.index.version if self.index is not None else None
+
+    @cached_property
+    def fresh(self) -> FreshVectors:
+        return fresh_vectors(self)
+
+
+_encoders_of_indexes: dict[str, EncoderVersion] = {}
+
+
+def _encoder_of(index: annoy_index.LoadedIndex) -> EncoderVersion | None:
+    """The encoder version an index version was built from, looked up once per index version."""
+    version = _encoders_of_indexes.get(index.version)
+    if version is None:
+        version = EncoderVersion.objects.filter(name=index.meta.get("metadata", {}).get("encoder_version")).first()
+        if version is not None:
+            _encoders_of_indexes.clear()  # only the serving index's is needed
+            _encoders_of_indexes[index.version] = version
+    return version
 
 
 def serving_state() -> ServingState:
     index = index_cache().get(index_root())
     if index is not None:
-        metadata = index.meta.get("metadata", {})
-        version = EncoderVersion.objects.filter(name=metadata.get("encoder_version")).first()
+        version = _encoder_of(index)
         if version is not None:
-            return ServingState(version, index, parse_datetime(metadata.get("vectors_read_at", "")))
-        logger.error("index %s names an unknown encoder version %r", index.version, metadata.get("encoder_version"))
-    return ServingState(active_encoder_version(), None, None)
+            return ServingState(version, index, int(index.meta.get("metadata", {}).get("vectors_revision") or 0))
+        logger.error("index %s names an unknown encoder version", index.version)
+    return ServingState(active_encoder_version(), None, 0)
 
 
 def serving_problem() -> str:
@@ -96,103 +117,173 @@ def serving_encoder_version() -> EncoderVersion | None:
     return serving_state().encoder_version
 
 
-def _fresh_set(state: ServingState) -> tuple[list[int], np.ndarray]:
-    """Vectors not in the index: stored after it was built (or all of them, with no index)."""
-    since = state.vectors_read_at if state.index is not None else None
-    return embeddings_matrix(version=state.encoder_version, updated_since=since)
+@dataclass(frozen=True)
+class FreshVectors:
+    """An immutable snapshot of the fresh set: readers keep using the one they took while a refresh swaps in
+    the next."""
+
+    ids: tuple[int, ...] = ()
+    rows: dict[int, int] = field(default_factory=dict)  # product id -> row of each matrix
+    matrices: dict[str, np.ndarray] = field(default_factory=dict)  # space -> (n, D) float32
+
+    def updated(self, batch) -> FreshVectors:
+        """This snapshot with ``batch``'s rows added or replacing the products' older rows."""
+        merged = {pid: {space: self.matrices[space][row] for space in SPACES} for pid, row in self.rows.items()}
+        for position, product_id in enumerate(batch.product_ids.tolist()):
+            merged[product_id] = {"similar": batch.similar[position], "goes_with": batch.goes_with[position]}
+        ids = tuple(merged)
+        return FreshVectors(
+            ids=ids,
+            rows={pid: row for row, pid in enumerate(ids)},
+            matrices={space: np.stack([merged[pid][space] for pid in ids]) for space in SPACES},
+        )
 
 
-def _allowed(product_ids: list[int], filters: Filters) -> set[int]:
+class FreshSet:
+    """The serving encoder's vectors written after the index's watermark, in memory. ``refresh`` reads the
+    counter (one indexed row) and fetches only the rows written since the last refresh."""
+
+    def __init__(self, *, revision: int) -> None:
+        self.revision = revision  # every row up to here has been read
+        self.snapshot = FreshVectors()
+        self._lock = threading.Lock()
+
+    def refresh(self, version: EncoderVersion) -> FreshVectors:
+        current = vectors_revision()
+        if current > self.revision:
+            with self._lock:
+                if current > self.revision:
+                    batch = vectors_since(version=version, revision=self.revision)
+                    if len(batch):
+                        self.snapshot = self.snapshot.updated(batch)
+                        current = max(current, int(batch.revisions.max()))
+                    self.revision = current
+        return self.snapshot
+
+
+_fresh_lock = threading.Lock()
+_fresh_sets: dict[tuple[int, str | None, int], FreshSet] = {}
+
+
+def fresh_vectors(state: ServingState) -> FreshVectors:
+    """This process's fresh set for ``state``, refreshed (one per serving index; dropped at a switch)."""
+    key = (state.encoder_version.pk, state.index_name, state.watermark)
+    with _fresh_lock:
+        fresh = _fresh_sets.get(key)
+        if fresh is None:
+            _fresh_sets.clear()
+            fresh = _fresh_sets[key] = FreshSet(revision=state.watermark)
+    return fresh.refresh(state.encoder_version)
+
+
+def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str) -> list[tuple[int, float]]:
+    matrix = fresh.matrices.get(space)
+    if matrix is None or matrix.shape[1] != vector.size:
+        return []
+    return annoy_index.exact_search(matrix, list(fresh.ids), vector, k=len(fresh.ids))
+
+
+def _allowed(product_ids: list[int], filters: Filters, exclude_category_id: int | None = None) -> set[int]:
     products = Product.objects.filter(pk__in=product_ids, is_active=True)
     if filters.category:
         products = products.filter(category__slug=filters.category)
     if filters.max_price is not None:
         products = products.filter(price__lte=filters.max_price)
+    if exclude_category_id is not None:
+        products = products.exclude(category_id=exclude_category_id)
     return set(products.values_list("pk", flat=True))
 
 
 def search_vector(
-    vector: np.ndarray, *, k: int, filters: Filters = Filters(), exclude: set[int] = frozenset(), state=None
+    vector: np.ndarray,
+    *,
+    k: int,
+    space: str = "similar",
+    filters: Filters = Filters(),
+    exclude: set[int] = frozenset(),
+    exclude_category_id: int | None = None,
+    state: ServingState | None = None,
 ) -> list[tuple[int, float]]:
-    """The ``k`` best (product id, cosine similarity) for a "similar"-space vector, best first."""
+    """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first."""
     state = state or serving_state()
     if state.encoder_version is None:
         return []
-    fresh_ids, fresh_vectors = _fresh_set(state)
-    fresh = annoy_index.exact_search(fresh_vectors, fresh_ids, vector, k=len(fresh_ids)) if fresh_ids else []
+    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    fresh = state.fresh
+    fresh_hits = _fresh_search(fresh, vector, space)
+    index = state.index if state.index is not None and state.index.has_space(space) else None
+    if index is not None and index.dimension_of(space) != vector.size:
+        logger.error("a %d-d %s vector cannot query index %s", vector.size, space, index.version)
+        index = None
     fetch = max(50, k * 5)
     while True:
-        indexed = state.index.query(vector, k=fetch) if state.index is not None else []
+        indexed = index.query(vector, k=fetch, space=space) if index is not None else []
         merged = annoy_index.merge_results(
-            indexed, fresh, k=len(indexed) + len(fresh), exclude=exclude, superseded=fresh_ids
+            indexed, fresh_hits, k=len(indexed) + len(fresh_hits), exclude=exclude, superseded=fresh.ids
         )
-        allowed = _allowed([pid for pid, _ in merged], filters)
+        allowed = _allowed([pid for pid, _ in merged], filters, exclude_category_id)
         results = [(pid, score) for pid, score in merged if pid in allowed][:k]
-        if len(results) >= k or state.index is None or fetch >= len(state.index):
+        if len(results) >= k or index is None or fetch >= min(len(index), MAX_CANDIDATES):
             return results
-        fetch *= 4
+        fetch = min(fetch * 4, MAX_CANDIDATES)
 
 
-def product_vector(product: Product, state: ServingState, field: str = "similar") -> np.ndarray | None:
-    embedding = ProductEmbedding.objects.filter(product=product, encoder_version=state.encoder_version).first()
-    if embedding is not None:
-        return embedding.similar_vector if field == "similar" else embedding.goes_with_vector
-    if field == "similar" and state.index is not None:
-        return state.index.vector(product.pk)
-    return None
+def product_vector(product_id: int, state: ServingState, *, space: str = "similar") -> np.ndarray | None:
+    """A product's vector under the serving encoder: from the fresh set, else the index, else the database."""
+    fresh = state.fresh
+    row = fresh.rows.get(product_id)
+    vector = fresh.matrices[space][row] if row is not None else None
+    if vector is None and state.index is not None and state.index.has_space(space):
+        vector = state.index.vector(product_id, space=space)
+    if vector is None:
+        from recommender.services.vectors import product_vectors
+
+        stored = product_vectors(product_id=product_id, version=state.encoder_version)
+        vector = None if stored is None else getattr(stored, space)
+    return vector
 
 
 def similar_products(*, product: Product, k: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
     state = serving_state()
     if state.encoder_version is None:
         return []
-    vector = product_vector(product, state)
+    vector = product_vector(product.pk, state)
     if vector is None:
         return []
     return search_vector(vector, k=k, filters=filters, exclude={product.pk}, state=state)
-
-
-def _goes_with_matrix(version: EncoderVersion) -> tuple[list[int], np.ndarray]:
-    """All "goes with" vectors of ``version``, cached per process until a vector is added or changed."""
-    stamp = ProductEmbedding.objects.filter(encoder_version=version).aggregate(n=Count("pk"), last=Max("updated_at"))
-    key = (version.pk, stamp["n"], stamp["last"])
-    if key not in _goes_with_cache:
-        _goes_with_cache.clear()
-        _goes_with_cache[key] = embeddings_matrix(version=version, field="goes_with", active_only=False)
-    return _goes_with_cache[key]
 
 
 def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
     """Products of other categories that go with ``product``: first those shoppers viewed together with it
     (strongest pairs first, scored by their share of the strongest count), then the nearest in the
     encoder's "goes with" space, which also covers products nobody has viewed yet."""
-    pairs = (
+    pairs = list(
         CoView.objects.filter(product_a=product)
         .values_list("product_b_id", "count")
         .union(CoView.objects.filter(product_b=product).values_list("product_a_id", "count"))
+        .order_by("-count")[: k * 3]
     )
-    viewed = sorted(pairs, key=lambda pair: -pair[1])
     candidates: dict[int, float] = {}
-    if viewed:
-        strongest = viewed[0][1]
-        for other_id, count in viewed:
+    if pairs:
+        strongest = pairs[0][1]
+        for other_id, count in pairs:
             candidates[other_id] = 1.0 + count / strongest  # co-viewed products rank above learned neighbours
+    allowed = _allowed(list(candidates), Filters(), product.category_id)
+    viewed = sorted(((pid, s) for pid, s in candidates.items() if pid in allowed), key=lambda p: (-p[1], p[0]))
     state = serving_state()
-    if state.encoder_version is not None:
-        vector = product_vector(product, state, field="goes_with")
+    learned: list[tuple[int, float]] = []
+    if state.encoder_version is not None and len(viewed) < k:
+        vector = product_vector(product.pk, state, space="goes_with")
         if vector is not None:
-            ids, matrix = _goes_with_matrix(state.encoder_version)
-            if ids:
-                for other_id, score in annoy_index.exact_search(matrix, ids, vector, k=min(len(ids), k * 10)):
-                    candidates.setdefault(other_id, score)
-    candidates.pop(product.pk, None)
-    allowed = set(
-        Product.objects.filter(pk__in=list(candidates), is_active=True)
-        .exclude(category_id=product.category_id)
-        .values_list("pk", flat=True)
-    )
-    ranked = sorted(((pid, score) for pid, score in candidates.items() if pid in allowed), key=lambda p: (-p[1], p[0]))
-    return ranked[:k]
+            learned = search_vector(
+                vector,
+                k=k,
+                space="goes_with",
+                exclude={product.pk, *candidates},
+                exclude_category_id=product.category_id,
+                state=state,
+            )
+    return (viewed + learned)[:k]
 
 
 def products_in_order(results: list[tuple[int, float]]) -> list[tuple[Product, float]]:

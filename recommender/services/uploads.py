@@ -1,4 +1,6 @@
-"""Shoppers' inspiration photos: accepted and stored here, encoded and answered by a worker."""
+"""Shoppers' inspiration photos: accepted, normalised and stored here (the web process), answered by a worker
+(``recommender.services.upload_processing``), and sent again by the reaper when a worker or the broker lost them.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +8,18 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from io import BytesIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
-from PIL import Image
+from django.db.models import Q
+from django.db.models.functions import Now
 
-from catalog.images import open_upright_rgb, validate_image_file
+from catalog.images import upright_jpeg, validate_image_file
 from catalog.models import Category
-from encoders.inference import backbone_features, embed_backbone_features, reconstruct_features
-from encoders.lifecycle import encoder_load
-from recommender.models import IndexVersion, InspirationUpload
-from recommender.services.maps import map_position
-from recommender.services.search import Filters, search_vector, serving_state
+from recommender.models import InspirationUpload
+from recommender.services.search import Filters
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +31,9 @@ class UploadRejected(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+GAVE_UP = "We could not process this photo after several tries. Please upload it again."
 
 
 class RecommenderNotReady(Exception):
@@ -92,8 +93,9 @@ def upload_create_from_post(*, data, files) -> InspirationUpload:
 
 @transaction.atomic
 def upload_create(*, image, request: UploadRequest) -> InspirationUpload:
-    """Validate and store the photo, then enqueue its encoding once the transaction commits. The stored name
-    is the upload's own id: nothing of the shopper's file name reaches the disk."""
+    """Check the photo, store it re-encoded as an upright JPEG of at most UPLOAD_MAX_SIDE pixels with no metadata
+    (no EXIF, no GPS), then enqueue its encoding once the transaction commits. The stored name is the upload's
+    own id: nothing of the shopper's file name reaches the disk."""
     from recommender.tasks import encode_upload
 
     if image is None:
@@ -104,13 +106,14 @@ def upload_create(*, image, request: UploadRequest) -> InspirationUpload:
             status=413,
         )
     try:
-        data, info = validate_image_file(image)
+        data, _ = validate_image_file(image, decode=False)
+        stored = upright_jpeg(data, max_side=settings.UPLOAD_MAX_SIDE)
     except ValidationError as error:
         raise UploadRejected(error.messages[0], status=413 if error.code == "too_large" else 400)
     upload = InspirationUpload(crop=request.crop, filters=request.filters.as_json())
-    upload.image.save(f"{upload.id}.{info.extension}", ContentFile(data), save=False)
+    upload.image.save(f"{upload.id}.jpg", ContentFile(stored), save=False)
     try:
-        upload.full_clean(exclude=["image"])
+        upload.full_clean(exclude=["image", "queued_at"])
         upload.save()
     except BaseException:
         upload.image.storage.delete(upload.image.name)
@@ -128,108 +131,30 @@ def _enqueue(task, upload_id: str) -> None:
         logger.warning("could not enqueue upload %s; the reaper will retry", upload_id, exc_info=True)
 
 
-def _query_image(upload: InspirationUpload) -> Image.Image:
-    with upload.image.open("rb") as handle:
-        image = open_upright_rgb(handle.read())
-    if upload.crop:
-        x, y, w, h = upload.crop
-        width, height = image.size
-        box = (round(x * width), round(y * height), round((x + w) * width), round((y + h) * height))
-        image = image.crop(box)
-    return image
-
-
-def upload_claim(*, upload_id) -> InspirationUpload | None:
-    """Mark the upload as being processed (one more attempt); None if it is finished or gone."""
-    with transaction.atomic():
-        upload = InspirationUpload.objects.select_for_update().filter(pk=upload_id).first()
-        if upload is None or upload.status in (InspirationUpload.Status.DONE, InspirationUpload.Status.FAILED):
-            return None
-        upload.status = InspirationUpload.Status.PROCESSING
-        upload.attempts += 1
-        upload.started_at = timezone.now()
-        upload.save(update_fields=["status", "attempts", "started_at"])
-        return upload
-
-
-def upload_process(*, upload_id) -> InspirationUpload | None:
-    """Encode the photo with the serving encoder, query the index, store the ranked results. Idempotent: a
-    finished upload is left as it is; a retried one is computed again from the stored photo."""
-    upload = upload_claim(upload_id=upload_id)
-    if upload is None:
-        return None
-    state = serving_state()
-    if state.encoder_version is None:
-        raise RecommenderNotReady("no encoder is live yet")
-    encoder = encoder_load(state.encoder_version)
-    query = _query_image(upload)
-    features = backbone_features(encoder, [query])  # the backbone runs once for the vector and the picture
-    vector = embed_backbone_features(encoder, features, head="similar")[0]
-    results = search_vector(
-        vector, k=settings.RECOMMENDATIONS_PER_PAGE, filters=Filters.from_json(upload.filters), state=state
-    )
-    upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
-    upload.encoder_version = state.encoder_version
-    upload.index_version = (
-        IndexVersion.objects.filter(name=state.index.version).first() if state.index is not None else None
-    )
-    _reconstruction_save(upload, reconstruct_features(encoder, features)[0])
-    upload.map_position = map_position(version=state.encoder_version, vector=vector)
-    upload.status = InspirationUpload.Status.DONE
-    upload.error = ""
-    upload.finished_at = timezone.now()
-    upload.save(
-        update_fields=[
-            "results",
-            "encoder_version",
-            "index_version",
-            "reconstruction",
-            "map_position",
-            "status",
-            "error",
-            "finished_at",
-        ]
-    )
-    return upload
-
-
-def _reconstruction_save(upload: InspirationUpload, picture: Image.Image) -> None:
-    """Store "what the model sees" under the upload's id; a retry replaces the file of an earlier attempt."""
-    name = f"{upload.id}.png"
-    storage = upload.reconstruction.storage
-    path = upload.reconstruction.field.generate_filename(upload, name)
-    if storage.exists(path):
-        storage.delete(path)
-    buffer = BytesIO()
-    picture.save(buffer, format="PNG")
-    upload.reconstruction.save(name, ContentFile(buffer.getvalue()), save=False)
-
-
 def upload_fail(*, upload_id, message: str) -> None:
     InspirationUpload.objects.filter(pk=upload_id).exclude(status=InspirationUpload.Status.DONE).update(
-        status=InspirationUpload.Status.FAILED, error=message, finished_at=timezone.now()
+        status=InspirationUpload.Status.FAILED, error=message, finished_at=Now()
     )
 
 
 def uploads_reap(*, stale_seconds: int | None = None) -> tuple[list[str], int]:
-    """Uploads left "processing" by a worker that died, or "queued" but never picked up (the broker was
-    down): requeued while they have attempts left, failed with a readable reason after that.
-    Returns (ids to requeue, how many failed)."""
+    """Uploads a worker took but never finished (it died: ``processing`` since before the cutoff) and uploads
+    sent but never taken (the broker was down or lost the message: ``queued`` since before the cutoff). Those with
+    attempts left go back to ``queued`` with a new ``queued_at``, so the next run does not send them again; the
+    others fail with a readable reason. Every time is the database's. Returns (ids to send, how many failed)."""
     stale_seconds = stale_seconds if stale_seconds is not None else settings.UPLOAD_STALE_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
-    stuck = InspirationUpload.objects.filter(
-        status=InspirationUpload.Status.PROCESSING, started_at__lt=cutoff
-    ) | InspirationUpload.objects.filter(status=InspirationUpload.Status.QUEUED, created_at__lt=cutoff)
-    exhausted = stuck.filter(attempts__gte=settings.UPLOAD_MAX_ATTEMPTS)
-    failed = exhausted.update(
-        status=InspirationUpload.Status.FAILED,
-        error="We could not process this photo after several tries. Please upload it again.",
-        finished_at=timezone.now(),
-    )
-    retry = stuck.exclude(attempts__gte=settings.UPLOAD_MAX_ATTEMPTS)
-    requeue = [str(pk) for pk in retry.values_list("pk", flat=True)]
-    # Restart the clock of requeued work, so the next reaper run does not send it again straight away.
-    InspirationUpload.objects.filter(pk__in=requeue, status=InspirationUpload.Status.PROCESSING).update(
-        started_at=timezone.now()
-    )
+    cutoff = Now() - timedelta(seconds=stale_seconds)
+    Status = InspirationUpload.Status
+    with transaction.atomic():
+        stuck = InspirationUpload.objects.select_for_update(skip_locked=True).filter(
+            Q(status=Status.PROCESSING, started_at__lt=cutoff) | Q(status=Status.QUEUED, queued_at__lt=cutoff)
+        )
+        ids = list(stuck.values_list("pk", flat=True))
+        stuck = InspirationUpload.objects.filter(pk__in=ids)
+        failed = stuck.filter(attempts__gte=settings.UPLOAD_MAX_ATTEMPTS).update(
+            status=Status.FAILED, error=GAVE_UP, finished_at=Now()
+        )
+        retry = stuck.filter(attempts__lt=settings.UPLOAD_MAX_ATTEMPTS)
+        requeue = [str(pk) for pk in retry.values_list("pk", flat=True)]
+        retry.update(status=Status.QUEUED, queued_at=Now())
     return requeue, failed

@@ -1,45 +1,78 @@
-// Polls the upload's status, shows which step it is at, and reloads the page once the results (or an error)
-// are ready.
+// Follows the upload with a long-poll: the server answers as soon as the upload's state changes (or after
+// WAIT seconds), so the page learns "done" at once instead of a poll interval later. Once the answer is in, the
+// page reloads to show it; "what the model sees" is drawn after the answer and is put in place without a reload.
 (function () {
   "use strict";
   var status = document.getElementById("upload-status");
   if (!status) return;
   var job = document.getElementById("job");
   var url = status.dataset.statusUrl;
-  var delay = 500;
+  var state = status.dataset.state;
+  var WAIT = 25;
   var failures = 0;
   var MESSAGES = {
     queued: "Photo received. Waiting for a free worker…",
     processing: "Looking for products that look alike…",
   };
-  function show(state) {
-    if (status.dataset.status === state) return; // unchanged: do not repeat it to screen readers
-    status.dataset.status = state;
-    status.textContent = MESSAGES[state] || status.textContent;
-    if (job) job.className = "job job-" + state;
+
+  function show(data) {
+    var current = data.status;
+    if (status.dataset.status === current) return; // unchanged: do not repeat it to screen readers
+    status.dataset.status = current;
+    status.textContent = MESSAGES[current] || status.textContent;
+    if (job) job.className = "job job-" + current;
     var step = document.querySelector('[data-step="processing"]');
-    if (step && state === "processing") step.className = "step-current";
+    if (step && current === "processing") step.className = "step-current";
   }
-  function poll() {
-    fetch(url, { headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
+
+  function showPicture(src) {
+    var pending = document.getElementById("model-sees-pending");
+    var note = document.getElementById("model-sees-note");
+    if (!pending) return;
+    var img = document.createElement("img");
+    img.className = "upload-photo pixelated";
+    img.width = 160;
+    img.height = 160;
+    img.alt = "What the model sees: the autoencoder's redrawing of " +
+      (status.dataset.crop ? "the part of your photo you marked" : "your photo");
+    img.src = src;
+    pending.replaceWith(img);
+    if (note) note.remove();
+  }
+
+  function follow() {
+    var address = url + "?wait=" + WAIT + "&after=" + encodeURIComponent(state);
+    fetch(address, { headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
       .then(function (data) {
         failures = 0;
-        if (data.status === "done" || data.status === "failed") {
+        var wasAnswered = state.indexOf("done:") === 0;
+        state = data.state;
+        if (!wasAnswered && (data.status === "done" || data.status === "failed")) {
           var step = document.querySelector('[data-step="done"]');
           if (step) step.className = "step-current";
           window.location.reload();
           return;
         }
-        show(data.status);
-        delay = Math.min(delay * 1.5, 3000);
-        window.setTimeout(poll, delay);
+        if (data.status === "done") {
+          if (data.reconstruction) { showPicture(data.reconstruction); return; }
+        } else {
+          show(data);
+        }
+        follow();
       })
       .catch(function () {
         failures += 1;
-        if (failures === 3) status.textContent = "Still working… (the connection is unsteady; we keep trying)";
-        window.setTimeout(poll, 3000);
+        if (failures === 3 && state.indexOf("done:") !== 0) {
+          status.textContent = "Still working… (the connection is unsteady; we keep trying)";
+        }
+        window.setTimeout(follow, Math.min(1000 * failures, 5000));
       });
   }
-  window.setTimeout(poll, delay);
+
+  if (state === "done:pictures" || state.indexOf("failed") === 0) return;
+  follow();
 })();

@@ -15,7 +15,6 @@ from tests.recommender.conftest import (  # noqa: F401  (fixtures)
     catalog_products,
     fresh_index_cache,
     served,
-    served_map,
     tiny_checkpoint,
 )
 from tests.recommender.worker import Worker, broker_url, use_broker

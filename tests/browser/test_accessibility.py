@@ -48,10 +48,10 @@ AUDIT = """() => {
 
 
 @pytest.fixture
-def pages(served_map):
+def pages(served):
     photo = SimpleUploadedFile("lamp.png", png(draw(KINDS[1][1], KINDS[1][2])), content_type="image/png")
     upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
-    sofa = served_map["products"]["sofa"][0]
+    sofa = served["products"]["sofa"][0]
     return ["/", "/products/", sofa.get_absolute_url(), upload.get_absolute_url(), "/map/"]
 
 
@@ -67,7 +67,7 @@ def test_every_page_has_labels_alt_text_and_enough_contrast(page, pages):
     assert not problems
 
 
-def test_the_upload_form_works_from_the_keyboard_alone(page, served_map):
+def test_the_upload_form_works_from_the_keyboard_alone(page, served):
     page.goto("/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 
 
 @pytest.fixture
-def done_upload(served_map):
+def done_upload(served):
     """An upload encoded in this process (Celery runs eagerly here) through the same service as the worker."""
     photo = SimpleUploadedFile("lamp.png", png(draw(KINDS[1][1], KINDS[1][2])), content_type="image/png")
     upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
@@ -27,9 +27,9 @@ def done_upload(served_map):
     return upload
 
 
-def test_no_page_scrolls_sideways_on_a_phone(page, served_map, done_upload):
+def test_no_page_scrolls_sideways_on_a_phone(page, served, done_upload):
     page.set_viewport_size(PHONE)
-    sofa = served_map["products"]["sofa"][0]
+    sofa = served["products"]["sofa"][0]
     pages = {
         "home": "/",
         "products": "/products/",

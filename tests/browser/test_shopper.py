@@ -39,7 +39,7 @@ def wait_for_results(page) -> InspirationUpload:
     return InspirationUpload.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
 
 
-def test_a_shopper_uploads_a_photo_with_the_file_picker_and_sees_results(page, served_map, worker):
+def test_a_shopper_uploads_a_photo_with_the_file_picker_and_sees_results(page, served, worker):
     page.goto("/")
     screenshot(page, "home")
 
@@ -62,7 +62,7 @@ def test_a_shopper_uploads_a_photo_with_the_file_picker_and_sees_results(page, s
     assert page.locator("h1").inner_text().startswith("LAMP")
 
 
-def test_drag_and_drop_uploads_the_dropped_photo(page, served_map, worker):
+def test_drag_and_drop_uploads_the_dropped_photo(page, served, worker):
     page.goto("/")
     page.evaluate(
         """async ({data, name}) => {
@@ -85,7 +85,7 @@ def test_drag_and_drop_uploads_the_dropped_photo(page, served_map, worker):
     assert result_names(page)[0].startswith("SOFA")
 
 
-def test_a_pasted_photo_is_used(page, served_map):
+def test_a_pasted_photo_is_used(page, served):
     page.goto("/")
     page.evaluate(
         """({data}) => {
@@ -101,7 +101,7 @@ def test_a_pasted_photo_is_used(page, served_map):
     assert page.eval_on_selector("#image", "input => input.files.length") == 1
 
 
-def test_marking_a_box_searches_only_inside_it(page, served_map, worker):
+def test_marking_a_box_searches_only_inside_it(page, served, worker):
     page.goto("/")
     page.set_input_files("#image", upload_file("room.png", room_photo()))
     picture = page.locator("#preview-image")
@@ -128,7 +128,7 @@ def test_marking_a_box_searches_only_inside_it(page, served_map, worker):
     assert "inside the box you marked" in page.locator(".upload-summary").inner_text()
 
 
-def test_the_box_can_be_marked_and_adjusted_with_the_keyboard(page, served_map):
+def test_the_box_can_be_marked_and_adjusted_with_the_keyboard(page, served):
     page.goto("/")
     page.set_input_files("#image", upload_file("room.png", room_photo()))
     page.locator("#preview-image").wait_for()
@@ -143,7 +143,7 @@ def test_the_box_can_be_marked_and_adjusted_with_the_keyboard(page, served_map):
     assert page.input_value("#crop") == ""
 
 
-def test_a_file_that_is_not_a_photo_shows_a_clear_error(page, served_map):
+def test_a_file_that_is_not_a_photo_shows_a_clear_error(page, served):
     page.goto("/")
 
     page.set_input_files("#image", upload_file("notes.txt", b"just some text", "text/plain"))
@@ -153,7 +153,7 @@ def test_a_file_that_is_not_a_photo_shows_a_clear_error(page, served_map):
     assert page.eval_on_selector("#image", "input => input.files.length") == 0
 
 
-def test_a_text_file_posing_as_a_jpeg_gets_the_servers_error(page, served_map):
+def test_a_text_file_posing_as_a_jpeg_gets_the_servers_error(page, served):
     page.goto("/")
 
     page.set_input_files("#image", upload_file("notes.jpg", b"just some text", "image/jpeg"))
@@ -166,8 +166,8 @@ def test_a_text_file_posing_as_a_jpeg_gets_the_servers_error(page, served_map):
     assert not InspirationUpload.objects.exists()
 
 
-def test_feedback_on_a_recommendation_is_recorded(page, served_map):
-    sofa = served_map["products"]["sofa"][0]
+def test_feedback_on_a_recommendation_is_recorded(page, served):
+    sofa = served["products"]["sofa"][0]
     page.goto(sofa.get_absolute_url())
     card = page.locator("#similar .card").first
     recommended = card.locator(".name").inner_text()
@@ -195,7 +195,7 @@ def test_feedback_on_a_recommendation_is_recorded(page, served_map):
     assert RecommendationFeedback.objects.get().verdict == "bad"
 
 
-def test_the_map_shows_the_catalog_and_zooms(page, served_map):
+def test_the_map_shows_the_catalog_and_zooms(page, served):
     page.goto("/map/")
     items = page.locator(".map-item")
     items.first.wait_for()

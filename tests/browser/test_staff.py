@@ -23,9 +23,9 @@ def reload_until(page, url: str, condition, *, timeout: float = 30) -> bool:
     return False
 
 
-def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served_map, worker, django_user_model):
+def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served, worker, django_user_model):
     django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
-    lamp = served_map["products"]["lamp"][0]
+    lamp = served["products"]["lamp"][0]
 
     page.goto("/admin/login/?next=/admin/")
     page.get_by_label("Username").fill("staff")
@@ -58,7 +58,7 @@ def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served
     screenshot(page, "admin-product")
 
 
-def test_staff_see_the_live_versions_and_can_retrain(page, served_map, django_user_model):
+def test_staff_see_the_live_versions_and_can_retrain(page, served, django_user_model):
     django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
     page.goto("/admin/login/?next=/admin/")
     page.get_by_label("Username").fill("staff")
@@ -69,7 +69,7 @@ def test_staff_see_the_live_versions_and_can_retrain(page, served_map, django_us
     page.goto("/admin/encoders/encoderversion/")
     assert "enc-test" in page.locator("#result_list").inner_text()
     page.goto("/admin/recommender/indexversion/")
-    assert served_map["index"].name in page.locator("#result_list").inner_text()
+    assert served["index"].name in page.locator("#result_list").inner_text()
     page.goto("/admin/recommender/retrainrun/")
 
     assert page.get_by_role("button", name="Retrain now").is_visible()

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from encoders.inference import encode_images, encode_scene, load_encoder, reconstruct
+from encoders.inference import backbone_features, encode_images, encode_scene, load_encoder, reconstruct
 from encoders.training import train_encoder
 from tests.encoders.helpers import make_background, make_catalog, tiny_config
 
@@ -117,3 +117,48 @@ def test_scene_photos_train_the_scene_head_with_a_frozen_backbone(tmp_path):
     assert np.array_equal(
         encode_images(load_encoder(checkpoint), paths[:2]), encode_images(load_encoder(checkpoint), paths[:2])
     )
+
+
+def test_the_served_vector_is_the_projection_of_code_and_residual(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    config = tiny_config(residual_weight=1.0, served_dim=8)  # code 16 + residual 32 -> served 8
+    checkpoint = train_encoder(
+        config=config,
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[],
+        backgrounds=[],
+        seed=0,
+        progress=lambda *args: None,
+        num_threads=1,
+    )
+    torch.save(checkpoint, tmp_path / "encoder.pt")
+    encoder = load_encoder(tmp_path / "encoder.pt")
+
+    vectors = encode_images(encoder, paths)
+    with torch.no_grad():
+        features = torch.from_numpy(backbone_features(encoder, paths))
+        unprojected = encoder.model.unprojected_vectors(features).numpy()
+
+    assert vectors.shape == (len(paths), 8)
+    assert unprojected.shape == (len(paths), 48)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, encode_images(load_encoder(checkpoint), paths))
+    # eight products span at most seven directions around their mean: the projection keeps their geometry
+    assert np.array_equal(nearest(vectors), nearest(unprojected - unprojected.mean(axis=0)))
+
+
+def nearest(vectors: np.ndarray) -> np.ndarray:
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    return similarity.argmax(axis=1)
+
+
+def test_a_checkpoint_from_before_the_projection_still_serves_its_full_width(trained, tmp_path):
+    checkpoint, paths = trained
+    checkpoint["config"].pop("served_dim")
+
+    vectors = encode_images(load_encoder(checkpoint), paths)
+
+    assert vectors.shape[1] == checkpoint["config"]["latent_dim"]

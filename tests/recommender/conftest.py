@@ -4,6 +4,7 @@ an Annoy index built and serving."""
 import shutil
 from io import BytesIO
 
+import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
@@ -14,8 +15,9 @@ from encoders.models import EncoderVersion
 from encoders.training import train_encoder
 from encoders.versions import CHECKPOINT_NAME, version_dir
 from recommender.services import search
-from recommender.services.embeddings import catalog_encode, embeddings_matrix
+from recommender.services.encoding import catalog_encode
 from recommender.services.indexing import index_build, serving_activate
+from recommender.services.vectors import vectors_batches, vectors_revision
 from tests.catalog.factories import CategoryFactory, ProductFactory
 from tests.encoders.helpers import tiny_config
 
@@ -48,9 +50,12 @@ def fresh_index_cache(settings):
     """Each test sees its own index root at once: no cached index, no reload delay."""
     settings.INDEX_RELOAD_SECONDS = 0
     search._index_cache = None
-    search._goes_with_cache.clear()
+    search._fresh_sets.clear()
+    search._encoders_of_indexes.clear()
     yield
     search._index_cache = None
+    search._fresh_sets.clear()
+    search._encoders_of_indexes.clear()
 
 
 @pytest.fixture(scope="session")
@@ -106,21 +111,20 @@ def catalog_products():
     return products
 
 
-@pytest.fixture
-def served(settings, tiny_checkpoint, catalog_products):
-    """The catalog encoded with the tiny encoder and served from an Annoy index."""
-    version = make_encoder_version(settings, tiny_checkpoint)
-    catalog_encode(version=version)
-    index_version = serving_activate(index_version=index_build(encoder_version=version))
-    return {"encoder": version, "index": index_version, "products": catalog_products}
-
-
-@pytest.fixture
-def served_map(served):
-    """``served`` with the encoder version's latent map (latent_map.json), fitted on the stored vectors as
-    training fits it on the catalog's."""
-    version = served["encoder"]
-    ids, vectors = embeddings_matrix(version=version)
+def fit_latent_map(version: EncoderVersion) -> None:
+    """The version's 2-D map (latent_map.json), fitted on its stored vectors as training fits it on the catalog's."""
+    batches = list(vectors_batches(version=version, up_to_revision=vectors_revision()))
+    ids = [pid for batch in batches for pid in batch.product_ids.tolist()]
+    vectors = np.concatenate([batch.similar for batch in batches])
     names = dict(Product.objects.filter(pk__in=ids).values_list("pk", "category__name"))
     latent_map_save(version_dir(version), vectors=vectors, product_ids=ids, categories=[names[pk] for pk in ids])
-    return served
+
+
+@pytest.fixture
+def served(settings, tiny_checkpoint, catalog_products):
+    """The catalog encoded with the tiny encoder and served from an index (both spaces, map places)."""
+    version = make_encoder_version(settings, tiny_checkpoint)
+    catalog_encode(version=version)
+    fit_latent_map(version)
+    index_version = serving_activate(index_version=index_build(encoder_version=version))
+    return {"encoder": version, "index": index_version, "products": catalog_products}

@@ -12,9 +12,9 @@ from tests.recommender.conftest import draw, png
 pytestmark = pytest.mark.django_db
 
 
-def test_project_places_the_catalog_where_the_saved_coordinates_say(served_map):
-    data = latent_map_data(version_dir(served_map["encoder"]))
-    ids, vectors = embeddings_matrix(version=served_map["encoder"])
+def test_project_places_the_catalog_where_the_saved_coordinates_say(served):
+    data = latent_map_data(version_dir(served["encoder"]))
+    ids, vectors = embeddings_matrix(version=served["encoder"])
 
     assert data["product_ids"] == ids
     np.testing.assert_allclose(project(vectors, data), data["coords"], atol=1e-3)
@@ -27,22 +27,22 @@ def test_a_version_without_a_map_has_none(served):
     assert map_position(version=served["encoder"], vector=np.zeros(16, np.float32)) is None
 
 
-def test_the_map_endpoint_lists_every_active_product_with_its_place(client, served_map):
+def test_the_map_endpoint_lists_every_active_product_with_its_place(client, served):
     response = client.get(reverse("api:map"))
 
     body = response.json()
     assert response.status_code == 200
-    assert body["version"] == served_map["encoder"].name
+    assert body["version"] == served["encoder"].name
     assert len(body["products"]) == 12
     assert {c["name"] for c in body["categories"]} == {"sofa", "lamp", "rug"}
-    lamp = served_map["products"]["lamp"][0]
+    lamp = served["products"]["lamp"][0]
     item = next(p for p in body["products"] if p["sku"] == lamp.sku)
     assert item["url"] == lamp.get_absolute_url() and item["category"] == "lamp" and item["name"] == lamp.name
     assert item["thumbnail"].startswith("/media/")
     assert all(0 <= p["x"] <= 1 and 0 <= p["y"] <= 1 for p in body["products"])
 
 
-def test_products_of_a_kind_sit_together_on_the_map(client, served_map):
+def test_products_of_a_kind_sit_together_on_the_map(client, served):
     points = client.get(reverse("api:map")).json()["products"]
     by_kind = {kind: np.array([[p["x"], p["y"]] for p in points if p["category"] == kind]) for kind in ["sofa", "lamp"]}
 
@@ -52,9 +52,9 @@ def test_products_of_a_kind_sit_together_on_the_map(client, served_map):
 
 
 def test_a_product_added_after_training_is_on_the_map_and_an_inactive_one_is_not(
-    client, served_map, django_capture_on_commit_callbacks
+    client, served, django_capture_on_commit_callbacks
 ):
-    rug = served_map["products"]["rug"][0]
+    rug = served["products"]["rug"][0]
     with django_capture_on_commit_callbacks(execute=True):  # the worker encodes it
         added = product_create(
             sku="NEW-RUG", name="New rug", category=rug.category, image_data=png(draw((30, 160, 40), "stripes"))

@@ -25,10 +25,13 @@ def card_names(html: str) -> list[str]:
     return re.findall(r'<span class="name">([^<]*)</span>', html)
 
 
-def done_upload(products) -> InspirationUpload:
+def done_upload(products, *, drawn: bool = True) -> InspirationUpload:
     results = [{"product_id": product.pk, "score": 0.9 - n / 100} for n, product in enumerate(products)]
     return InspirationUpload.objects.create(
-        image="uploads/done.png", status=InspirationUpload.Status.DONE, results=results
+        image="uploads/done.png",
+        status=InspirationUpload.Status.DONE,
+        results=results,
+        reconstruction="uploads/reconstructions/done.png" if drawn else "",
     )
 
 
@@ -94,7 +97,18 @@ def test_a_done_upload_shows_the_product_cards_best_first(client, catalog_produc
     assertContains(response, "2 products look like your photo.")
     assert html.index("LAMP 2") < html.index("LAMP 0")
     assertContains(response, f'href="{lamps[2].get_absolute_url()}"')
-    assert "upload-status.js" not in html
+    assert "upload-status.js" not in html  # everything is there: nothing to wait for
+
+
+def test_a_done_upload_waits_only_for_its_picture_while_it_is_drawn(client, catalog_products):
+    upload = done_upload(catalog_products["lamp"][:2], drawn=False)
+
+    response = client.get(upload.get_absolute_url())
+
+    assertContains(response, "2 products look like your photo.")
+    assertContains(response, 'id="model-sees-pending"')
+    assertContains(response, 'data-state="done:answer"')
+    assertContains(response, "js/upload-status.js")
 
 
 @pytest.mark.parametrize("count", [1, 12])

@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 
 from catalog.services.products import product_create, products_set_active
 from recommender import index as annoy_index
-from recommender.services.embeddings import product_encode
+from recommender.services.encoding import product_encode
 from recommender.services.indexing import index_build, index_root, serving_activate
 from recommender.services.search import Filters, goes_with_products, serving_state, similar_products
 from tests.recommender.conftest import draw, png
@@ -51,7 +52,7 @@ def test_a_product_encoded_after_the_build_is_found_through_the_fresh_set(served
     twin = product_create(
         sku="NEW-1", name="Twin lamp", category=lamp.category, image_data=png(draw((30, 60, 200), "round"))
     )
-    product_encode(product_id=twin.pk)
+    product_encode(product_id=twin.pk, version=served["encoder"])
 
     results = similar_products(product=lamp, k=3)
 
@@ -61,7 +62,7 @@ def test_a_product_encoded_after_the_build_is_found_through_the_fresh_set(served
 
 def test_queries_fall_back_to_exact_search_when_the_index_file_is_corrupt(served, settings):
     state = serving_state()
-    path = state.index.path / annoy_index.INDEX_FILE
+    path = state.index.path / annoy_index.space_file("similar")
     from recommender.services import search
 
     search._index_cache = None  # a process that starts after the damage
@@ -110,7 +111,7 @@ def test_staff_see_when_the_active_index_cannot_be_loaded(served, admin_client, 
     from recommender.services import search
 
     healthy = admin_client.get("/admin/recommender/indexversion/").content.decode()
-    path = serving_state().index.path / annoy_index.INDEX_FILE
+    path = serving_state().index.path / annoy_index.space_file("similar")
     search._index_cache = None  # a process that starts after the file was deleted
     path.unlink()
 
@@ -120,3 +121,50 @@ def test_staff_see_when_the_active_index_cannot_be_loaded(served, admin_client, 
     assert f"The active index {served['index'].name} cannot be loaded" in page
     assert "queries are answered by exact search" in page
     assert any("Cannot load index version" in record.message for record in caplog.records)
+
+
+def test_goes_with_comes_from_its_own_index_and_switches_with_similar(served, settings):
+    """Two encoder versions whose "goes with" spaces disagree: the answer follows the index that serves, and its
+    similar answer switches at the same moment."""
+    from encoders.models import EncoderVersion
+    from recommender.services.vectors import ProductVectors, vectors_store
+    from tests.recommender.conftest import make_encoder_version
+
+    products = [p for items in served["products"].values() for p in items]
+    sofa, lamp, rug = served["products"]["sofa"][0], served["products"]["lamp"][1], served["products"]["rug"][2]
+
+    def version_pairing(name: str, partner) -> EncoderVersion:
+        version = make_encoder_version(settings, tiny_checkpoint_path(), name=name)
+        rows = []
+        for n, product in enumerate(products):
+            similar = np.eye(16, dtype=np.float32)[n % 16]
+            goes_with = np.eye(8, dtype=np.float32)[1 + n % 7]
+            if product in (sofa, partner):
+                goes_with = np.eye(8, dtype=np.float32)[0]  # the sofa and its partner: one direction, alone
+            rows.append(ProductVectors(product.pk, product.image_sha256, similar, goes_with))
+        vectors_store(version=version, rows=rows)
+        return version
+
+    with_lamp = serving_activate(index_version=index_build(encoder_version=version_pairing("enc-lamp", lamp)))
+    first_with_lamp = goes_with_products(product=sofa, k=1)
+    with_rug = serving_activate(index_version=index_build(encoder_version=version_pairing("enc-rug", rug)))
+    first_with_rug = goes_with_products(product=sofa, k=1)
+
+    assert first_with_lamp[0][0] == lamp.pk and first_with_rug[0][0] == rug.pk
+    assert serving_state().index.version == with_rug.name != with_lamp.name
+    assert serving_state().index.has_space("goes_with")
+
+
+def tiny_checkpoint_path():
+    from encoders.models import EncoderVersion
+    from encoders.versions import checkpoint_path
+
+    return checkpoint_path(EncoderVersion.objects.get(name="enc-test"))
+
+
+def test_a_query_reads_a_fixed_number_of_rows_whatever_the_catalog_size(served, django_assert_max_num_queries):
+    sofa = served["products"]["sofa"][0]
+    similar_products(product=sofa, k=5)  # the fresh set is loaded once per process
+
+    with django_assert_max_num_queries(3):
+        similar_products(product=sofa, k=5)

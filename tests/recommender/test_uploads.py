@@ -9,19 +9,18 @@ from PIL import Image
 
 from catalog.models import Product
 from recommender.models import InspirationUpload
-from recommender.services.maps import catalog_map
+from recommender.services.maps import place_among, places_of
 from recommender.services.search import Filters
+from recommender.services.upload_processing import query_image, upload_claim
 from recommender.services.uploads import (
     UploadRejected,
-    _query_image,
     parse_crop,
     parse_filters,
     parse_upload_request,
     upload_create,
-    upload_process,
     uploads_reap,
 )
-from recommender.tasks import encode_upload
+from recommender.tasks import UNAVAILABLE, encode_upload
 from tests.catalog.factories import CategoryFactory
 from tests.recommender.conftest import KINDS, draw, png
 
@@ -108,7 +107,7 @@ def test_parse_filters_rejects_a_price_that_is_not_a_number_of_zero_or_more(pric
 def test_the_stored_name_is_the_upload_id_never_the_clients_file_name(client_name, isolated_media):
     upload = upload_create(image=photo(name=client_name), request=request_for())
 
-    assert upload.image.name.rsplit("/", 1)[-1] == f"{upload.id}.png"
+    assert upload.image.name.rsplit("/", 1)[-1] == f"{upload.id}.jpg"
     assert stored_files(isolated_media) == [isolated_media / upload.image.name]
 
 
@@ -175,9 +174,39 @@ def test_a_photo_with_exif_orientation_is_turned_upright():
     Image.new("RGB", (80, 40), "white").save(buffer, format="JPEG", exif=exif)
     upload = upload_create(image=photo(buffer.getvalue(), name="phone.jpg"), request=request_for())
 
-    image = _query_image(upload)
+    image = query_image(upload)
 
     assert image.size == (40, 80)
+
+
+def test_a_stored_photo_keeps_no_exif_and_no_gps():
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # camera make
+    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 1.0), 3: "E", 4: (4.0, 53.0, 2.0)}  # GPS position
+    buffer = BytesIO()
+    Image.new("RGB", (80, 40), "white").save(buffer, format="JPEG", exif=exif)
+    with Image.open(BytesIO(buffer.getvalue())) as original:
+        assert original.getexif().get(0x010F) == "PhoneMaker"  # the test photo really carries EXIF
+
+    upload = upload_create(image=photo(buffer.getvalue(), name="phone.jpg"), request=request_for())
+
+    with upload.image.open("rb") as handle:
+        stored = handle.read()
+    with Image.open(BytesIO(stored)) as image:
+        assert not image.getexif()
+        assert "exif" not in image.info
+    assert b"PhoneMaker" not in stored
+
+
+def test_a_large_photo_is_stored_scaled_down(settings):
+    settings.UPLOAD_MAX_SIDE = 100
+    buffer = BytesIO()
+    Image.new("RGB", (1200, 900), "red").save(buffer, format="JPEG")
+
+    upload = upload_create(image=photo(buffer.getvalue(), name="big.jpg"), request=request_for())
+
+    with Image.open(upload.image.path) as image:
+        assert max(image.size) == 100
 
 
 @pytest.mark.parametrize(("crop", "expected"), [("0,0,0.5,1", "sofa"), ("0.5,0,0.5,1", "lamp")])
@@ -219,7 +248,7 @@ def test_without_a_live_encoder_the_upload_fails_readably_after_bounded_retries(
 
     upload.refresh_from_db()
     assert upload.status == InspirationUpload.Status.FAILED
-    assert upload.error == "Recommendations are not available right now. Please try again later."
+    assert upload.error == UNAVAILABLE
     assert upload.attempts == encode_upload.max_retries + 1
 
 
@@ -228,10 +257,9 @@ def test_processing_a_finished_upload_changes_nothing(served, django_capture_on_
         upload = upload_create(image=photo(), request=request_for())
     upload.refresh_from_db()
 
-    returned = upload_process(upload_id=upload.id)
+    encode_upload.delay(str(upload.id))
 
     again = InspirationUpload.objects.get(pk=upload.id)
-    assert returned is None
     assert (again.status, again.attempts, again.results, again.finished_at) == (
         upload.status,
         upload.attempts,
@@ -240,12 +268,23 @@ def test_processing_a_finished_upload_changes_nothing(served, django_capture_on_
     )
 
 
+def test_a_second_delivery_while_the_first_runs_does_nothing(served):
+    upload = upload_create(image=photo(), request=request_for())
+    first = upload_claim(upload_id=upload.id)  # the first delivery is working on it
+
+    encode_upload.delay(str(upload.id))  # the broker delivers the task again
+
+    again = InspirationUpload.objects.get(pk=upload.id)
+    assert first is not None
+    assert (again.status, again.attempts, again.results) == (InspirationUpload.Status.PROCESSING, 1, [])
+
+
 def stale_processing_upload(*, attempts: int) -> InspirationUpload:
     upload = InspirationUpload.objects.create(
         image="uploads/stale.png", status=InspirationUpload.Status.PROCESSING, attempts=attempts
     )
     long_ago = timezone.now() - timedelta(hours=1)
-    InspirationUpload.objects.filter(pk=upload.pk).update(started_at=long_ago, created_at=long_ago)
+    InspirationUpload.objects.filter(pk=upload.pk).update(started_at=long_ago, created_at=long_ago, queued_at=long_ago)
     return upload
 
 
@@ -254,7 +293,20 @@ def test_reaping_requeues_a_stale_upload_with_attempts_left(settings):
 
     requeue, failed = uploads_reap()
 
+    upload.refresh_from_db()
     assert (requeue, failed) == ([str(upload.id)], 0)
+    assert upload.status == InspirationUpload.Status.QUEUED  # the re-sent task can claim it
+
+
+def test_reaping_sends_a_lost_queued_upload_once_not_on_every_run(settings):
+    upload = InspirationUpload.objects.create(image="uploads/lost.png")
+    InspirationUpload.objects.filter(pk=upload.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+
+    first = uploads_reap()
+    second = uploads_reap()
+
+    assert first == ([str(upload.id)], 0)
+    assert second == ([], 0)
 
 
 def test_reaping_fails_a_stale_upload_with_no_attempts_left(settings):
@@ -283,21 +335,33 @@ def test_reaping_leaves_a_recent_upload_alone(settings):
 # what the model sees, where the photo lands
 
 
-def test_the_worker_stores_what_the_model_sees_and_where_the_photo_lands(
-    served_map, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_the_answer_comes_first_and_what_the_model_sees_is_drawn_after(served, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         upload = upload_create(image=photo(), request=request_for())
+    with django_capture_on_commit_callbacks(execute=False) as after_answer:
+        callbacks[0]()  # the worker answers
+
+    answered = InspirationUpload.objects.get(pk=upload.pk)
+    assert answered.status == InspirationUpload.Status.DONE and not answered.reconstruction
+    with django_capture_on_commit_callbacks(execute=True):
+        after_answer[0]()  # then the low-priority task draws
 
     upload.refresh_from_db()
     assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
     with Image.open(upload.reconstruction.path) as picture:
         assert picture.format == "PNG" and picture.size[0] == picture.size[1]
-    assert len(upload.map_position) == 2
-    sofas = [p for p in catalog_map(version=served_map["encoder"]).points if p.product.category.slug == "sofa"]
-    x, y = catalog_map(version=served_map["encoder"]).place(upload.map_position)
-    nearest = min(catalog_map(version=served_map["encoder"]).points, key=lambda p: (p.x - x) ** 2 + (p.y - y) ** 2)
-    assert nearest in sofas
+
+
+def test_the_photo_lands_among_its_matches_on_the_map(served, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+    upload.refresh_from_db()
+
+    place = place_among([(row["product_id"], row["score"]) for row in upload.results])
+
+    places = places_of([p.pk for items in served["products"].values() for p in items])
+    nearest = min(places, key=lambda pid: (places[pid].x - place.x) ** 2 + (places[pid].y - place.y) ** 2)
+    assert nearest in {p.pk for p in served["products"]["sofa"]}
 
 
 def test_the_crop_is_what_the_model_redraws(served, django_capture_on_commit_callbacks):
@@ -313,22 +377,25 @@ def test_the_crop_is_what_the_model_redraws(served, django_capture_on_commit_cal
             r, _, b = picture.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
             reds.append(r - b)
     assert reds[0] > reds[1]  # the sofa is red, the lamp blue
-    assert left.map_position is None  # this version has no latent map
 
 
 def test_a_retried_upload_replaces_its_reconstruction(served, django_capture_on_commit_callbacks, isolated_media):
+    from recommender.tasks import draw_upload
+
     with django_capture_on_commit_callbacks(execute=True):
         upload = upload_create(image=photo(), request=request_for())
-    InspirationUpload.objects.filter(pk=upload.pk).update(status=InspirationUpload.Status.PROCESSING)
+    InspirationUpload.objects.filter(pk=upload.pk).update(status=InspirationUpload.Status.QUEUED, reconstruction="")
 
-    upload_process(upload_id=upload.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        encode_upload.delay(str(upload.id))
+        draw_upload.delay(str(upload.id))
 
     assert len(list((isolated_media / "uploads" / "reconstructions").iterdir())) == 1
     upload.refresh_from_db()
     assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
 
 
-def test_the_results_page_shows_what_the_model_sees_and_the_map(client, served_map, django_capture_on_commit_callbacks):
+def test_the_results_page_shows_what_the_model_sees_once_drawn(client, served, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         upload = upload_create(image=photo(), request=request_for())
 
@@ -336,7 +403,3 @@ def test_the_results_page_shows_what_the_model_sees_and_the_map(client, served_m
 
     assert f'src="/media/uploads/reconstructions/{upload.id}.png"' in html
     assert "What the model sees" in html
-    assert "Where your photo lands" in html
-    assert html.count("<circle") == 12 + 2  # the catalog (its matches outlined), and the ring and dot of the photo
-    assert html.count('class="found"') == 12
-    assert 'id="upload-point"' in html

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.management.progress import progress_bar
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
-from recommender.services.embeddings import catalog_encode
+from recommender.services.encoding import catalog_encode
 
 
 class Command(BaseCommand):

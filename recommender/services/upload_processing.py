@@ -1,0 +1,118 @@
+"""Answering an upload in a worker (torch): the shopper's answer first, the pictures after.
+
+``upload_answer`` decodes the stored photo once, runs the backbone and heads, searches, writes the ranked
+results and marks the upload done: that is all the shopper waits for. ``upload_draw`` (a low-priority task
+sent once the answer is committed) draws "what the model sees" from the latent code kept on the upload.
+"""
+
+from __future__ import annotations
+
+import logging
+from io import BytesIO
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from PIL import Image
+
+from catalog.images import open_upright_rgb_image
+from encoders.inference import encode_query, reconstruct_codes
+from encoders.lifecycle import encoder_load
+from recommender.models import IndexVersion, InspirationUpload
+from recommender.services.notify import upload_changed
+from recommender.services.search import Filters, search_vector, serving_state
+from recommender.services.uploads import RecommenderNotReady
+from recommender.services.vectors import vector_bytes, vector_from_bytes
+
+logger = logging.getLogger(__name__)
+QUERY_SIDE = 448  # the backbone sees 224 px; decode at no less than twice that
+
+
+def upload_claim(*, upload_id) -> InspirationUpload | None:
+    """Take a queued upload for this delivery (one more attempt). None if it is not queued: finished, gone, or
+    being processed by another delivery of the same task, which is then left alone."""
+    taken = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.QUEUED).update(
+        status=InspirationUpload.Status.PROCESSING, attempts=F("attempts") + 1, started_at=Now()
+    )
+    return InspirationUpload.objects.filter(pk=upload_id).first() if taken else None
+
+
+def upload_release(*, upload_id) -> None:
+    """Give a claimed upload back to the queue (a retry of the same task will claim it again)."""
+    InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.PROCESSING).update(
+        status=InspirationUpload.Status.QUEUED, queued_at=Now()
+    )
+
+
+def query_image(upload: InspirationUpload) -> Image.Image:
+    """The stored photo (or the box marked on it), decoded once, at the smallest scale that still gives the
+    backbone full detail of the box."""
+    width_share = upload.crop[2] if upload.crop else 1.0
+    height_share = upload.crop[3] if upload.crop else 1.0
+    with upload.image.open("rb") as handle, Image.open(BytesIO(handle.read())) as image:
+        needed = int(QUERY_SIDE / max(min(width_share, height_share), 1e-3))
+        if image.format == "JPEG":
+            image.draft("RGB", (needed, needed))
+        picture = open_upright_rgb_image(image)
+    if upload.crop:
+        x, y, w, h = upload.crop
+        width, height = picture.size
+        picture = picture.crop((round(x * width), round(y * height), round((x + w) * width), round((y + h) * height)))
+    return picture
+
+
+def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
+    """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
+    done. Idempotent: a retried upload is computed again from the stored photo."""
+    state = serving_state()
+    if state.encoder_version is None:
+        raise RecommenderNotReady("no encoder is live yet")
+    vector, code = encode_query(encoder_load(state.encoder_version), query_image(upload))
+    results = search_vector(
+        vector, k=settings.RECOMMENDATIONS_PER_PAGE, filters=Filters.from_json(upload.filters), state=state
+    )
+    upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
+    upload.encoder_version = state.encoder_version
+    upload.index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
+    upload.code = vector_bytes(code)
+    upload.status = InspirationUpload.Status.DONE
+    upload.error = ""
+    with transaction.atomic():
+        upload.save(update_fields=["results", "encoder_version", "index_version", "code", "status", "error"])
+        InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
+        transaction.on_commit(lambda: _after_answer(str(upload.pk)))
+    return upload
+
+
+def _after_answer(upload_id: str) -> None:
+    from recommender.tasks import draw_upload
+
+    upload_changed(upload_id)
+    try:
+        draw_upload.delay(upload_id)
+    except Exception:  # the pictures are a nicety: the answer stands without them
+        logger.warning("could not enqueue the pictures of upload %s", upload_id, exc_info=True)
+
+
+def upload_draw(*, upload_id) -> bool:
+    """Draw "what the model sees" of a done upload from its stored code; False if there is nothing to draw.
+    A retry replaces the file of an earlier attempt."""
+    upload = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.DONE).first()
+    if upload is None or not upload.code or upload.encoder_version is None or upload.reconstruction:
+        return False
+    code = vector_from_bytes(upload.code)
+    picture = reconstruct_codes(encoder_load(upload.encoder_version), np.asarray([code]))[0]
+    name = f"{upload.id}.png"
+    storage = upload.reconstruction.storage
+    path = upload.reconstruction.field.generate_filename(upload, name)
+    if storage.exists(path):
+        storage.delete(path)
+    buffer = BytesIO()
+    picture.save(buffer, format="PNG")
+    upload.reconstruction.save(name, ContentFile(buffer.getvalue()), save=False)
+    upload.save(update_fields=["reconstruction"])
+    upload_changed(str(upload.pk))
+    return True
