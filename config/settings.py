@@ -199,6 +199,7 @@ RECOMMENDATIONS_PER_PAGE = 12
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60  # a new pool process loads torch and the encoder before it says it is up
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_KB", str(3 * 1024 * 1024)))
 CELERY_TASK_ROUTES = {
     "recommender.tasks.retrain": {"queue": "training"},

@@ -91,7 +91,7 @@ class IndexVersionAdmin(ReadOnlyAdmin):
 
 @admin.register(InspirationUpload)
 class InspirationUploadAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "attempts", "created_at", "finished_at", "error"]
+    list_display = ["id", "status", "attempts", "worker", "created_at", "finished_at", "error"]
     list_filter = ["status"]
     readonly_fields = [
         "id",
@@ -102,6 +102,7 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "status",
         "error",
         "attempts",
+        "worker",
         "results",
         "encoder_version",
         "index_version",

@@ -106,6 +106,7 @@ class InspirationUpload(models.Model):
     )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    worker = models.CharField(max_length=200, blank=True, help_text="The Celery worker of the last attempt.")
     created_at = models.DateTimeField(auto_now_add=True)
     # The database's clock, never a worker's: the reaper compares these with the database's now.
     queued_at = models.DateTimeField(db_default=Now(), help_text="When it was last sent to a worker.")

@@ -25,10 +25,26 @@ TOO_SLOW = "Finding matches took too long. Please try again."
 
 
 @worker_process_init.connect
-def limit_torch_threads(**kwargs) -> None:
+def warm_up(**kwargs) -> None:
+    """Set torch's threads and load the serving encoder and index before the first task, so that the first
+    shopper of a new worker process does not wait for them. Nothing here is required: a failure (no encoder
+    yet, the database down) only means the first task loads them itself."""
     import torch
 
     torch.set_num_threads(settings.TORCH_THREADS)
+    try:
+        from encoders.lifecycle import encoder_load
+        from recommender.services.search import serving_state
+
+        state = serving_state()
+        if state.encoder_version is not None:
+            encoder_load(state.encoder_version)
+    except Exception:
+        logger.warning("warm-up skipped; the first task loads the encoder", exc_info=True)
+    finally:
+        from django.db import connections
+
+        connections.close_all()  # a fresh connection per task, never one opened here
 
 
 @shared_task(
@@ -47,7 +63,7 @@ def encode_upload(self, upload_id: str) -> None:
     from recommender.services.upload_processing import upload_answer, upload_claim, upload_release
     from recommender.services.uploads import upload_fail
 
-    upload = upload_claim(upload_id=upload_id)
+    upload = upload_claim(upload_id=upload_id, worker=self.request.hostname or "")
     if upload is None:
         return  # finished, gone, or another delivery has it
     try:

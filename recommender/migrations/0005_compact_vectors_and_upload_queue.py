@@ -98,6 +98,11 @@ class Migration(migrations.Migration):
             model_name='productembedding',
             index=models.Index(fields=['encoder_version', 'revision'], name='recommender_encoder_3e404f_idx'),
         ),
+        migrations.AddField(
+            model_name='inspirationupload',
+            name='worker',
+            field=models.CharField(blank=True, help_text='The Celery worker of the last attempt.', max_length=200),
+        ),
         migrations.RunPython(to_float16_with_revision, migrations.RunPython.noop),
         migrations.RunPython(reap_every_minute, migrations.RunPython.noop),
     ]

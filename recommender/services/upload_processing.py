@@ -31,11 +31,11 @@ logger = logging.getLogger(__name__)
 QUERY_SIDE = 448  # the backbone sees 224 px; decode at no less than twice that
 
 
-def upload_claim(*, upload_id) -> InspirationUpload | None:
+def upload_claim(*, upload_id, worker: str = "") -> InspirationUpload | None:
     """Take a queued upload for this delivery (one more attempt). None if it is not queued: finished, gone, or
     being processed by another delivery of the same task, which is then left alone."""
     taken = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.QUEUED).update(
-        status=InspirationUpload.Status.PROCESSING, attempts=F("attempts") + 1, started_at=Now()
+        status=InspirationUpload.Status.PROCESSING, attempts=F("attempts") + 1, started_at=Now(), worker=worker[:200]
     )
     return InspirationUpload.objects.filter(pk=upload_id).first() if taken else None
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 from django.urls import reverse
+from recommender.services.embeddings import embeddings_matrix
 
 from catalog.services.products import product_create
 from encoders.latent_map import latent_map_data, project
 from encoders.versions import version_dir
-from recommender.services.embeddings import embeddings_matrix
 from recommender.services.maps import catalog_map, map_position
 from tests.recommender.conftest import draw, png
 

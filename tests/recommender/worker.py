@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,8 +34,16 @@ def broker_url(redis_url: str, database: int = 14) -> str:
     return urlunparse(urlparse(redis_url)._replace(path=f"/{database}"))
 
 
+QUEUES = "default,pictures,products,training"
+
+
 class Worker:
-    def __init__(self, *, broker: str, log: Path, encoder_config: dict, concurrency: int = 2):
+    """``scratch`` is the worker machine's own local folder (VAR_DIR, encoder feature cache); everything else it
+    shares with the test: the database, the broker and the MEDIA_ROOT, MODELS_ROOT and INDEX_ROOT folders."""
+
+    def __init__(
+        self, *, broker: str, log: Path, encoder_config: dict, concurrency: int = 2, scratch: Path | None = None
+    ):
         self.broker = broker
         self.log = log
         self.env = {
@@ -46,7 +55,7 @@ class Worker:
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "MODELS_ROOT": str(settings.MODELS_ROOT),
             "INDEX_ROOT": str(settings.INDEX_ROOT),
-            "ENCODER_CACHE_DIR": str(settings.ENCODER_CACHE_DIR),
+            "ENCODER_CACHE_DIR": str(scratch / "encoder-cache" if scratch else settings.ENCODER_CACHE_DIR),
             "ENCODER_BACKGROUNDS": "",
             "EVALUATION_QUERIES": "",
             "EVALUATION_ROOMS": "",
@@ -55,6 +64,8 @@ class Worker:
             "TORCH_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
         }
+        if scratch is not None:
+            self.env["VAR_DIR"] = str(scratch)
         self.concurrency = concurrency
         self.name = f"test-{uuid.uuid4().hex[:6]}@%h"
         self.process: subprocess.Popen | None = None
@@ -67,7 +78,7 @@ class Worker:
             redis.Redis.from_url(self.broker).flushdb()
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
-            "-Q", "default,training", "-c", str(self.concurrency), "-n", self.name,
+            "-Q", QUEUES, "-c", str(self.concurrency), "-n", self.name,
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip
         self.process = subprocess.Popen(
@@ -92,6 +103,10 @@ class Worker:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             self.process.wait(timeout=30)
+
+    def tasks_done(self, task: str) -> int:
+        """How many ``task`` runs this worker logged as succeeded."""
+        return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", self.log.read_text()))
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
