@@ -1,32 +1,38 @@
-"""Resident memory (RSS) of a web process and of a worker process with the model and a large index loaded.
+"""Resident memory (RSS) of a web process and of an upload worker serving a large catalog's index.
 
     python bench/memory.py [--products 100000]
 
-Each measurement runs in a fresh subprocess: Django set up, then (web) a memory-mapped Annoy index of
-N synthetic vectors with the serving encoder's dimension and a query, or (worker) the same plus the
-serving encoder (pretrained backbone + heads) and one encoded photo. Needs a trained encoder (make demo).
+Builds an index of N synthetic products at the serving encoder's served dimensions (both spaces, with map
+places) under a temporary INDEX_ROOT, whose metadata names the live encoder. Then each measurement runs in a
+fresh subprocess with that INDEX_ROOT, as the real process would:
+
+- web: Django set up with the WSGI application and every URL module imported (what gunicorn loads), then
+  200 "similar" and 200 "goes with" queries through the serving path (index, fresh set, filters) and the
+  product and map pages rendered;
+- worker: the same, plus the serving encoder loaded and one photo answered as the upload task does
+  (decode, backbone and heads, search).
+
+Needs a live encoder and its encoded catalog (make demo, or manage.py retrain).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
-import json, os, sys, resource
+import io, json, os, sys, resource
 sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-import django
-django.setup()
-import numpy as np
-from pathlib import Path
-from recommender.index import LoadedIndex
 
 def rss_mb():
     with open("/proc/self/status") as status:
@@ -34,69 +40,108 @@ def rss_mb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
 
-stages = {{"django": rss_mb()}}
-index = LoadedIndex.load(Path({index!r}))
-index.query(np.ones(index.dimension, np.float32), k=10)
-stages["index loaded and queried"] = rss_mb()
+import django
+django.setup()
+from config.wsgi import application  # noqa: F401
+import config.urls  # noqa: F401
+stages = {{"Django, the WSGI application and its URLs": rss_mb()}}
+import numpy as np
+from django.test import Client
+from catalog.models import Product
+from recommender.services.search import search_vector, serving_state
+state = serving_state()
+rng = np.random.default_rng(1)
+for space in ("similar", "goes_with"):
+    for _ in range(200):
+        vector = rng.standard_normal(state.index.dimension_of(space)).astype(np.float32)
+        search_vector(vector, k=12, space=space, state=state)
+product = Product.objects.filter(is_active=True).first()
+client = Client()
+for path in (product.get_absolute_url(), "/map/", "/api/map"):
+    assert client.get(path).status_code == 200, path
+stages["index queried 400 times, product and map pages rendered"] = rss_mb()
+assert "torch" not in sys.modules or {worker!r}
 if {worker!r}:
     import torch
     from PIL import Image
-    from encoders.inference import encode_images
+    from encoders.inference import encode_query
     from encoders.lifecycle import encoder_load
-    from encoders.versions import active_encoder_version
     torch.set_num_threads(2)
-    encoder = encoder_load(active_encoder_version())
-    encode_images(encoder, [Image.new("RGB", (640, 480), "white")])
-    stages["encoder loaded and one photo encoded"] = rss_mb()
+    encoder = encoder_load(state.encoder_version)
+    photo = Image.new("RGB", (1600, 1200), "white")
+    vector, _ = encode_query(encoder, photo)
+    search_vector(vector, k=12, state=state)
+    stages["encoder loaded and one photo answered"] = rss_mb()
 stages["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(stages))
 """
 
 
+def build_synthetic_index(root: Path, *, products: int, encoder_name: str, dimensions: dict[str, int]) -> str:
+    from recommender.index import IndexBuilder, activate
+
+    rng = np.random.default_rng(0)
+    centres = {space: rng.standard_normal((200, dim)).astype(np.float32) for space, dim in dimensions.items()}
+    with IndexBuilder(root=root, dimensions=dimensions, seed=0) as builder:
+        for start in range(0, products, 10_000):
+            count = min(10_000, products - start)
+            labels = rng.integers(0, 200, size=count)
+            vectors = {}
+            for space, dim in dimensions.items():
+                noisy = centres[space][labels] + rng.standard_normal((count, dim)).astype(np.float32)
+                vectors[space] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+            ids = np.arange(10**9 + start, 10**9 + start + count, dtype=np.int64)  # never a real product's id
+            builder.add(ids, vectors, positions=rng.standard_normal((count, 2)).astype(np.float32))
+        build = builder.finish(metadata={"encoder_version": encoder_name, "vectors_revision": 0})
+    activate(root=root, version=build.version)
+    return build.version
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--trees", type=int, default=50)
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    import os
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
-    import numpy as np
+    from encoders.models import EncoderVersion
+    from recommender.services.vectors import product_vectors
 
-    from encoders.versions import active_encoder_version
-    from recommender.index import build_index
-    from recommender.models import ProductEmbedding
-
-    version = active_encoder_version()
+    version = EncoderVersion.objects.filter(is_active=True).first()
     if version is None:
         raise SystemExit("no live encoder: run make demo (or manage.py retrain --quick) first")
-    stored = ProductEmbedding.objects.filter(encoder_version=version).first()
-    if stored is None:
+    sample = version.embeddings.first()
+    if sample is None:
         raise SystemExit("the live encoder has encoded no product yet: run manage.py encode_catalog")
-    dimension = stored.similar_vector.size  # what the index holds: the learned code plus the residual feature
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((args.products, dimension)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with tempfile.TemporaryDirectory() as root:
-        build = build_index(
-            vectors=vectors, product_ids=range(args.products), root=Path(root), n_trees=args.trees, search_k=1000
+    stored = product_vectors(product_id=sample.product_id, version=version)
+    dimensions = {"similar": stored.similar.size, "goes_with": stored.goes_with.size}
+    with tempfile.TemporaryDirectory(prefix="memory-bench-") as root:
+        name = build_synthetic_index(
+            Path(root), products=args.products, encoder_name=version.name, dimensions=dimensions
         )
-        print(f"{args.products:,} products × {dimension} dimensions, {args.trees} trees: "
-              f"index file {build.file_bytes / 2**20:.0f} MB\n")  # fmt: skip
+        files = sum(path.stat().st_size for path in (Path(root) / name).iterdir() if path.is_file())
+        print(
+            f"{args.products:,} products, similar {dimensions['similar']}-d and goes-with {dimensions['goes_with']}-d "
+            f"(float32 in Annoy), index files {files / 2**20:.0f} MB, encoder {version.name}\n"
+        )
         print("| process | stage | RSS MB |")
         print("|---|---|---|")
-        for name, worker in [("web", False), ("worker", True)]:
-            code = PROBE.format(root=str(ROOT), index=str(build.path), worker=worker)
-            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        for process, worker in [("web", False), ("worker", True)]:
+            code = PROBE.format(root=str(ROOT), worker=worker)
+            result = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "INDEX_ROOT": root},
+            )
             if result.returncode != 0:
-                raise SystemExit(result.stderr[-2000:])
+                raise SystemExit(result.stderr[-3000:])
             for stage, megabytes in json.loads(result.stdout.strip().splitlines()[-1]).items():
-                print(f"| {name} | {stage} | {megabytes:.0f} |")
+                print(f"| {process} | {stage} | {megabytes:.0f} |")
 
 
 if __name__ == "__main__":

@@ -105,12 +105,12 @@ class ProductAdmin(admin.ModelAdmin):
             product=obj, image_data=form.image_data, image_name=getattr(form.cleaned_data["image"], "name", "")
         )
 
-    @admin.action(description="Activate selected products")
+    @admin.action(description="Activate selected products", permissions=["change"])
     def activate(self, request, queryset):
         changed = products_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=True)
         self.message_user(request, f"Activated {changed} product(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate selected products")
+    @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request, queryset):
         changed = products_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=False)
         self.message_user(request, f"Deactivated {changed} product(s).", messages.SUCCESS)

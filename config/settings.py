@@ -149,6 +149,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.1,  # the default (1 s) would add up to a second to every upload
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message unacknowledged for this long is delivered again: longer than the longest task (a retrain, 3 h),
+    # so a running retrain is never handed to a second worker. Lost uploads are the reaper's job, not this.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the database, never only in Celery
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -203,11 +207,13 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60  # a new pool process loads torch and the 
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_KB", str(3 * 1024 * 1024)))
 CELERY_TASK_ROUTES = {
     "recommender.tasks.retrain": {"queue": "training"},
+    "recommender.tasks.make_live": {"queue": "training"},
     "recommender.tasks.encode_product": {"queue": "products"},
     "recommender.tasks.draw_upload": {"queue": "pictures"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-RETRAIN_LOCK_SECONDS = int(os.environ.get("RETRAIN_LOCK_SECONDS", "3600"))
+# The pipeline lock's lease: renewed every 30 s while a run is alive, so it only runs out after a crash.
+RETRAIN_LOCK_SECONDS = int(os.environ.get("RETRAIN_LOCK_SECONDS", "600"))
 
 # Privacy: shoppers' photos are deleted this many days after upload by a scheduled job.
 UPLOAD_RETENTION_DAYS = int(os.environ.get("UPLOAD_RETENTION_DAYS", "30"))

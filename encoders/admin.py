@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -6,7 +6,7 @@ from django.utils.html import format_html, format_html_join
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
 from encoders.queries import FIGURES
-from encoders.versions import encoder_activate, version_dir
+from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
 
@@ -30,7 +30,6 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = readonly_fields
-    actions = ["make_live"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -101,15 +100,3 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         if not picture.is_file():
             raise Http404
         return FileResponse(picture.open("rb"), content_type="image/png")
-
-    @admin.action(description="Make the selected version live")
-    def make_live(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one version.", messages.ERROR)
-            return
-        try:
-            version = encoder_activate(version=queryset.get())
-        except ValueError as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return
-        self.message_user(request, f"{version.name} is now the live encoder.", messages.SUCCESS)

@@ -23,6 +23,7 @@ class EncoderVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("make_live_encoderversion", "Can make an encoder version live (encode, index and switch)")]
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_encoder"),
             models.CheckConstraint(

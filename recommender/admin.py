@@ -1,11 +1,16 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from catalog.admin import ProductAdmin, thumbnail_tag
 from catalog.models import Product
+from encoders.admin import EncoderVersionAdmin
+from encoders.models import EncoderVersion
 from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
 from recommender.services.search import products_in_order, similar_products
 
@@ -48,11 +53,18 @@ class RetrainRunAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def has_start_permission(self, request) -> bool:
+        return request.user.has_perm("recommender.start_retrainrun")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_start_retrain": self.has_start_permission(request)}
+        return super().changelist_view(request, extra_context)
+
     def retrain_now(self, request):
         from recommender.tasks import retrain
 
-        if not request.user.has_perm("recommender.view_retrainrun"):
-            messages.error(request, "You may not start a retrain.")
+        if not self.has_start_permission(request):
+            raise PermissionDenied("Starting a retrain needs the “Can start a retrain” permission.")
         else:
             try:
                 retrain.delay("staff")
@@ -123,6 +135,42 @@ class RecommendationFeedbackAdmin(ReadOnlyAdmin):
     search_fields = ["source__sku", "source__name", "recommended__sku", "recommended__name"]
 
 
+class ServableEncoderVersionAdmin(EncoderVersionAdmin):
+    """Encoder versions, plus "Make live": served exactly as a promotion is (the catalog encoded under it, its
+    index built, both switched) by a task on the training queue. Added here because ``encoders`` never imports
+    the recommender."""
+
+    actions = ["make_live"]
+
+    def has_make_live_permission(self, request) -> bool:
+        return request.user.has_perm("encoders.make_live_encoderversion")
+
+    @admin.action(description="Make the selected version live (encode, index, switch)", permissions=["make_live"])
+    def make_live(self, request, queryset):
+        from recommender.tasks import make_live
+
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one version.", messages.ERROR)
+            return
+        version = queryset.get()
+        if version.status != EncoderVersion.Status.READY:
+            self.message_user(
+                request, f"{version.name} is {version.status}; only a ready version can be made live.", messages.ERROR
+            )
+            return
+        try:
+            make_live.delay(version.pk)
+        except Exception as error:
+            self.message_user(request, f"Could not queue it: {error}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"{version.name} is being made live: the catalog is encoded under it and indexed first; shoppers keep "
+            "being served by the current version until the switch. Follow it under Retrain runs.",
+            messages.SUCCESS,
+        )
+
+
 class ProductWithNeighboursAdmin(ProductAdmin):
     """The catalog's product admin plus the product's current nearest neighbours, so that staff can judge a new
     product's recommendations at once. Added here because ``catalog`` never imports the recommender."""
@@ -164,5 +212,25 @@ class ProductWithNeighboursAdmin(ProductAdmin):
         )
 
 
+class PeriodicTaskWithPermissionsAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's schedules, whose actions (enable, disable, toggle, run now) change what runs: they
+    need the permission to change periodic tasks, which a view-only staff member lacks."""
+
+    def _changing(action):
+        def checked(self, request, queryset):
+            return action(self, request, queryset)
+
+        return admin.action(description=action.short_description, permissions=["change"])(checked)
+
+    enable_tasks = _changing(PeriodicTaskAdmin.enable_tasks)
+    disable_tasks = _changing(PeriodicTaskAdmin.disable_tasks)
+    toggle_tasks = _changing(PeriodicTaskAdmin.toggle_tasks)
+    run_tasks = _changing(PeriodicTaskAdmin.run_tasks)
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskWithPermissionsAdmin)
 admin.site.unregister(Product)
 admin.site.register(Product, ProductWithNeighboursAdmin)
+admin.site.unregister(EncoderVersion)
+admin.site.register(EncoderVersion, ServableEncoderVersionAdmin)

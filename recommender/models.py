@@ -190,12 +190,15 @@ class RetrainRun(models.Model):
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.TextField(blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
+    stage = models.CharField(max_length=32, blank=True, help_text="The stage running now (empty once finished).")
+    progress = models.JSONField(default=dict, blank=True, help_text="The running stage's progress: done, total.")
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("start_retrainrun", "Can start a retrain")]
 
     def __str__(self) -> str:
         return f"retrain {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -110,6 +110,16 @@ def retrain(trigger: str = "schedule") -> None:
     retrain_run(trigger=trigger)
 
 
+@shared_task(acks_late=True, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
+def make_live(encoder_version_id: int) -> None:
+    from encoders.models import EncoderVersion
+    from recommender.services.retraining import encoder_make_live
+
+    version = EncoderVersion.objects.filter(pk=encoder_version_id).first()
+    if version is not None and encoder_make_live(version=version) is None:
+        logger.warning("%s was not made live: another retrain or make-live holds the lock", version.name)
+
+
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def reap_stale_uploads() -> None:
     from recommender.services.uploads import uploads_reap

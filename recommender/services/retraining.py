@@ -1,21 +1,29 @@
 """The retraining pipeline: train → evaluate → promote only if not worse → encode the catalog → build the
-index → switch serving to both at once. One run at a time, under a lease lock that a crashed worker
-cannot hold for longer than its lease."""
+index → switch serving to both at once → catch up on products saved meanwhile.
+
+One pipeline at a time (a retrain, or staff making a version live), under a lease lock in the database. A
+thread renews the lease through every stage; a run whose lease was lost (another process took the lock after
+it expired) stops before it switches anything. A crashed worker holds the lock only until its lease runs out.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from encoders.data import evaluation_query_set
 from encoders.lifecycle import encoder_evaluate, encoder_train
 from encoders.model import EncoderConfig
+from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version, encoder_is_not_worse
-from recommender.models import RetrainRun
+from recommender.models import IndexVersion, RetrainRun
 from recommender.services.encoding import catalog_encode
 from recommender.services.feedback import feedback_training_pairs
 from recommender.services.indexing import index_build, serving_activate
@@ -25,6 +33,10 @@ logger = logging.getLogger(__name__)
 RETRAIN_LOCK = "retrain"
 HEARTBEAT_SECONDS = 30
 QUICK_CONFIG = {"epochs": 4, "wild_views": 1}
+
+
+class LeaseLost(RuntimeError):
+    """Another process holds the pipeline's lock now: this run must not switch anything."""
 
 
 def default_config() -> EncoderConfig:
@@ -37,85 +49,174 @@ def quick_config() -> EncoderConfig:
     return replace(default_config(), **QUICK_CONFIG)
 
 
-class _LeaseKeeper:
-    """Training progress callback that keeps the lock's lease alive."""
+class Lease:
+    """The pipeline lock, held for as long as the ``with`` block runs: acquired on entry (``held`` says whether it
+    was), renewed every ``every`` seconds by a thread, released on exit. ``check()`` raises LeaseLost once a
+    renewal found the lock in other hands."""
 
-    def __init__(self, owner: str, report=None):
-        self.owner = owner
-        self.report = report  # an optional progress callback to pass the training progress on to
-        self.last = time.monotonic()
+    def __init__(self, *, name: str = RETRAIN_LOCK, seconds: float | None = None, every: float = HEARTBEAT_SECONDS):
+        self.name = name
+        self.owner = lock_owner()
+        self.seconds = seconds if seconds is not None else settings.RETRAIN_LOCK_SECONDS
+        self.every = every
+        self.held = False
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def __call__(self, *args, **kwargs) -> None:
-        if self.report is not None and args:
-            self.report(*args, **kwargs)
-        if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
-            self.last = time.monotonic()
-            if not lock_refresh(name=RETRAIN_LOCK, owner=self.owner, seconds=settings.RETRAIN_LOCK_SECONDS):
-                raise RuntimeError("the retrain lock was lost (its lease ran out)")
+    def __enter__(self) -> Lease:
+        self.held = lock_acquire(name=self.name, owner=self.owner, seconds=self.seconds)
+        if self.held:
+            self._thread = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.held:
+            return
+        self._stop.set()
+        self._thread.join()
+        if not self._lost.is_set():
+            lock_release(name=self.name, owner=self.owner)
+
+    def _renew(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                close_old_connections()
+                if not lock_refresh(name=self.name, owner=self.owner, seconds=self.seconds):
+                    logger.error("the %s lock was taken by another process; this run stops", self.name)
+                    self._lost.set()
+                    return
+        except Exception:
+            logger.exception("could not renew the %s lock", self.name)
+            self._lost.set()
+        finally:
+            connection.close()
+
+    def check(self) -> None:
+        if self._lost.is_set():
+            raise LeaseLost(f"the {self.name} lock was lost (its lease ran out and another process took it)")
+
+
+class Stages:
+    """Runs the named stages of one pipeline run: times each, checks the lease between them, and shows staff the
+    current stage and its progress on the run's row."""
+
+    def __init__(self, run: RetrainRun, lease: Lease, report: Callable | None = None):
+        self.run = run
+        self.lease = lease
+        self.report = report
+        self._last_saved = 0.0
+
+    def __call__(self, stage: str, work: Callable):
+        self.lease.check()
+        self.run.stage = stage
+        self.run.progress = {}
+        self.run.save(update_fields=["stage", "progress"])
+        started = time.monotonic()
+        result = work()
+        self.run.timings[stage] = round(time.monotonic() - started, 2)
+        self.lease.check()
+        return result
+
+    def progress(self, stage: str, done: int, total: int, info: dict | None = None) -> None:
+        """Training's progress callback: passed on, kept on the run at most every two seconds, and a lost lease
+        stops training at once."""
+        if self.report is not None:
+            self.report(stage, done, total, info or {})
+        self.lease.check()
+        now = time.monotonic()
+        if now - self._last_saved >= 2 or done == total:
+            self._last_saved = now
+            self.run.progress = {"step": stage, "done": done, "total": total, "at": timezone.now().isoformat()}
+            self.run.save(update_fields=["progress"])
+
+
+def _serve(stages: Stages, version: EncoderVersion, *, seed: int) -> IndexVersion:
+    """Encode the catalog under ``version``, index it and switch serving to both; then encode under it the
+    products saved meanwhile (their own encode tasks may have used the version serving before the switch)."""
+    stages("encode_catalog", lambda: catalog_encode(version=version))
+    index_version = stages("build_index", lambda: index_build(encoder_version=version, seed=seed))
+    stages.run.index_version = index_version
+    stages("activate", lambda: serving_activate(index_version=index_version))
+    stages("catch_up", lambda: catalog_encode(version=version))
+    return index_version
+
+
+def _finish(run: RetrainRun) -> None:
+    run.stage = ""
+    run.finished_at = timezone.now()
+    run.save()
 
 
 def retrain_run(
     *, trigger: str, config: EncoderConfig | None = None, seed: int = 0, progress=None
 ) -> RetrainRun | None:
-    """Run the whole pipeline; None if another run holds the lock. A failure leaves serving unchanged.
+    """Run the whole pipeline; None if another pipeline holds the lock. A failure leaves serving unchanged.
     ``progress`` receives the training progress (stage, done, total, info)."""
-    owner = lock_owner()
-    if not lock_acquire(name=RETRAIN_LOCK, owner=owner, seconds=settings.RETRAIN_LOCK_SECONDS):
-        logger.info("a retrain is already running; not starting another")
-        return None
-    keeper = _LeaseKeeper(owner, progress)
-    run = RetrainRun.objects.create(trigger=trigger, live_before=active_encoder_version())
-    timings: dict[str, float] = {}
-
-    def timed(stage: str, work):
-        started = time.monotonic()
-        result = work()
-        timings[stage] = round(time.monotonic() - started, 2)
-        keeper()
-        return result
-
-    try:
-        queries = evaluation_query_set()
-        candidate = timed(
-            "train",
-            lambda: encoder_train(
-                config=config or default_config(),
-                seed=seed,
-                progress=keeper,
-                queries=queries,
-                extra_pairs=feedback_training_pairs(),
-            ),
-        )
-        run.candidate = candidate
-        live = run.live_before
-        if live is not None and queries is not None:
-            # Measure the live version on today's catalog too, so both are compared on the same ground.
-            timed("evaluate_live", lambda: encoder_evaluate(version=live, queries=queries))
-        promote, reason = encoder_is_not_worse(
-            candidate=candidate.metrics,
-            live=live.metrics if live is not None else {},
-            tolerance=settings.PROMOTION_TOLERANCE,
-        )
-        run.reason = reason
-        if not promote:
-            run.status = RetrainRun.Status.KEPT
+    with Lease() as lease:
+        if not lease.held:
+            logger.info("a retrain is already running; not starting another")
+            return None
+        run = RetrainRun.objects.create(trigger=trigger, live_before=active_encoder_version())
+        stages = Stages(run, lease, progress)
+        try:
+            queries = evaluation_query_set()
+            candidate = stages(
+                "train",
+                lambda: encoder_train(
+                    config=config or default_config(),
+                    seed=seed,
+                    progress=stages.progress,
+                    queries=queries,
+                    extra_pairs=feedback_training_pairs(),
+                ),
+            )
+            run.candidate = candidate
+            live = run.live_before
+            if live is not None and queries is not None:
+                # Measure the live version on today's catalog too, so both are compared on the same ground.
+                stages("evaluate_live", lambda: encoder_evaluate(version=live, queries=queries))
+            promote, reason = encoder_is_not_worse(
+                candidate=candidate.metrics,
+                live=live.metrics if live is not None else {},
+                tolerance=settings.PROMOTION_TOLERANCE,
+            )
+            run.reason = reason
+            if not promote:
+                run.status = RetrainRun.Status.KEPT
+                return run
+            _serve(stages, candidate, seed=seed)
+            run.status = RetrainRun.Status.PROMOTED
             return run
-        timed("encode_catalog", lambda: catalog_encode(version=candidate))
-        index_version = timed("build_index", lambda: index_build(encoder_version=candidate, seed=seed))
-        run.index_version = index_version
-        timed("activate", lambda: serving_activate(index_version=index_version))
-        # products saved while the catalog was encoded under the candidate: their own encode tasks may have used
-        # the version serving then; encode them under the new one now (they join the fresh set)
-        timed("catch_up", lambda: catalog_encode(version=candidate))
-        run.status = RetrainRun.Status.PROMOTED
-        return run
-    except Exception as error:
-        logger.exception("retrain failed")
-        run.status = RetrainRun.Status.FAILED
-        run.error = f"{type(error).__name__}: {error}"
-        raise
-    finally:
-        run.timings = timings
-        run.finished_at = timezone.now()
-        run.save()
-        lock_release(name=RETRAIN_LOCK, owner=owner)
+        except Exception as error:
+            logger.exception("retrain failed")
+            run.status = RetrainRun.Status.FAILED
+            run.error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            _finish(run)
+
+
+def encoder_make_live(*, version: EncoderVersion, trigger: str = "staff", seed: int = 0) -> RetrainRun | None:
+    """Serve ``version`` exactly as a promotion does (encode the catalog under it, build its index, switch both,
+    catch up), recorded as a run; None if another pipeline holds the lock."""
+    if version.status != EncoderVersion.Status.READY:
+        raise ValueError(f"{version.name} is {version.status}; only a ready version can be made live")
+    with Lease() as lease:
+        if not lease.held:
+            return None
+        run = RetrainRun.objects.create(
+            trigger=trigger, candidate=version, live_before=active_encoder_version(), reason="made live by hand"
+        )
+        try:
+            _serve(Stages(run, lease), version, seed=seed)
+            run.status = RetrainRun.Status.PROMOTED
+            return run
+        except Exception as error:
+            logger.exception("making %s live failed", version.name)
+            run.status = RetrainRun.Status.FAILED
+            run.error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            _finish(run)

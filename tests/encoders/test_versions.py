@@ -79,11 +79,11 @@ def train(*extra) -> str:
 
 
 def test_train_encoder_writes_a_ready_version_with_checkpoint_and_pictures(models_root, small_catalog):
-    output = train("--activate")
+    output = train()
 
     version = EncoderVersion.objects.get()
     assert version.status == EncoderVersion.Status.READY
-    assert version.is_active and active_encoder_version() == version
+    assert not version.is_active and active_encoder_version() is None  # serving changes only by making it live
     assert version.data["products"] == 8 and version.data["pairs"] == 1
     assert len(version.data["inputs_sha256"]) == 64
     assert checkpoint_path(version).is_file()
@@ -91,7 +91,7 @@ def test_train_encoder_writes_a_ready_version_with_checkpoint_and_pictures(model
         assert (version_dir(version) / name).is_file()
     latent = json.loads((version_dir(version) / "latent_map.json").read_text())
     assert len(latent["coords"]) == 8 and len(latent["components"]) == 2
-    assert f"{version.name} is now the live encoder" in output
+    assert f"manage.py activate_encoder {version.name}" in output
 
 
 def test_the_same_seed_trains_the_same_weights(models_root, small_catalog):
@@ -104,15 +104,23 @@ def test_the_same_seed_trains_the_same_weights(models_root, small_catalog):
     assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
 
 
-def test_activate_encoder_switches_the_live_version(models_root, small_catalog):
-    train("--activate")
+def test_activate_encoder_serves_the_version_through_its_own_index(models_root, small_catalog):
+    from recommender import index as annoy_index
+    from recommender.models import IndexVersion
+    from recommender.services.indexing import index_root
+
     train()
-    newer = EncoderVersion.objects.filter(is_active=False).get()
+    train()
+    older, newer = EncoderVersion.objects.order_by("created_at")
+    call_command("activate_encoder", older.name, stdout=StringIO())
 
     call_command("activate_encoder", newer.name, stdout=StringIO())
 
     assert active_encoder_version() == newer
     assert EncoderVersion.objects.filter(is_active=True).count() == 1
+    serving = IndexVersion.objects.get(is_active=True)
+    assert serving.encoder_version == newer
+    assert annoy_index.active_version(index_root()) == serving.name  # what queries follow, not only a flag
 
 
 def test_activating_an_unknown_or_failed_version_is_a_clear_error(models_root):
@@ -120,7 +128,7 @@ def test_activating_an_unknown_or_failed_version_is_a_clear_error(models_root):
 
     with pytest.raises(CommandError, match="no encoder version named 'nope'"):
         call_command("activate_encoder", "nope")
-    with pytest.raises(CommandError, match="only a ready version can be activated"):
+    with pytest.raises(CommandError, match="only a ready version can be made live"):
         call_command("activate_encoder", failed.name)
 
 
@@ -212,15 +220,6 @@ def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_
     assert "web P@10" in page and "0.500" in page
     assert f"/admin/encoders/encoderversion/{version.pk}/picture/latent-map/" in page
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
-
-
-def test_make_live_action(admin_client, models_root, small_catalog):
-    train()
-    version = EncoderVersion.objects.get()
-
-    admin_client.post("/admin/encoders/encoderversion/", {"action": "make_live", "_selected_action": [version.pk]})
-
-    assert active_encoder_version() == version
 
 
 def test_train_rooms_give_backgrounds_and_scene_supervision(settings, tmp_path, small_catalog):

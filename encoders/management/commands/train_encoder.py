@@ -7,7 +7,6 @@ from encoders.data import evaluation_query_set
 from encoders.evaluation import markdown_table
 from encoders.lifecycle import encoder_train
 from encoders.model import EncoderConfig
-from encoders.versions import encoder_activate
 
 QUICK = {"epochs": 4, "wild_views": 1}
 
@@ -19,13 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, help="training epochs (default: the config's)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--quick", action="store_true", help="a short configuration, for a first demo")
-        parser.add_argument("--activate", action="store_true", help="make the new version the live one")
         parser.add_argument("--no-evaluate", action="store_true", help="skip measuring on the dev queries")
         parser.add_argument(
             "--set", action="append", default=[], metavar="NAME=VALUE", help="override any EncoderConfig field"
         )
 
-    def handle(self, *args, epochs, seed, quick, activate, no_evaluate, set, verbosity, **options):
+    def handle(self, *args, epochs, seed, quick, no_evaluate, set, verbosity, **options):
         config = EncoderConfig()
         if quick:
             config = replace(config, **QUICK)
@@ -48,9 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(markdown_table({version.name: version.metrics}))
         elif queries is None and not no_evaluate:
             self.stdout.write("No evaluation data configured (EVALUATION_QUERIES, EVALUATION_ROOMS): not measured.")
-        if activate:
-            encoder_activate(version=version)
-            self.stdout.write(self.style.SUCCESS(f"{version.name} is now the live encoder."))
+        self.stdout.write(f"To serve it: python manage.py activate_encoder {version.name}")
 
 
 def parse_overrides(pairs: list[str]) -> dict:

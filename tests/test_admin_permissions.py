@@ -1,0 +1,117 @@
+"""Every admin action declares the permission it needs: a staff member who may only look is refused each one,
+and one given the permission may use it."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from catalog.models import Product
+from encoders.models import EncoderVersion
+from recommender.models import RetrainRun
+from tests.catalog.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+VIEW_ONLY = ["view_product", "view_encoderversion", "view_retrainrun", "view_indexversion", "view_category"]
+
+
+def staff(django_user_model, *codenames: str):
+    user = django_user_model.objects.create_user(f"staff-{len(codenames)}", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def viewer(client, django_user_model):
+    client.force_login(staff(django_user_model, *VIEW_ONLY))
+    return client
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The tasks the admin would send, recorded instead of sent."""
+    from recommender import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.retrain, "delay", lambda *args: sent.append(("retrain", args)))
+    monkeypatch.setattr(tasks.make_live, "delay", lambda *args: sent.append(("make_live", args)))
+    return sent
+
+
+def test_every_admin_action_declares_a_permission():
+    undeclared = [
+        f"{model.__name__}.{name}"
+        for model, model_admin in admin.site._registry.items()
+        for function, name, _ in model_admin._get_base_actions()
+        if not getattr(function, "allowed_permissions", ())
+    ]
+
+    assert undeclared == []
+
+
+def test_a_viewer_cannot_deactivate_products(viewer):
+    product = ProductFactory()
+
+    viewer.post(
+        reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]}
+    )
+
+    assert Product.objects.get(pk=product.pk).is_active
+
+
+def test_a_viewer_cannot_make_an_encoder_live(viewer, queued):
+    version = EncoderVersion.objects.create(name="enc-a", status=EncoderVersion.Status.READY)
+
+    viewer.post(
+        reverse("admin:encoders_encoderversion_changelist"), {"action": "make_live", "_selected_action": [version.pk]}
+    )
+
+    assert queued == []
+
+
+def test_a_viewer_cannot_start_a_retrain_and_sees_no_button(viewer, queued):
+    page = viewer.get(reverse("admin:recommender_retrainrun_changelist")).content.decode()
+    response = viewer.post(reverse("admin:retrain_now"))
+
+    assert "Retrain now" not in page
+    assert response.status_code == 403
+    assert queued == []
+
+
+def test_staff_with_the_permissions_may_do_each(client, django_user_model, queued):
+    client.force_login(
+        staff(django_user_model, *VIEW_ONLY, "change_product", "make_live_encoderversion", "start_retrainrun")
+    )
+    product = ProductFactory()
+    version = EncoderVersion.objects.create(name="enc-a", status=EncoderVersion.Status.READY)
+
+    client.post(
+        reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]}
+    )
+    client.post(
+        reverse("admin:encoders_encoderversion_changelist"), {"action": "make_live", "_selected_action": [version.pk]}
+    )
+    page = client.get(reverse("admin:recommender_retrainrun_changelist")).content.decode()
+    client.post(reverse("admin:retrain_now"))
+
+    assert not Product.objects.get(pk=product.pk).is_active
+    assert "Retrain now" in page
+    assert queued == [("make_live", (version.pk,)), ("retrain", ("staff",))]
+    assert not RetrainRun.objects.exists()  # queued, not run in the web process
+
+
+def test_a_viewer_cannot_run_a_periodic_task_now(viewer, django_user_model, monkeypatch):
+    from django_celery_beat.models import PeriodicTask
+
+    viewer.force_login(staff(django_user_model, *VIEW_ONLY, "view_periodictask"))
+    sent = []
+    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda *args, **kwargs: sent.append(args))
+    task = PeriodicTask.objects.get(name="Nightly retrain")
+
+    viewer.post(
+        reverse("admin:django_celery_beat_periodictask_changelist"),
+        {"action": "run_tasks", "_selected_action": [task.pk]},
+    )
+
+    assert sent == []
