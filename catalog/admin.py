@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html
@@ -6,6 +7,7 @@ from django.utils.html import format_html
 from catalog.images import validate_image_file
 from catalog.models import Category, CoView, Product
 from catalog.services.products import product_save, products_set_active
+from config.upload_handlers import upload_too_large
 
 
 def thumbnail_tag(product: Product, size: int = 64) -> str:
@@ -60,9 +62,13 @@ class ProductAdminForm(forms.ModelForm):
         self.fields["slug"].required = False
         self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
         self.image_data: bytes | None = None
+        self.photo_too_large = False  # set by ProductAdmin when the photo was cut off while it streamed in
 
     def clean_image(self):
-        image = self.cleaned_data["image"]
+        image = self.cleaned_data.get("image")
+        if self.photo_too_large:
+            limit = settings.IMAGE_MAX_BYTES // (1024 * 1024)
+            raise forms.ValidationError(f"The image is larger than {limit} MB. Please choose a smaller file.")
         if "image" in self.changed_data and image:
             self.image_data, _ = validate_image_file(image)
         return image
@@ -99,6 +105,19 @@ class ProductAdmin(admin.ModelAdmin):
             product.image.url,
             product.name,
         )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        too_large = request.method == "POST" and request.FILES is not None and upload_too_large(request)
+
+        class Form(form_class):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.photo_too_large = too_large
+                if too_large:
+                    self.fields["image"].required = False  # the error below says what is wrong, not "required"
+
+        return Form
 
     def save_model(self, request, obj: Product, form: ProductAdminForm, change: bool) -> None:
         product_save(

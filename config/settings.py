@@ -129,9 +129,14 @@ LOGIN_URL = "admin:login"
 IMAGE_MAX_BYTES = int(os.environ.get("IMAGE_MAX_BYTES", 10 * 1024 * 1024))
 IMAGE_MAX_PIXELS = int(os.environ.get("IMAGE_MAX_PIXELS", 40_000_000))
 THUMBNAIL_SIZE = 256
-# The upload limit sits a little above the image limit so the image check, not Django, answers.
-DATA_UPLOAD_MAX_MEMORY_SIZE = IMAGE_MAX_BYTES + 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# File parts are limited while they stream (config/upload_handlers.py) and kept in memory, never spooled to disk;
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE counts only the other fields, which are small.
+FILE_UPLOAD_HANDLERS = [
+    "config.upload_handlers.ImageSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = IMAGE_MAX_BYTES + 1
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Co-view: products viewed in one session within this window are paired.
 COVIEW_WINDOW_MINUTES = int(os.environ.get("COVIEW_WINDOW_MINUTES", "30"))

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 
 from catalog.models import Product
+from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
@@ -89,7 +90,7 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
     if not upload_allowed(request):
         return error(TOO_MANY_UPLOADS, 429)
     try:
-        upload = upload_create_from_post(data=request.POST, files=request.FILES)
+        upload = upload_create_from_post(data=request.POST, files=request.FILES, too_large=upload_too_large(request))
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     return JsonResponse(

@@ -2,6 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from catalog.selectors import categories_with_active_products
+from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.services.feedback import feedback_of_session
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
@@ -16,7 +17,9 @@ def home(request: HttpRequest) -> HttpResponse:
             context = {"categories": categories_with_active_products(), "error": TOO_MANY_UPLOADS, "form": request.POST}
             return render(request, "recommender/home.html", context, status=429)
         try:
-            upload = upload_create_from_post(data=request.POST, files=request.FILES)
+            upload = upload_create_from_post(
+                data=request.POST, files=request.FILES, too_large=upload_too_large(request)
+            )
         except UploadRejected as rejected:
             context = {"categories": categories_with_active_products(), "error": rejected.message, "form": request.POST}
             return render(request, "recommender/home.html", context, status=rejected.status)

@@ -53,9 +53,7 @@ def test_every_admin_action_declares_a_permission():
 def test_a_viewer_cannot_deactivate_products(viewer):
     product = ProductFactory()
 
-    viewer.post(
-        reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]}
-    )
+    viewer.post(reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]})
 
     assert Product.objects.get(pk=product.pk).is_active
 
@@ -86,9 +84,7 @@ def test_staff_with_the_permissions_may_do_each(client, django_user_model, queue
     product = ProductFactory()
     version = EncoderVersion.objects.create(name="enc-a", status=EncoderVersion.Status.READY)
 
-    client.post(
-        reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]}
-    )
+    client.post(reverse("admin:catalog_product_changelist"), {"action": "deactivate", "_selected_action": [product.pk]})
     client.post(
         reverse("admin:encoders_encoderversion_changelist"), {"action": "make_live", "_selected_action": [version.pk]}
     )

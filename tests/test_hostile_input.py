@@ -186,3 +186,31 @@ def test_import_catalog_reports_hostile_images_and_imports_the_good_ones(tmp_pat
     rotated = Product.objects.get(sku="good-0")
     assert rotated.thumbnail.width < rotated.thumbnail.height  # the thumbnail is upright
     assert len(media_files(isolated_media)) == 6  # three images and three thumbnails, nothing of the rejected rows
+
+
+def test_an_oversized_body_is_refused_while_it_streams_and_never_spooled_to_disk(client, settings, monkeypatch):
+    """A 12 MB photo against a 10 MB limit: the handler stops reading at the limit; no temporary file is made."""
+    from django.core.files import uploadedfile
+
+    settings.IMAGE_MAX_BYTES = 10 * 1024 * 1024
+    spooled = []
+    monkeypatch.setattr(
+        uploadedfile.tempfile, "NamedTemporaryFile", lambda *args, **kwargs: spooled.append(args) or None
+    )
+    huge = SimpleUploadedFile("huge.jpg", b"\xff\xd8" + b"\0" * (12 * 1024 * 1024), content_type="image/jpeg")
+    received = []
+    from config import upload_handlers
+
+    original = upload_handlers.ImageSizeLimitHandler.receive_data_chunk
+    monkeypatch.setattr(
+        upload_handlers.ImageSizeLimitHandler,
+        "receive_data_chunk",
+        lambda self, data, start: received.append(len(data)) or original(self, data, start),
+    )
+
+    response = client.post("/api/uploads", {"image": huge})
+
+    assert response.status_code == 413 and "larger than 10 MB" in response.json()["error"]
+    assert spooled == []
+    assert sum(received) <= settings.IMAGE_MAX_BYTES + 64 * 1024  # read up to the limit and one chunk more
+    assert not InspirationUpload.objects.exists()

@@ -81,8 +81,14 @@ def parse_upload_request(*, crop: str | None, category: str | None, max_price: s
     return UploadRequest(crop=parse_crop(crop), filters=parse_filters(category=category, max_price=max_price))
 
 
-def upload_create_from_post(*, data, files) -> InspirationUpload:
-    """An upload from a multipart POST (the form and the API send the same fields)."""
+def upload_create_from_post(*, data, files, too_large: bool = False) -> InspirationUpload:
+    """An upload from a multipart POST (the form and the API send the same fields). ``too_large``: the body's
+    photo went over IMAGE_MAX_BYTES while it streamed in, and was never read whole."""
+    if too_large:
+        raise UploadRejected(
+            f"The photo is larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB. Please choose a smaller file.",
+            status=413,
+        )
     return upload_create(
         image=files.get("image"),
         request=parse_upload_request(
