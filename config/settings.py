@@ -140,6 +140,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Co-view: products viewed in one session within this window are paired.
 COVIEW_WINDOW_MINUTES = int(os.environ.get("COVIEW_WINDOW_MINUTES", "30"))
+# A viewed-together pair is shown to shoppers only once this many distinct sessions viewed both products (it
+# trains the encoder from the first one): one visit never changes what others see.
+COVIEW_MIN_SESSIONS = int(os.environ.get("COVIEW_MIN_SESSIONS", "3"))
+COVIEW_SESSION_VIEWS = 50  # a view is paired with at most this many of the session's latest views in the window
 
 # Celery. Without REDIS_URL / CELERY_BROKER_URL the broker is a folder under var/.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -224,6 +228,9 @@ RETRAIN_LOCK_SECONDS = int(os.environ.get("RETRAIN_LOCK_SECONDS", "600"))
 UPLOAD_RETENTION_DAYS = int(os.environ.get("UPLOAD_RETENTION_DAYS", "30"))
 # Uploads per client (IP address) per minute, through the form and the API together.
 UPLOAD_RATE_LIMIT_PER_MINUTE = int(os.environ.get("UPLOAD_RATE_LIMIT_PER_MINUTE", "20"))
+# "Good match" / "Not this" answers, and product views recorded as co-view data, per client per minute.
+FEEDBACK_RATE_LIMIT_PER_MINUTE = int(os.environ.get("FEEDBACK_RATE_LIMIT_PER_MINUTE", "30"))
+VIEW_RATE_LIMIT_PER_MINUTE = int(os.environ.get("VIEW_RATE_LIMIT_PER_MINUTE", "60"))
 # Behind a proxy that sets X-Forwarded-For, the client is its last address: set TRUSTED_PROXY_COUNT=1.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 

@@ -12,12 +12,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 
 from catalog.models import Product
+from config.ratelimit import TOO_MANY_ANSWERS, TOO_MANY_UPLOADS, allowed, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.notify import wait_for_change
-from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
@@ -177,7 +177,10 @@ def _fields(request: HttpRequest) -> dict:
 @allow("POST")  # CSRF-protected (unlike uploads): the answer is stored against the shopper's session
 def feedback(request: HttpRequest):
     """A shopper's "good match" / "not this" on one recommendation. A plain form post (no JavaScript) with a
-    ``next`` address is sent back there; everything else answers JSON."""
+    ``next`` address is sent back there; everything else answers JSON. A client over its per-minute limit gets
+    429 and nothing is recorded."""
+    if not allowed(request, "feedback"):
+        return error(TOO_MANY_ANSWERS, 429)
     try:
         fields = _fields(request)
         answer = parse_feedback(

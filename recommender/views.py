@@ -2,10 +2,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from catalog.selectors import categories_with_active_products
+from config.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.services.feedback import feedback_of_session
-from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from recommender.services.search import products_in_order
 from recommender.services.uploads import UploadRejected, upload_create_from_post
 

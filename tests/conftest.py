@@ -16,7 +16,10 @@ def isolated_media(settings, tmp_path):
     settings.EVALUATION_QUERIES = ""
     settings.EVALUATION_ROOMS = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 0  # tests post many photos from one address; one test checks the limit
+    # tests post many photos, answers and views from one address; the limits have tests of their own
+    settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 0
+    settings.FEEDBACK_RATE_LIMIT_PER_MINUTE = 0
+    settings.VIEW_RATE_LIMIT_PER_MINUTE = 0
     return settings.MEDIA_ROOT
 
 

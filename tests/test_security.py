@@ -92,7 +92,7 @@ def test_uploads_are_rate_limited_per_client(client, settings):
 
 @pytest.mark.django_db
 def test_a_forwarded_for_header_counts_only_behind_a_trusted_proxy(rf, settings):
-    from recommender.services.ratelimit import client_address
+    from config.ratelimit import client_address
 
     request = rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8", REMOTE_ADDR="10.0.0.1")
 

@@ -45,8 +45,19 @@ def coview_record(*, session_key: str, product: Product, viewed_at: datetime | N
     viewed_at = viewed_at or timezone.now()
     window = coview_window()
     key = session_hash(session_key)
+    # The products this view can pair with: the session's latest views within the window, a bounded number of
+    # them, so the cost of a view does not grow with how much a session (or a bot) has browsed.
+    recent = ProductView.objects.filter(
+        session_hash=key, viewed_at__gte=viewed_at - window, viewed_at__lte=viewed_at + window
+    ).exclude(product=product)
+    candidates = set(
+        recent.order_by("-viewed_at").values_list("product_id", flat=True)[: settings.COVIEW_SESSION_VIEWS]
+    )
+    # Their earlier views and this product's, to count each pair once per session.
     earlier = list(
-        ProductView.objects.filter(session_hash=key).order_by("viewed_at").values_list("product_id", "viewed_at")
+        ProductView.objects.filter(session_hash=key, product_id__in=[product.pk, *candidates]).values_list(
+            "product_id", "viewed_at"
+        )
     )
     ProductView.objects.create(session_hash=key, product=product, viewed_at=viewed_at)
 

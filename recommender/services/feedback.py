@@ -99,11 +99,13 @@ def feedback_of_session(*, session_key: str | None, context: str, source=None, u
 
 
 def feedback_training_pairs() -> list[tuple[int, int, int]]:
-    """ "Good match" answers between two active products, as extra co-view pairs for training:
-    (lower product id, higher product id, number of answers). Answers about uploads have no product source."""
+    """ "Good match" answers on "goes well with" between two active products, as extra pairs for the goes-with
+    head: (lower product id, higher product id, number of answers). Answers on "similar" say two products look
+    alike, not that they go together, so they never train "goes with"; answers about uploads have no product
+    source."""
     answers = RecommendationFeedback.objects.filter(
         verdict=Verdict.GOOD,
-        context__in=[Context.SIMILAR, Context.GOES_WITH],
+        context=Context.GOES_WITH,
         source__is_active=True,
         recommended__is_active=True,
     ).values_list("source_id", "recommended_id")

@@ -254,13 +254,15 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
 
 
 def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
-    """Products of other categories that go with ``product``: first those shoppers viewed together with it
-    (strongest pairs first, scored by their share of the strongest count), then the nearest in the
-    encoder's "goes with" space, which also covers products nobody has viewed yet."""
+    """Products of other categories that go with ``product``: first those that at least COVIEW_MIN_SESSIONS
+    distinct sessions viewed together with it (strongest pairs first, scored by their share of the strongest
+    count), then the nearest in the encoder's "goes with" space, which also covers products nobody has viewed
+    yet. One visit never puts a pair in front of other shoppers."""
+    support = settings.COVIEW_MIN_SESSIONS
     pairs = list(
-        CoView.objects.filter(product_a=product)
+        CoView.objects.filter(product_a=product, count__gte=support)
         .values_list("product_b_id", "count")
-        .union(CoView.objects.filter(product_b=product).values_list("product_a_id", "count"))
+        .union(CoView.objects.filter(product_b=product, count__gte=support).values_list("product_a_id", "count"))
         .order_by("-count")[: k * 3]
     )
     candidates: dict[int, float] = {}

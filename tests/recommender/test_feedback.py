@@ -52,23 +52,24 @@ def test_each_session_and_context_has_its_own_answer(catalog_products):
     assert RecommendationFeedback.objects.count() == 3
 
 
-def test_good_matches_between_products_become_training_pairs(catalog_products):
+def test_good_goes_with_matches_become_training_pairs_and_similar_ones_never(catalog_products):
     sofa, other = catalog_products["sofa"][:2]
-    lamp = catalog_products["lamp"][0]
+    lamp, rug = catalog_products["lamp"][0], catalog_products["rug"][0]
     upload = InspirationUpload.objects.create(image="uploads/x.png")
+    feedback_record(session_key="s1", source=sofa, recommended=lamp, context="goes_with", verdict="good")
+    feedback_record(session_key="s2", source=lamp, recommended=sofa, context="goes_with", verdict="good")
     feedback_record(session_key="s1", source=sofa, recommended=other, context="similar", verdict="good")
-    feedback_record(session_key="s2", source=other, recommended=sofa, context="similar", verdict="good")
-    feedback_record(session_key="s1", source=sofa, recommended=lamp, context="goes_with", verdict="bad")
+    feedback_record(session_key="s1", source=sofa, recommended=rug, context="goes_with", verdict="bad")
     feedback_record(session_key="s1", upload=upload, recommended=lamp, context="upload", verdict="good")
 
     pairs = feedback_training_pairs()
 
-    assert pairs == [(min(sofa.pk, other.pk), max(sofa.pk, other.pk), 2)]
+    assert pairs == [(min(sofa.pk, lamp.pk), max(sofa.pk, lamp.pk), 2)]
 
 
 def test_retraining_trains_on_good_matches_as_extra_coview_pairs(served):
-    sofa, other = served["products"]["sofa"][:2]
-    feedback_record(session_key="s1", source=sofa, recommended=other, context="similar", verdict="good")
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    feedback_record(session_key="s1", source=sofa, recommended=lamp, context="goes_with", verdict="good")
 
     run = retrain_run(trigger="test", config=tiny_config(epochs=1))
 
@@ -172,3 +173,25 @@ def test_the_product_page_shows_the_sessions_answer_as_a_pressed_button(client, 
     assert f'aria-pressed="true" aria-label="Good match: {first.name}"' in html
     assert html.count('aria-pressed="true"') == 1
     assert f'action="{reverse("api:feedback")}"' in html
+
+
+# one client cannot flood the learning signals
+
+
+def test_a_thousand_answers_from_one_client_record_at_most_the_limit(client, catalog_products, settings):
+    settings.FEEDBACK_RATE_LIMIT_PER_MINUTE = 30
+    sofa = catalog_products["sofa"][0]
+    others = [p for items in catalog_products.values() for p in items if p != sofa]
+    statuses = []
+
+    for n in range(1000):
+        client.cookies.clear()  # a new session every time, as a script without cookies would have
+        response = client.post(
+            "/api/feedback",
+            {"context": "goes_with", "source": sofa.sku, "recommended": others[n % len(others)].sku, "verdict": "good"},
+            REMOTE_ADDR="203.0.113.7",
+        )
+        statuses.append(response.status_code)
+
+    assert RecommendationFeedback.objects.count() <= 30
+    assert statuses.count(429) >= 970

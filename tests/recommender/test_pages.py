@@ -154,3 +154,44 @@ def test_the_product_page_shows_what_goes_well_with_it(client, served):
     assert "Goes well with" in goes_with
     assert len(card_names(goes_with)) == 8
     assert not any(name.startswith("SOFA") for name in card_names(goes_with))
+
+
+def test_one_visit_changes_no_other_shoppers_page(client, served, settings):
+    from django.test import Client
+
+    lamp, rug = served["products"]["lamp"][0], served["products"]["rug"][0]
+    before = card_names(section(client.get(rug.get_absolute_url()).content.decode(), "goes-with"))
+
+    visitor = Client()
+    visitor.get(lamp.get_absolute_url(), REMOTE_ADDR="198.51.100.1")
+    visitor.get(rug.get_absolute_url(), REMOTE_ADDR="198.51.100.1")  # the lamp and the rug, viewed together once
+    after = card_names(section(client.get(rug.get_absolute_url()).content.decode(), "goes-with"))
+
+    assert before == after
+
+
+def test_pairs_viewed_together_by_enough_sessions_come_first(client, served, settings):
+    from django.test import Client
+
+    settings.COVIEW_MIN_SESSIONS = 3
+    lamp, rug = served["products"]["lamp"][3], served["products"]["rug"][0]
+    for n in range(3):
+        visitor = Client()
+        visitor.get(lamp.get_absolute_url(), REMOTE_ADDR=f"198.51.100.{n}")
+        visitor.get(rug.get_absolute_url(), REMOTE_ADDR=f"198.51.100.{n}")
+
+    names = card_names(section(client.get(rug.get_absolute_url()).content.decode(), "goes-with"))
+
+    assert names[0] == lamp.name
+
+
+def test_a_flood_of_page_views_from_one_client_records_at_most_the_limit(client, served, settings):
+    from catalog.models import ProductView
+
+    settings.VIEW_RATE_LIMIT_PER_MINUTE = 60
+    products = [p for items in served["products"].values() for p in items]
+
+    for n in range(300):
+        client.get(products[n % len(products)].get_absolute_url(), REMOTE_ADDR="192.0.2.9")
+
+    assert ProductView.objects.count() <= 60

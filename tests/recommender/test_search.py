@@ -91,7 +91,7 @@ def test_goes_with_puts_co_viewed_products_first_and_skips_the_same_category(ser
     CoView.objects.create(
         product_a=min(sofa, rug, key=lambda p: p.pk),
         product_b=max(sofa, rug, key=lambda p: p.pk),
-        count=1,
+        count=3,
         last_seen="2026-01-01T00:00Z",
     )
     CoView.objects.create(

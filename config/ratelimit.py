@@ -1,4 +1,6 @@
-"""Uploads per client per minute, counted in the shared cache (a fixed one-minute window)."""
+"""Actions per client per minute, counted in the shared cache (a fixed one-minute window): uploads, feedback
+answers and recorded product views. Anonymous writes that feed training or cost a worker are bounded per
+client, whatever the client does with cookies."""
 
 from __future__ import annotations
 
@@ -9,6 +11,13 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 TOO_MANY_UPLOADS = "Too many photos in a minute. Please wait a moment and try again."
+TOO_MANY_ANSWERS = "Too many answers in a minute. Please wait a moment and try again."
+
+LIMITS = {  # action -> the setting holding its per-minute limit (0 turns the limit off)
+    "upload": "UPLOAD_RATE_LIMIT_PER_MINUTE",
+    "feedback": "FEEDBACK_RATE_LIMIT_PER_MINUTE",
+    "view": "VIEW_RATE_LIMIT_PER_MINUTE",
+}
 
 
 def client_address(request: HttpRequest) -> str:
@@ -21,12 +30,12 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
-def upload_allowed(request: HttpRequest) -> bool:
-    """Count this upload attempt; False once the client is over the limit for the current minute."""
-    limit = settings.UPLOAD_RATE_LIMIT_PER_MINUTE
+def allowed(request: HttpRequest, action: str) -> bool:
+    """Count this ``action`` of the request's client; False once the client is over its limit this minute."""
+    limit = getattr(settings, LIMITS[action])
     if limit <= 0:
         return True
-    key = f"upload-rate:{client_address(request)}:{int(time.time() // 60)}"
+    key = f"rate:{action}:{client_address(request)}:{int(time.time() // 60)}"
     cache.add(key, 0, timeout=70)
     try:
         count = cache.incr(key)
@@ -34,3 +43,7 @@ def upload_allowed(request: HttpRequest) -> bool:
         cache.set(key, 1, timeout=70)
         count = 1
     return count <= limit
+
+
+def upload_allowed(request: HttpRequest) -> bool:
+    return allowed(request, "upload")
