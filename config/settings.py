@@ -198,6 +198,10 @@ PROMOTION_TOLERANCE = float(os.environ.get("PROMOTION_TOLERANCE", "0.02"))
 INDEX_ROOT = Path(os.environ.get("INDEX_ROOT", VAR_DIR / "index"))
 INDEX_TARGET_RECALL = float(os.environ.get("INDEX_TARGET_RECALL", "0.95"))
 INDEX_RELOAD_SECONDS = float(os.environ.get("INDEX_RELOAD_SECONDS", "1"))
+# Products saved since the index was built are searched exactly (the fresh set); past this many, the periodic
+# reconcile job folds them into a rebuilt index. It also queues at most RECONCILE_BATCH encodes per run.
+FRESH_SET_MAX = int(os.environ.get("FRESH_SET_MAX", "20000"))
+RECONCILE_BATCH = int(os.environ.get("RECONCILE_BATCH", "5000"))
 
 # Uploads. A worker that died mid-task leaves an upload "processing"; the reaper requeues or fails it.
 # Above encode_upload's hard time limit (90 s): no live delivery can still be working on an older one.
@@ -217,6 +221,8 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("WORKER_MAX_MEMORY_KB", 
 CELERY_TASK_ROUTES = {
     "recommender.tasks.retrain": {"queue": "training"},
     "recommender.tasks.make_live": {"queue": "training"},
+    "recommender.tasks.rebuild_index": {"queue": "training"},
+    "recommender.tasks.reconcile_catalog": {"queue": "products"},
     "recommender.tasks.encode_product": {"queue": "products"},
     "recommender.tasks.draw_upload": {"queue": "pictures"},
 }

@@ -181,10 +181,11 @@ class RetrainRun(models.Model):
         RUNNING = "running"
         PROMOTED = "promoted"
         KEPT = "kept", "kept the live version"
+        REINDEXED = "reindexed", "rebuilt the index"
         FAILED = "failed"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    trigger = models.CharField(max_length=32, default="schedule", help_text="schedule, staff or demo")
+    trigger = models.CharField(max_length=32, default="schedule", help_text="schedule, staff, command or reconcile")
     candidate = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     live_before = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)

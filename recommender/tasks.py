@@ -120,6 +120,32 @@ def make_live(encoder_version_id: int) -> None:
         logger.warning("%s was not made live: another retrain or make-live holds the lock", version.name)
 
 
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
+def reconcile_catalog() -> None:
+    from recommender.services.reconcile import catalog_reconcile
+
+    found = catalog_reconcile()
+    for product_id in found.missing:
+        encode_product.delay(product_id)
+    if found.rebuild:
+        rebuild_index.delay()
+    if found.missing or found.rebuild:
+        logger.warning(
+            "reconcile: %d products queued for encoding; fresh set %d%s",
+            len(found.missing),
+            found.fresh,
+            ", index rebuild queued" if found.rebuild else "",
+        )
+
+
+@shared_task(acks_late=True, soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
+def rebuild_index() -> None:
+    from recommender.services.retraining import index_rebuild
+
+    if index_rebuild(trigger="reconcile") is None:
+        logger.info("index rebuild skipped: a retrain holds the lock (it builds a new index itself)")
+
+
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def reap_stale_uploads() -> None:
     from recommender.services.uploads import uploads_reap

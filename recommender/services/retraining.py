@@ -220,3 +220,30 @@ def encoder_make_live(*, version: EncoderVersion, trigger: str = "staff", seed: 
             raise
         finally:
             _finish(run)
+
+
+def index_rebuild(*, trigger: str = "reconcile", seed: int = 0) -> RetrainRun | None:
+    """Build a new index of the serving encoder's vectors (folding the fresh set in) and switch to it, recorded
+    as a run; None if another pipeline holds the lock."""
+    version = active_encoder_version()
+    if version is None:
+        return None
+    with Lease() as lease:
+        if not lease.held:
+            return None
+        run = RetrainRun.objects.create(trigger=trigger, candidate=version, live_before=version)
+        stages = Stages(run, lease)
+        try:
+            index_version = stages("build_index", lambda: index_build(encoder_version=version, seed=seed))
+            run.index_version = index_version
+            stages("activate", lambda: serving_activate(index_version=index_version))
+            run.status = RetrainRun.Status.REINDEXED
+            run.reason = f"rebuilt the index of {version.name}: {index_version.item_count} products"
+            return run
+        except Exception as error:
+            logger.exception("rebuilding the index failed")
+            run.status = RetrainRun.Status.FAILED
+            run.error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            _finish(run)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from catalog.models import Product
 from encoders.models import EncoderVersion
 from recommender.models import VECTOR_DTYPE, IndexVersion, ProductEmbedding, VectorCounter
 
@@ -179,3 +180,18 @@ def vectors_collect_garbage(*, index_versions: Sequence[str]) -> int:
     keep = vectors_in_use(index_versions=index_versions)
     deleted, _ = ProductEmbedding.objects.exclude(encoder_version_id__in=keep).delete()
     return deleted
+
+
+def products_without_vectors(*, version: EncoderVersion, limit: int) -> list[int]:
+    """Active products with no vector under ``version``, or one computed from another image (up to ``limit``,
+    oldest first)."""
+    current = ProductEmbedding.objects.filter(
+        product=OuterRef("pk"), encoder_version=version, image_sha256=OuterRef("image_sha256")
+    )
+    missing = Product.objects.filter(is_active=True).exclude(Exists(current)).order_by("pk")
+    return list(missing.values_list("pk", flat=True)[:limit])
+
+
+def fresh_set_size(*, version: EncoderVersion, watermark: int) -> int:
+    """How many vectors of ``version`` an index with ``watermark`` leaves to exact search."""
+    return ProductEmbedding.objects.filter(encoder_version=version, revision__gt=watermark).count()

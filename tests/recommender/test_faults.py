@@ -1,8 +1,10 @@
 """Faults caused on purpose: a worker killed mid-task, Redis stopped while uploads arrive."""
 
+import re
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 from PIL import Image, ImageDraw
@@ -10,6 +12,7 @@ from PIL import Image, ImageDraw
 from recommender.models import InspirationUpload
 from recommender.services.uploads import parse_upload_request, upload_create, uploads_reap
 from recommender.tasks import encode_upload
+from tests.conftest import services_required
 from tests.encoders.helpers import tiny_config
 from tests.recommender.worker import Worker, broker_url, use_broker, wait_for
 
@@ -17,7 +20,8 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 
 
 def big_photo(tmp_path) -> object:
-    """A 36-megapixel photo: decoding and resizing it keeps a worker busy long enough to be killed."""
+    """A 36-megapixel photo: with a small box marked on it, the worker decodes it whole, which keeps it busy long
+    enough to be killed (the test stores it at full size)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     path = tmp_path / "big.jpg"
@@ -48,12 +52,15 @@ def workers():
         worker.stop()
 
 
-def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(served, broker, tmp_path, workers):
+def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(
+    served, broker, tmp_path, workers, settings
+):
+    settings.UPLOAD_MAX_SIDE = 6000
     first = Worker(broker=broker, log=tmp_path / "first.log", encoder_config=tiny_config().to_dict(), concurrency=1)
     workers.append(first)
     first.start()
     upload = upload_create(
-        image=big_photo(tmp_path), request=parse_upload_request(crop=None, category=None, max_price=None)
+        image=big_photo(tmp_path), request=parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
     )
 
     assert wait_for(lambda: status_of(upload) == "processing", timeout=60, every=0.01), status_of(upload)
@@ -105,9 +112,20 @@ class OwnRedis:
         self.process.wait(timeout=10)
 
 
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to start one of its own")
+@pytest.fixture
+def redis_server() -> str:
+    """The redis-server program, to start servers of the test's own (make test installs it)."""
+    path = shutil.which("redis-server")
+    if path is None:
+        message = "redis-server is not installed"
+        if services_required():
+            pytest.fail(message + " and REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    return path
+
+
 def test_uploads_accepted_while_redis_is_down_are_processed_once_it_returns(
-    served, redis_url, eager_celery, tmp_path, workers
+    served, redis_url, redis_server, eager_celery, tmp_path, workers
 ):
     own = OwnRedis()
     own.start()
@@ -137,3 +155,43 @@ def test_uploads_accepted_while_redis_is_down_are_processed_once_it_returns(
         restore()
         if own.process.poll() is None:
             own.stop()
+
+
+def pool_children(worker: Worker) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(worker.process.pid)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def test_a_photo_that_kills_the_worker_every_time_ends_failed_with_a_reason_and_no_redelivery_loop(
+    served, broker, tmp_path, workers, settings
+):
+    import os
+    import signal
+
+    from recommender.services.uploads import GAVE_UP
+
+    settings.UPLOAD_MAX_SIDE = 6000
+    worker = Worker(broker=broker, log=tmp_path / "worker.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(worker)
+    worker.start()
+    upload = upload_create(
+        image=big_photo(tmp_path), request=parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
+    )
+
+    for attempt in range(1, settings.UPLOAD_MAX_ATTEMPTS + 1):
+
+        def processing(attempt=attempt):
+            return InspirationUpload.objects.filter(pk=upload.pk, status="processing", attempts=attempt).exists()
+
+        assert wait_for(processing, timeout=60, every=0.01), (status_of(upload), worker.log.read_text()[-2000:])
+        for child in pool_children(worker):
+            os.kill(child, signal.SIGKILL)  # the photo "kills" the pool process that decodes it
+        requeue, failed = uploads_reap(stale_seconds=0)  # the reaper's next run, once the upload is stale
+        for upload_id in requeue:
+            encode_upload.delay(upload_id)
+
+    time.sleep(2)  # room for a redelivery of a killed task to show up, if there were one
+    upload.refresh_from_db()
+    received = len(re.findall(r"Task recommender\.tasks\.encode_upload\[[^\]]+\] received", worker.log.read_text()))
+    assert (upload.status, upload.error, upload.attempts) == ("failed", GAVE_UP, settings.UPLOAD_MAX_ATTEMPTS)
+    assert received == settings.UPLOAD_MAX_ATTEMPTS  # each send delivered once: the broker never redelivered

@@ -26,7 +26,7 @@ def test_similar_products_are_the_same_kind_best_first_and_never_the_product_its
     assert [s for _, s in results] == sorted((s for _, s in results), reverse=True)
 
 
-def test_category_and_price_filters_work_by_over_fetching(served):
+def test_category_and_price_filters_work(served):
     sofa = served["products"]["sofa"][0]
 
     lamps = similar_products(product=sofa, k=10, filters=Filters(category="lamp"))
@@ -36,6 +36,34 @@ def test_category_and_price_filters_work_by_over_fetching(served):
     prices = {p.pk: p.price for items in served["products"].values() for p in items}
     assert len(cheap) == 5  # two of each kind cost 200 or less, minus the sofa itself
     assert all(prices[pid] <= 200 for pid, _ in cheap)
+
+
+def test_a_filter_whose_matches_rank_far_down_is_answered_by_fetching_more(settings, tiny_checkpoint):
+    """300 products look more like the query than the three of the filtered category: the first fetch (50) holds
+    none of them, so the search must fetch more until it finds them."""
+    from catalog.models import Category, Product
+    from recommender.services.vectors import ProductVectors, vectors_store
+    from tests.recommender.conftest import make_encoder_version
+
+    near, rare = Category.objects.create(name="near", slug="near"), Category.objects.create(name="rare", slug="rare")
+    products = Product.objects.bulk_create(
+        [Product(sku=f"N{n}", name=f"N{n}", slug=f"n{n}", category=near, image="p.jpg") for n in range(301)]
+        + [Product(sku=f"R{n}", name=f"R{n}", slug=f"r{n}", category=rare, image="p.jpg") for n in range(3)]
+    )
+    rng = np.random.default_rng(0)
+    axis = np.eye(16, dtype=np.float32)[0]
+    rows = []
+    for n, product in enumerate(products):
+        spread = 0.1 if n <= 300 else 1.5  # the rare ones are much further from the query's direction
+        vector = axis + spread * rng.standard_normal(16).astype(np.float32)
+        rows.append(ProductVectors(product.pk, "", vector / np.linalg.norm(vector), np.eye(8, dtype=np.float32)[0]))
+    version = make_encoder_version(settings, tiny_checkpoint, name="enc-many")
+    vectors_store(version=version, rows=rows)
+    serving_activate(index_version=index_build(encoder_version=version))
+
+    results = similar_products(product=products[0], k=3, filters=Filters(category="rare"))
+
+    assert sorted(pid for pid, _ in results) == sorted(p.pk for p in products[301:])
 
 
 def test_inactive_products_are_filtered_out_at_query_time(served):
