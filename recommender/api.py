@@ -15,14 +15,8 @@ from catalog.models import Product
 from recommender.models import InspirationUpload
 from recommender.presenters import product_card
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
-from recommender.services.maps import catalog_map
 from recommender.services.ratelimit import TOO_MANY_UPLOADS, upload_allowed
-from recommender.services.search import (
-    goes_with_products,
-    products_in_order,
-    serving_encoder_version,
-    similar_products,
-)
+from recommender.services.search import goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
 MAX_K = 50
@@ -163,35 +157,4 @@ def feedback(request: HttpRequest):
         return HttpResponseRedirect(next_url)
     return JsonResponse(
         {"recommended": stored.recommended.sku, "context": stored.context, "verdict": stored.verdict}, status=200
-    )
-
-
-@allow("GET")
-def catalog_map_points(request: HttpRequest) -> JsonResponse:
-    """Every active product on the serving encoder's 2-D latent map: positions are fractions (0–1, y downwards)."""
-    version = serving_encoder_version()
-    mapped = catalog_map(version=version)
-    if mapped is None:
-        return JsonResponse({"version": getattr(version, "name", None), "categories": [], "products": []})
-    products = []
-    for point in mapped.points:
-        product = point.product
-        image = product.thumbnail or product.image
-        products.append(
-            {
-                "sku": product.sku,
-                "name": product.name,
-                "url": product.get_absolute_url(),
-                "thumbnail": image.url if image else None,
-                "category": product.category.name,
-                "x": point.x,
-                "y": point.y,
-            }
-        )
-    return JsonResponse(
-        {
-            "version": version.name,
-            "categories": [{"name": name, "colour": colour} for name, colour in sorted(mapped.colours.items())],
-            "products": products,
-        }
     )
