@@ -103,23 +103,27 @@ def _quantize(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     duplicate = np.ones(len(keys), dtype=bool)
     duplicate[first] = False
     taken = set(keys[first].tolist())
-    for i in np.flatnonzero(duplicate):
-        x0, y0 = int(qx[i]), int(qy[i])
-        ring = 1
-        while True:
-            free = [
+    movers = np.flatnonzero(duplicate)
+    movers = movers[np.argsort(keys[movers], kind="stable")]
+    group_starts = np.flatnonzero(np.r_[True, keys[movers][1:] != keys[movers][:-1]])
+    for group in np.split(movers, group_starts[1:]):
+        # All products at one cell move together, to the free cells of the rings around it, nearest first.
+        x0, y0 = int(qx[group[0]]), int(qy[group[0]])
+        free: list[tuple[int, int]] = []
+        ring = 0
+        while len(free) < len(group):
+            ring += 1
+            cells = [
                 (x0 + dx, y0 + dy)
                 for dx in range(-ring, ring + 1)
                 for dy in range(-ring, ring + 1)
                 if max(abs(dx), abs(dy)) == ring and 0 <= x0 + dx < size and 0 <= y0 + dy < size
             ]
-            free = [cell for cell in free if ((cell[0] << GRID_BITS) | cell[1]) not in taken]
-            if free:
-                x1, y1 = min(free, key=lambda cell: (cell[0] - x0) ** 2 + (cell[1] - y0) ** 2)
-                break
-            ring += 1
-        qx[i], qy[i] = x1, y1
-        taken.add((x1 << GRID_BITS) | y1)
+            cells.sort(key=lambda cell: (cell[0] - x0) ** 2 + (cell[1] - y0) ** 2)
+            free += [cell for cell in cells if ((cell[0] << GRID_BITS) | cell[1]) not in taken]
+        for i, (x1, y1) in zip(group.tolist(), free, strict=False):
+            qx[i], qy[i] = x1, y1
+            taken.add((x1 << GRID_BITS) | y1)
     return qx, qy
 
 

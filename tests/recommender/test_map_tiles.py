@@ -284,3 +284,16 @@ def test_tile_paths_are_only_those_written(tmp_path, catalog):
 
 def test_meta_of_a_directory_without_a_map_is_none(tmp_path):
     assert map_meta(tmp_path / "no-map") is None
+
+
+def test_hundreds_of_products_at_one_place_each_get_a_cell_of_their_own_next_to_it(tmp_path, catalog):
+    catalog["positions"][:300] = [0.6, 0.2]  # e.g. products without a photo, all encoded alike
+    directory, meta, _ = write(tmp_path, catalog)
+
+    points = [point for tile in tiles_of(directory).values() for point in rows(tile)]
+    stacked = [p for p in points if int(p["sku"].removeprefix("SKU-")) < 1300]
+
+    assert meta["count"] == 600 and len(stacked) == 300
+    assert max(len(tile["points"]) for tile in tiles_of(directory).values()) <= 16
+    assert max(abs(p["x"] - 0.6) + abs(p["y"] - 0.2) for p in stacked) < 1e-5
+    assert len({(p["x"], p["y"]) for p in stacked}) == 300
