@@ -124,11 +124,8 @@ def test_the_map_meta_names_the_active_version_and_its_tile_urls(client, built_m
         "json": f"/api/map/{VERSION}/tiles/{{level}}/{{x}}/{{y}}.json",
         "jpg": f"/api/map/{VERSION}/tiles/{{level}}/{{x}}/{{y}}.jpg",
     }
-    assert [c["name"] for c in body["categories"]] and {c["name"] for c in body["categories"]} == {
-        "sofa",
-        "lamp",
-        "rug",
-    }
+    assert {c["name"] for c in body["categories"]} == {"sofa", "lamp", "rug"}
+    assert all(c["colour"].startswith("#") for c in body["categories"])
     assert [entry["label"] for entry in body["legend"]] == ["lamp", "rug", "sofa"]
     assert body["levels"] >= 2 and body["tile"]["cap"] == 16 and body["thumb"] == 64
     assert 0 < len(body["overview"]["points"]) <= 300
