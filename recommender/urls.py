@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommender import api, views
+from recommender import api, map_api, views
 
 app_name = "recommender"
 
@@ -17,6 +17,10 @@ api_patterns = (
         path("products/<path:sku>/similar", api.product_similar, name="product_similar"),
         path("products/<path:sku>/goes-with", api.product_goes_with, name="product_goes_with"),
         path("feedback", api.feedback, name="feedback"),
+        path("map", map_api.catalog_map_meta, name="map"),
+        path(
+            "map/<str:version>/tiles/<int:level>/<int:x>/<int:y>.<str:kind>", map_api.catalog_map_tile, name="map_tile"
+        ),
     ],
     "api",
 )

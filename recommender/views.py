@@ -6,6 +6,7 @@ from config.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.services.feedback import feedback_of_session
+from recommender.services.maps import results_map
 from recommender.services.search import products_in_order
 from recommender.services.uploads import UploadRejected, upload_create_from_post
 
@@ -35,6 +36,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     if upload.status == InspirationUpload.Status.DONE:
         results = [(row["product_id"], row["score"]) for row in upload.results]
         context["items"] = products_in_order(results)
+        context["map"] = results_map(results, {product.pk: product for product, _ in context["items"]})
         context["upload_feedback"] = {"context": "upload", "upload": upload.id}
         context["answers"] = feedback_of_session(
             session_key=request.session.session_key, context="upload", upload=upload

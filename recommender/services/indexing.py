@@ -18,14 +18,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.models import Product
 from encoders.latent_map import latent_map_data, project
 from encoders.models import EncoderVersion
 from encoders.versions import encoder_activate, version_dir
 from recommender import index as annoy_index
+from recommender.maptiles import MapProduct, map_tiles_write
 from recommender.models import IndexVersion
 from recommender.services.vectors import vectors_batches, vectors_collect_garbage, vectors_revision
 
 logger = logging.getLogger(__name__)
+MAP_DIR = "map"
 
 
 def index_root() -> Path:
@@ -37,6 +40,27 @@ def _positions(similar: np.ndarray, latent: dict | None) -> np.ndarray | None:
     if latent is None or similar.shape[1] != len(latent["mean"]):
         return None
     return project(similar, latent).astype(np.float32)
+
+
+def _describe(product_ids: np.ndarray) -> dict[int, MapProduct]:
+    """What the map shows of a batch of products (one query per batch of tiles)."""
+    products = Product.objects.filter(pk__in=product_ids.tolist(), is_active=True).select_related("category")
+    return {
+        product.pk: MapProduct(
+            sku=product.sku,
+            name=product.name,
+            url=product.get_absolute_url(),
+            category=product.category.name,
+            thumbnail=Path((product.thumbnail or product.image).path) if (product.thumbnail or product.image) else None,
+        )
+        for product in products
+    }
+
+
+def _write_map(directory: Path, items: np.ndarray, positions: np.ndarray | None) -> None:
+    """The catalog map of this index version (tiles and sprite sheets), inside it before it is published."""
+    if positions is not None:
+        map_tiles_write(directory=directory / MAP_DIR, product_ids=items, positions=positions, describe=_describe)
 
 
 def index_build(*, encoder_version: EncoderVersion, seed: int = 0, batch_size: int = 5000) -> IndexVersion:
@@ -60,6 +84,7 @@ def index_build(*, encoder_version: EncoderVersion, seed: int = 0, batch_size: i
             )
         build = builder.finish(
             metadata={"encoder_version": encoder_version.name, "vectors_revision": watermark},
+            before_publish=_write_map,
         )
     similar = build.spaces["similar"]
     return IndexVersion.objects.create(

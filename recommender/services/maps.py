@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recommender.maptiles import map_meta
+from recommender.services.indexing import MAP_DIR
 from recommender.services.search import serving_state
 
 NEIGHBOURS_FOR_PLACE = 5
@@ -44,3 +46,59 @@ def place_among(results: list[tuple[int, float]]) -> Place | None:
     x = sum(place.x * weight for place, weight in weighted) / total
     y = sum(place.y * weight for place, weight in weighted) / total
     return Place(round(x, 4), round(y, 4))
+
+
+@dataclass(frozen=True)
+class MapDot:
+    x: float
+    y: float
+    colour: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ResultsMap:
+    """What the results page draws: a sample of the catalog (the map's overview), the photo's matches, the photo."""
+
+    overview: list[MapDot]
+    matches: list[MapDot]
+    photo: Place
+    legend: list[dict]  # {"label", "colour"}
+
+
+def results_map(results: list[tuple[int, float]], products: dict[int, object]) -> ResultsMap | None:
+    """The mini-map of an upload's answer from the serving index's map: its overview points (a few hundred at any
+    catalog size) and the places of the matches; None where the index has no map."""
+    state = serving_state()
+    if state.index is None:
+        return None
+    meta = map_meta(state.index.path / MAP_DIR)
+    photo = place_among(results)
+    if meta is None or photo is None:
+        return None
+    colours = [category["colour"] for category in meta["categories"]]
+    fields = meta["overview"]["fields"]
+    column = {name: fields.index(name) for name in ("x", "y", "category", "name", "url")}
+    matched_urls = {product.get_absolute_url() for product in products.values()}
+    overview = [
+        MapDot(
+            row[column["x"]],
+            row[column["y"]],
+            colours[row[column["category"]]],
+            row[column["name"]],
+            row[column["url"]],
+        )
+        for row in meta["overview"]["points"]
+        if row[column["url"]] not in matched_urls
+    ]
+    by_name = {category["name"]: category["colour"] for category in meta["categories"]}
+    places = places_of([pid for pid, _ in results])
+    matches = [
+        MapDot(place.x, place.y, by_name.get(products[pid].category.name, "#5f6368"), products[pid].name,
+               products[pid].get_absolute_url())
+        for pid, place in places.items()
+        if pid in products
+    ]  # fmt: skip
+    legend = [{"label": entry["label"], "colour": entry["colour"]} for entry in meta["legend"]]
+    return ResultsMap(overview=overview, matches=matches, photo=photo, legend=legend)

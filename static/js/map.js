@@ -1,5 +1,7 @@
-// The catalog's latent map: thumbnails placed from /api/map inside a plane that zooms (buttons, wheel, pinch,
-// + and − keys) and pans (drag, arrow keys). Thumbnails keep a readable size at every zoom.
+// The catalog's latent map, drawn from a level-of-detail tile pyramid (recommender/maptiles.py): /api/map gives
+// the meta and the tile URLs, and the page loads only the tiles that intersect the view at the levels its zoom
+// shows, each as one small JSON and one sprite sheet of pictures, so it costs the same at any catalog size.
+// Zoom: buttons, wheel, pinch, + and − keys. Pan: drag, arrow keys. Tabbing to a product brings it into view.
 (function () {
   "use strict";
   var viewport = document.getElementById("map");
@@ -7,38 +9,213 @@
   var plane = document.getElementById("map-plane");
   var status = document.getElementById("map-status");
   var legend = document.getElementById("map-legend");
-  var MIN_ZOOM = 1;
-  var MAX_ZOOM = 12;
+  var mini = document.getElementById("map-mini");
+  var ITEM = 44; // px: a picture with its border (.map-item), the same at every zoom; a tap target
+  var INNER = 38; // px: the picture inside the border
+  var CELL = 48; // px: a depth shows once its cells are this wide, so that pictures seldom cover each other
+  var PAD = 28; // px: the plane's inset in the viewport, where pictures at the edges still show
+  var KEEP = 300; // tiles remembered; the browser's cache keeps their files
+  var meta = null;
   var view = { zoom: 1, x: 0, y: 0 }; // plane offset in px, at this zoom
+  var tiles = {}; // "level/x/y" -> {level, x, y, state, data, el, items, used}
+  var shown = []; // the tiles in the page now
+  var frame = 0;
+  var tick = 0;
 
-  // The plane sits inside the viewport with a margin, so that thumbnails at the edges are whole.
-  function size() { return { w: plane.offsetWidth, h: plane.offsetHeight }; }
+  function size() { return { w: plane.clientWidth, h: plane.clientHeight }; }
   function origin() {
     var rect = viewport.getBoundingClientRect();
     return { x: rect.left + viewport.clientLeft + plane.offsetLeft, y: rect.top + viewport.clientTop + plane.offsetTop };
   }
+  function clamp(value, low, high) { return Math.min(high, Math.max(low, value)); }
+
+  // Zoom at which the deepest depth's cells are CELL px wide, and a little beyond.
+  function maxZoom() {
+    var s = size();
+    return Math.max(1, 1.5 * CELL * Math.pow(2, meta.depths - 1) / Math.sqrt(Math.max(1, s.w * s.h)));
+  }
+  // The deepest depth shown: its cells (the geometric mean of their width and height) are at least CELL px.
+  function depthShown() {
+    var s = size();
+    var depth = Math.floor(Math.log2(view.zoom * Math.sqrt(Math.max(1, s.w * s.h)) / CELL));
+    return clamp(depth, 0, meta.depths - 1);
+  }
 
   function clampView() {
     var s = size();
-    view.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, view.zoom));
-    view.x = Math.min(0, Math.max(s.w - s.w * view.zoom, view.x));
-    view.y = Math.min(0, Math.max(s.h - s.h * view.zoom, view.y));
+    view.zoom = clamp(view.zoom, 1, maxZoom());
+    view.x = clamp(view.x, s.w - s.w * view.zoom, 0);
+    view.y = clamp(view.y, s.h - s.h * view.zoom, 0);
+  }
+
+  function tileUrl(kind, level, x, y) {
+    return meta.tiles[kind].replace("{level}", level).replace("{x}", x).replace("{y}", y);
+  }
+
+  // A tile's JSON and, where its parent says it has points, its sprite sheet are fetched side by side.
+  function tile(level, x, y, hasSprite) {
+    var key = level + "/" + x + "/" + y;
+    var record = tiles[key];
+    if (record) return record;
+    record = tiles[key] = { key: key, level: level, x: x, y: y, state: "loading", data: null, items: [], sprite: null };
+    if (hasSprite) loadSprite(record);
+    fetch(tileUrl("json", level, x, y))
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (data) { build(record, data); })
+      .catch(function () { record.state = "failed"; schedule(); });
+    return record;
+  }
+
+  function loadSprite(record) {
+    record.sprite = new Image();
+    record.sprite.src = tileUrl("jpg", record.level, record.x, record.y);
+    record.picture = record.sprite.decode();
+    record.picture.catch(function () {}); // handled in build(), which may come later
+  }
+
+  function build(record, data) {
+    record.data = data;
+    var fields = {};
+    data.fields.forEach(function (name, i) { fields[name] = i; });
+    var el = document.createElement("div");
+    el.className = "map-tile is-loading";
+    el.dataset.tile = record.key;
+    data.points.forEach(function (row) {
+      var category = meta.categories[row[fields.category]] || { name: "", colour: "#5f6368" };
+      var cell = row[fields.cell];
+      var link = document.createElement("a");
+      link.className = "map-item";
+      link.href = row[fields.url];
+      link.setAttribute("aria-label", row[fields.name]);
+      link.title = row[fields.name] + " (" + category.name + ")";
+      link.draggable = false;
+      link.hidden = true;
+      link.dataset.sku = row[fields.sku];
+      link.style.color = category.colour;
+      link.style.backgroundPosition =
+        -(cell % data.columns) * INNER + "px " + -Math.floor(cell / data.columns) * INNER + "px";
+      el.appendChild(link);
+      record.items.push({ el: link, x: row[fields.x], y: row[fields.y], depth: row[fields.depth] });
+    });
+    record.el = el;
+    if (!data.points.length) {
+      record.state = "ready";
+    } else {
+      record.state = "sprite";
+      if (!record.sprite) loadSprite(record);
+      var painted = function () {
+        el.style.setProperty("--sprite", 'url("' + record.sprite.src + '")');
+        el.style.setProperty("--sprite-width", data.columns * INNER + "px");
+        el.classList.remove("is-loading");
+        record.state = "ready";
+        schedule();
+      };
+      record.picture.then(painted, function () {
+        if (record.sprite.naturalWidth) painted();
+        else { record.state = "ready"; schedule(); } // the placeholders stay
+      });
+    }
+    schedule();
+  }
+
+  // The tiles that intersect the view at levels 0..(depth shown − k): a child only where its parent has said
+  // that it or a tile below it holds points, so no request is ever answered 404.
+  function wanted(depth) {
+    var s = size();
+    var k = Math.log2(meta.tile.cells);
+    var deepest = Math.max(0, Math.min(meta.levels - 1, depth - k));
+    var margin = PAD + ITEM / 2;
+    var fx0 = (-margin - view.x) / (s.w * view.zoom);
+    var fx1 = (s.w + margin - view.x) / (s.w * view.zoom);
+    var fy0 = (-margin - view.y) / (s.h * view.zoom);
+    var fy1 = (s.h + margin - view.y) / (s.h * view.zoom);
+    var list = [tile(0, 0, 0, true)];
+    for (var level = 1; level <= deepest; level++) {
+      var n = 1 << level;
+      for (var y = clamp(Math.floor(fy0 * n), 0, n - 1); y <= clamp(Math.floor(fy1 * n), 0, n - 1); y++) {
+        for (var x = clamp(Math.floor(fx0 * n), 0, n - 1); x <= clamp(Math.floor(fx1 * n), 0, n - 1); x++) {
+          var parent = tiles[(level - 1) + "/" + (x >> 1) + "/" + (y >> 1)];
+          var below = parent && parent.data ? parent.data.children[(x & 1) + 2 * (y & 1)] : 0;
+          if (below) list.push(tile(level, x, y, below === 2));
+        }
+      }
+    }
+    return list;
   }
 
   function render() {
+    frame = 0;
+    if (!meta) return;
     clampView();
-    plane.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.zoom + ")";
-    // thumbnails grow with the square root of the zoom, so close-ups show more without covering each other
-    plane.style.setProperty("--item-scale", String(1 / Math.sqrt(view.zoom)));
+    tick++;
+    var s = size();
+    var depth = depthShown();
+    var list = wanted(depth).filter(function (record) { record.used = tick; return record.el; });
+    shown.forEach(function (record) { if (record.used !== tick) record.el.remove(); });
+    list.forEach(function (record) { if (record.el.parentNode !== plane) plane.appendChild(record.el); });
+    shown = list;
+    var reach = PAD + ITEM;
+    list.forEach(function (record) {
+      record.items.forEach(function (item) {
+        var px = item.x * s.w * view.zoom + view.x;
+        var py = item.y * s.h * view.zoom + view.y;
+        var on = item.depth <= depth && px > -reach && px < s.w + reach && py > -reach && py < s.h + reach;
+        if (item.el.hidden === on) item.el.hidden = !on; // hidden ones also leave the tab order
+        if (on) item.el.style.transform = "translate(" + (px - ITEM / 2) + "px," + (py - ITEM / 2) + "px)";
+      });
+    });
+    var busy = Object.keys(tiles).some(function (key) {
+      var record = tiles[key];
+      return record.used === tick && (record.state === "loading" || record.state === "sprite");
+    });
+    viewport.setAttribute("aria-busy", String(busy));
+    forget();
+    drawMini(s);
+  }
+
+  function schedule() { if (!frame) frame = requestAnimationFrame(render); }
+
+  function forget() {
+    var keys = Object.keys(tiles);
+    if (keys.length <= KEEP) return;
+    keys.sort(function (a, b) { return tiles[a].used - tiles[b].used; });
+    keys.slice(0, keys.length - KEEP).forEach(function (key) {
+      if (tiles[key].used !== tick && tiles[key].state === "ready") delete tiles[key];
+    });
+  }
+
+  // The mini-map: the overview points and the part of the map in view, once zoomed in.
+  function drawMini(s) {
+    if (!mini) return;
+    mini.hidden = view.zoom <= 1.01;
+    if (mini.hidden) return;
+    var w = mini.width;
+    var h = mini.height;
+    var g = mini.getContext("2d");
+    g.clearRect(0, 0, w, h);
+    var fields = meta.overview.fields;
+    var ix = fields.indexOf("x");
+    var iy = fields.indexOf("y");
+    var ic = fields.indexOf("category");
+    meta.overview.points.forEach(function (row) {
+      g.fillStyle = (meta.categories[row[ic]] || {}).colour || "#5f6368";
+      g.fillRect(row[ix] * (w - 4) + 1, row[iy] * (h - 4) + 1, 2, 2);
+    });
+    g.strokeStyle = "#1d1d1f";
+    g.lineWidth = 1.5;
+    g.strokeRect((-view.x / (s.w * view.zoom)) * w, (-view.y / (s.h * view.zoom)) * h, w / view.zoom, h / view.zoom);
   }
 
   function zoomAt(factor, cx, cy) {
     var before = view.zoom;
-    view.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, view.zoom * factor));
+    view.zoom = clamp(view.zoom * factor, 1, maxZoom());
     var ratio = view.zoom / before;
     view.x = cx - (cx - view.x) * ratio;
     view.y = cy - (cy - view.y) * ratio;
-    render();
+    schedule();
   }
 
   function zoomCentre(factor) {
@@ -46,12 +223,17 @@
     zoomAt(factor, s.w / 2, s.h / 2);
   }
 
+  function reset() {
+    view = { zoom: 1, x: 0, y: 0 };
+    schedule();
+  }
+
   document.querySelectorAll("[data-zoom]").forEach(function (button) {
     button.addEventListener("click", function () {
       var action = button.dataset.zoom;
-      if (action === "in") zoomCentre(1.5);
-      else if (action === "out") zoomCentre(1 / 1.5);
-      else { view = { zoom: 1, x: 0, y: 0 }; render(); }
+      if (action === "in") zoomCentre(2);
+      else if (action === "out") zoomCentre(0.5);
+      else reset();
     });
   });
 
@@ -64,18 +246,18 @@
   viewport.addEventListener("keydown", function (event) {
     var step = 60;
     var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-    if (event.key === "+" || event.key === "=") zoomCentre(1.5);
-    else if (event.key === "-" || event.key === "_") zoomCentre(1 / 1.5);
-    else if (event.key === "0") { view = { zoom: 1, x: 0, y: 0 }; render(); }
+    if (event.key === "+" || event.key === "=") zoomCentre(2);
+    else if (event.key === "-" || event.key === "_") zoomCentre(0.5);
+    else if (event.key === "0") reset();
     else if (moves[event.key] && event.target === viewport) {
       view.x += moves[event.key][0];
       view.y += moves[event.key][1];
-      render();
+      schedule();
     } else return;
     event.preventDefault();
   });
 
-  // Dragging pans; two fingers pinch. A drag that moved is not a click on a thumbnail.
+  // Dragging pans; two fingers pinch. A drag that moved is not a click on a picture.
   var pointers = {};
   var moved = false;
   var pinch = null;
@@ -97,7 +279,7 @@
       view.x += dx;
       view.y += dy;
       pointers[event.pointerId] = { x: event.clientX, y: event.clientY };
-      render();
+      schedule();
     } else if (ids.length === 2) {
       pointers[event.pointerId] = { x: event.clientX, y: event.clientY };
       var a = pointers[ids[0]];
@@ -119,14 +301,19 @@
     if (moved) { event.preventDefault(); event.stopPropagation(); moved = false; }
   }, true);
 
-  // Tabbing to a thumbnail brings it into view.
+  // Tabbing to a picture near or past the edge brings it to the middle.
   viewport.addEventListener("focusin", function (event) {
-    var item = event.target.closest && event.target.closest(".map-item");
-    if (!item) return;
+    var link = event.target.closest && event.target.closest(".map-item");
+    if (!link) return;
     var s = size();
-    var px = parseFloat(item.dataset.x) * s.w * view.zoom + view.x;
-    var py = parseFloat(item.dataset.y) * s.h * view.zoom + view.y;
-    if (px < 30 || px > s.w - 30 || py < 30 || py > s.h - 30) {
+    var item = null;
+    shown.forEach(function (record) {
+      record.items.forEach(function (candidate) { if (candidate.el === link) item = candidate; });
+    });
+    if (!item) return;
+    var px = item.x * s.w * view.zoom + view.x;
+    var py = item.y * s.h * view.zoom + view.y;
+    if (px < ITEM / 2 || px > s.w - ITEM / 2 || py < ITEM / 2 || py > s.h - ITEM / 2) {
       view.x += s.w / 2 - px;
       view.y += s.h / 2 - py;
       render();
@@ -135,55 +322,40 @@
     viewport.scrollTop = 0;
   });
 
-  fetch(viewport.dataset.url, { headers: { Accept: "application/json" } })
+  function showLegend() {
+    meta.legend.forEach(function (entry) {
+      var item = document.createElement("li");
+      var swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = entry.colour;
+      item.appendChild(swatch);
+      item.appendChild(document.createTextNode(entry.label));
+      if (entry.categories.length > 1) {
+        item.title = entry.categories.map(function (i) { return meta.categories[i].name; }).join(", ");
+      }
+      legend.appendChild(item);
+    });
+  }
+
+  fetch(viewport.dataset.url)
     .then(function (response) {
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.json();
     })
     .then(function (data) {
-      if (!data.products.length) {
+      if (!data.count || !data.tiles) {
         status.textContent = "The map appears once a trained model is live.";
         return;
       }
-      var colours = {};
-      data.categories.forEach(function (category) {
-        colours[category.name] = category.colour;
-        var item = document.createElement("li");
-        var swatch = document.createElement("span");
-        swatch.className = "swatch";
-        swatch.style.background = category.colour;
-        item.appendChild(swatch);
-        item.appendChild(document.createTextNode(category.name));
-        legend.appendChild(item);
-      });
-      var fragment = document.createDocumentFragment();
-      data.products.forEach(function (product) {
-        var link = document.createElement("a");
-        link.className = "map-item";
-        link.href = product.url;
-        link.title = product.name + " (" + product.category + ")";
-        link.dataset.x = product.x;
-        link.dataset.y = product.y;
-        link.dataset.sku = product.sku;
-        link.style.left = product.x * 100 + "%";
-        link.style.top = product.y * 100 + "%";
-        link.style.borderColor = colours[product.category] || "#5f6368";
-        var img = document.createElement("img");
-        img.src = product.thumbnail;
-        img.alt = product.name;
-        img.loading = "lazy";
-        img.draggable = false;
-        link.appendChild(img);
-        fragment.appendChild(link);
-      });
-      plane.appendChild(fragment);
+      meta = data;
+      showLegend();
       viewport.hidden = false;
-      status.textContent = data.products.length + " products on the map.";
+      status.textContent = data.count.toLocaleString("en") + " products on the map.";
       render();
     })
     .catch(function () {
       status.textContent = "The map could not be loaded. Please reload the page.";
     });
 
-  window.addEventListener("resize", render);
+  window.addEventListener("resize", schedule);
 })();

@@ -403,3 +403,17 @@ def test_the_results_page_shows_what_the_model_sees_once_drawn(client, served, d
 
     assert f'src="/media/uploads/reconstructions/{upload.id}.png"' in html
     assert "What the model sees" in html
+
+
+def test_the_results_page_places_the_photo_among_its_matches_on_the_map(
+    client, served, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+
+    html = client.get(upload.get_absolute_url()).content.decode()
+
+    assert "Where your photo lands" in html
+    assert html.count('class="found"') == 12  # every match is a link on the map
+    assert 'id="upload-point"' in html
+    assert html.count("<circle") == 12 + 2  # the matches, and the ring and dot of the photo (no other product left)

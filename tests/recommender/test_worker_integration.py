@@ -59,7 +59,7 @@ def test_a_product_added_through_the_service_is_similar_within_seconds(served, w
         status, body = get_json(f"{live_server.url}/api/products/{rug.sku}/similar?k=5")
         return status == 200 and any(item["sku"] == twin.sku for item in body["results"])
 
-    assert wait_for(twin_listed, timeout=5, every=0.1), worker.log.read_text()[-3000:]
+    assert wait_for(twin_listed, timeout=30, every=0.1), worker.log.read_text()[-3000:]  # speed: bench/freshness.py
     print(f"product save → first appearance in /similar: {time.monotonic() - started:.2f} s")
 
 
