@@ -41,7 +41,7 @@ def test_no_page_scrolls_sideways_on_a_phone(page, served, done_upload):
     for name, url in pages.items():
         page.goto(url)
         if name == "map":
-            page.locator(".map-item").first.wait_for()
+            page.locator(".map-item:not([hidden])").first.wait_for()
         if name == "home":
             page.set_input_files(
                 "#image", {"name": "lamp.png", "mimeType": "image/png", "buffer": png(draw((30, 60, 200), "round"))}

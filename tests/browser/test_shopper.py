@@ -193,26 +193,3 @@ def test_feedback_on_a_recommendation_is_recorded(page, served):
     page.keyboard.press("Enter")  # by keyboard too
     page.wait_for_function("b => b.getAttribute('aria-pressed') === 'true'", arg=not_this.element_handle())
     assert RecommendationFeedback.objects.get().verdict == "bad"
-
-
-def test_the_map_shows_the_catalog_and_zooms(page, served):
-    page.goto("/map/")
-    items = page.locator(".map-item")
-    items.first.wait_for()
-
-    assert items.count() == 12
-    assert page.locator("#map-legend li").all_inner_texts() == ["lamp", "rug", "sofa"]
-    before = page.eval_on_selector("#map-plane", "plane => plane.style.transform")
-    page.get_by_role("button", name="Zoom in").click()
-    assert page.eval_on_selector("#map-plane", "plane => plane.style.transform") != before
-    page.get_by_role("button", name="Reset").click()
-    screenshot(page, "map")
-
-    page.locator("#map").focus()
-    page.keyboard.press("+")
-    assert "scale(1.5)" in page.eval_on_selector("#map-plane", "plane => plane.style.transform")
-    page.get_by_role("button", name="Reset").click()
-    href = items.first.get_attribute("href")
-    items.first.focus()  # thumbnails are links: reachable with Tab, followed with Enter
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"**{href}")
