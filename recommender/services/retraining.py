@@ -54,11 +54,11 @@ class Lease:
     was), renewed every ``every`` seconds by a thread, released on exit. ``check()`` raises LeaseLost once a
     renewal found the lock in other hands."""
 
-    def __init__(self, *, name: str = RETRAIN_LOCK, seconds: float | None = None, every: float = HEARTBEAT_SECONDS):
+    def __init__(self, *, name: str = RETRAIN_LOCK, seconds: float | None = None, every: float | None = None):
         self.name = name
         self.owner = lock_owner()
         self.seconds = seconds if seconds is not None else settings.RETRAIN_LOCK_SECONDS
-        self.every = every
+        self.every = every if every is not None else HEARTBEAT_SECONDS
         self.held = False
         self._lost = threading.Event()
         self._stop = threading.Event()

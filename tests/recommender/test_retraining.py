@@ -1,6 +1,7 @@
 """The retraining pipeline: promote only if not worse, one run at a time, and a crash changes nothing."""
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -123,3 +124,46 @@ def test_retrain_now_is_for_staff_only(client):
     response = client.post("/admin/recommender/retrainrun/retrain-now/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_lease_was_taken_stops_before_switching_anything(catalog_products, monkeypatch):
+    """The lease ran out and another process took the lock while this run was training: it must not switch."""
+    monkeypatch.setattr(retraining, "HEARTBEAT_SECONDS", 0.05)
+    train = retraining.encoder_train
+
+    def train_while_the_lock_is_taken(**kwargs):
+        JobLock.objects.filter(name=RETRAIN_LOCK).update(owner="another-host:1:abc")
+        time.sleep(0.3)  # a renewal runs meanwhile and finds the lock in other hands
+        return train(**kwargs)
+
+    monkeypatch.setattr(retraining, "encoder_train", train_while_the_lock_is_taken)
+
+    with pytest.raises(retraining.LeaseLost):
+        retrain_run(trigger="test", config=tiny())
+
+    run = RetrainRun.objects.get()
+    assert run.status == RetrainRun.Status.FAILED and "lock was lost" in run.error
+    assert active_encoder_version() is None and not IndexVersion.objects.exists()
+    assert JobLock.objects.get(name=RETRAIN_LOCK).owner == "another-host:1:abc"  # the other process keeps it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_is_renewed_through_a_long_stage(catalog_products, monkeypatch, settings):
+    settings.RETRAIN_LOCK_SECONDS = 1
+    monkeypatch.setattr(retraining, "HEARTBEAT_SECONDS", 0.1)
+    expiries = []
+    build = retraining.index_build
+
+    def slow_build(**kwargs):  # a stage that reports no progress, longer than the lease
+        for _ in range(3):
+            time.sleep(0.6)
+            expiries.append(JobLock.objects.get(name=RETRAIN_LOCK).expires_at)
+        return build(**kwargs)
+
+    monkeypatch.setattr(retraining, "index_build", slow_build)
+
+    run = retrain_run(trigger="test", config=tiny())
+
+    assert run.status == RetrainRun.Status.PROMOTED
+    assert expiries == sorted(expiries) and len(set(expiries)) == 3  # pushed forward while the stage ran

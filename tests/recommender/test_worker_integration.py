@@ -93,3 +93,20 @@ def test_a_retrain_swaps_the_index_while_queries_run_without_a_failed_query(serv
     assert active_encoder_version() == finished.candidate
     assert len(outcomes) > 20
     assert all(outcome == (200, 3) for outcome in outcomes), [o for o in outcomes if o != (200, 3)][:5]
+
+
+def test_the_retrain_task_delivered_twice_runs_once(served, worker, live_server):
+    retrain.delay("test")
+    retrain.delay("test")  # a second delivery of the same work, at the same time, to the same pool of two
+
+    finished = wait_for(
+        lambda: RetrainRun.objects.exclude(status=RetrainRun.Status.RUNNING).first(), timeout=240, every=0.5
+    )
+    time.sleep(2)  # the second delivery has long started by now
+
+    assert finished is not None, worker.log.read_text()[-3000:]
+    assert RetrainRun.objects.count() == 1
+    assert (
+        "a retrain is already running" in worker.log.read_text()
+        or worker.log.read_text().count("recommender.tasks.retrain[") >= 2
+    )
