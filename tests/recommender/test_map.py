@@ -99,7 +99,7 @@ def test_the_map_meta_names_the_active_version_and_its_tile_urls(client, built_m
     assert {c["name"] for c in body["categories"]} == {"sofa", "lamp", "rug"}
     assert all(c["colour"].startswith("#") for c in body["categories"])
     assert [entry["label"] for entry in body["legend"]] == ["lamp", "rug", "sofa"]
-    assert body["levels"] >= 2 and body["tile"]["cap"] == 16 and body["thumb"] == 64
+    assert body["levels"] >= 2 and body["tile"]["cap"] == 16 and body["thumb"] == 48
     assert 0 < len(body["overview"]["points"]) <= 300
     assert response["Cache-Control"] == "max-age=30"
     assert response["ETag"] == f'"map-{VERSION}"'
@@ -160,7 +160,7 @@ def test_a_tiles_sprite_sheet_is_a_jpeg_of_its_cells(client, built_map, tmp_path
     sheet = Image.open(tmp_path / "sheet.jpg")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert sheet.format == "JPEG" and sheet.width % 64 == 0 and sheet.height % 64 == 0
+    assert sheet.format == "JPEG" and sheet.width % 48 == 0 and sheet.height % 48 == 0
 
 
 def test_serving_a_tile_or_the_meta_makes_no_database_query(client, built_map, django_assert_num_queries):
