@@ -17,7 +17,7 @@ def enqueue_product_encode(sender, product_id: int, **kwargs) -> None:
 
     try:
         encode_product.delay(product_id)
-    except Exception:  # the broker is down: the nightly retrain re-encodes every product anyway
+    except Exception as error:  # the broker is down: the reconcile job (every ten minutes) encodes it instead
         import logging
 
-        logging.getLogger(__name__).exception("could not enqueue encode_product(%s)", product_id)
+        logging.getLogger(__name__).warning("could not enqueue encode_product(%s): %s", product_id, error)

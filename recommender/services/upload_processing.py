@@ -84,6 +84,7 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
         upload.save(update_fields=["results", "encoder_version", "index_version", "code", "status", "error"])
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: _after_answer(str(upload.pk)))
+    logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)
     return upload
 
 
