@@ -110,3 +110,38 @@ def test_the_retrain_task_delivered_twice_runs_once(served, worker, live_server)
         "a retrain is already running" in worker.log.read_text()
         or worker.log.read_text().count("recommender.tasks.retrain[") >= 2
     )
+
+
+def test_product_encodes_never_wait_in_front_of_a_shoppers_upload(
+    served, redis_url, live_server, tmp_path, eager_celery
+):
+    """A bulk import queues many product encodes; the upload worker (queue "default") never sees them, so the
+    shopper's photo is answered while they all still wait for the product worker."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from config.celery import app
+    from recommender.services.uploads import parse_upload_request, upload_create
+
+    broker = broker_url(redis_url, database=11)
+    uploads_only = Worker(broker=broker, log=tmp_path / "uploads.log", encoder_config={}, queues="default")
+    restore = use_broker(eager_celery, broker)
+    uploads_only.start()
+    try:
+        rug = served["products"]["rug"][0]
+        for n in range(50):
+            product_create(
+                sku=f"BULK-{n}", name=f"Bulk {n}", category=rug.category, image_data=png(draw((9, n, 9), "stripes"))
+            )
+        photo = SimpleUploadedFile("p.png", png(draw((200, 30, 30), "square")), content_type="image/png")
+        upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
+
+        done = wait_for(lambda: InspirationUpload.objects.get(pk=upload.pk).status == "done", timeout=60)
+
+        with app.connection_for_write() as connection:
+            waiting = connection.default_channel.client.llen("products")
+    finally:
+        uploads_only.stop()
+        restore()
+    assert done, uploads_only.log.read_text()[-2000:]
+    assert waiting == 50  # every product encode is still queued, on its own queue
+    assert "encode_product[" not in uploads_only.log.read_text()  # the upload worker received none of them

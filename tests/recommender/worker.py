@@ -42,8 +42,16 @@ class Worker:
     shares with the test: the database, the broker and the MEDIA_ROOT, MODELS_ROOT and INDEX_ROOT folders."""
 
     def __init__(
-        self, *, broker: str, log: Path, encoder_config: dict, concurrency: int = 2, scratch: Path | None = None
+        self,
+        *,
+        broker: str,
+        log: Path,
+        encoder_config: dict,
+        concurrency: int = 2,
+        scratch: Path | None = None,
+        queues: str = QUEUES,
     ):
+        self.queues = queues
         self.broker = broker
         self.log = log
         self.env = {
@@ -78,7 +86,7 @@ class Worker:
             redis.Redis.from_url(self.broker).flushdb()
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
-            "-Q", QUEUES, "-c", str(self.concurrency), "-n", self.name,
+            "-Q", self.queues, "-c", str(self.concurrency), "-n", self.name,
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip
         self.process = subprocess.Popen(
