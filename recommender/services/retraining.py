@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from django.conf import settings
@@ -143,10 +144,27 @@ def _serve(stages: Stages, version: EncoderVersion, *, seed: int) -> IndexVersio
     return index_version
 
 
-def _finish(run: RetrainRun) -> None:
-    run.stage = ""
-    run.finished_at = timezone.now()
-    run.save()
+@contextmanager
+def pipeline_run(*, report: Callable | None = None, **fields) -> Iterator[Stages | None]:
+    """Hold the pipeline lock for the ``with`` block and record it as a RetrainRun made of ``fields``: yields the
+    run's Stages, or None when another pipeline holds the lock. An exception marks the run failed and goes on;
+    the run is finished (its time and last stage kept) in every case."""
+    with Lease() as lease:
+        if not lease.held:
+            yield None
+            return
+        run = RetrainRun.objects.create(**fields)
+        try:
+            yield Stages(run, lease, report)
+        except Exception as error:
+            logger.exception("the %s run failed", run.trigger)
+            run.status = RetrainRun.Status.FAILED
+            run.error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            run.stage = ""
+            run.finished_at = timezone.now()
+            run.save()
 
 
 def retrain_run(
@@ -154,48 +172,38 @@ def retrain_run(
 ) -> RetrainRun | None:
     """Run the whole pipeline; None if another pipeline holds the lock. A failure leaves serving unchanged.
     ``progress`` receives the training progress (stage, done, total, info)."""
-    with Lease() as lease:
-        if not lease.held:
+    with pipeline_run(trigger=trigger, live_before=active_encoder_version(), report=progress) as stages:
+        if stages is None:
             logger.info("a retrain is already running; not starting another")
             return None
-        run = RetrainRun.objects.create(trigger=trigger, live_before=active_encoder_version())
-        stages = Stages(run, lease, progress)
-        try:
-            queries = evaluation_query_set()
-            candidate = stages(
-                "train",
-                lambda: encoder_train(
-                    config=config or default_config(),
-                    seed=seed,
-                    progress=stages.progress,
-                    queries=queries,
-                    extra_pairs=feedback_training_pairs(),
-                ),
-            )
-            run.candidate = candidate
-            live = run.live_before
-            if live is not None and queries is not None:
-                # Measure the live version on today's catalog too, so both are compared on the same ground.
-                stages("evaluate_live", lambda: encoder_evaluate(version=live, queries=queries))
-            promote, reason = encoder_is_not_worse(
-                candidate=candidate.metrics,
-                live=live.metrics if live is not None else {},
-                tolerance=settings.PROMOTION_TOLERANCE,
-            )
-            run.reason = reason
-            if not promote:
-                run.status = RetrainRun.Status.KEPT
-                return run
-            _serve(stages, candidate, seed=seed)
-            run.status = RetrainRun.Status.PROMOTED
+        run = stages.run
+        queries = evaluation_query_set()
+        candidate = stages(
+            "train",
+            lambda: encoder_train(
+                config=config or default_config(),
+                seed=seed,
+                progress=stages.progress,
+                queries=queries,
+                extra_pairs=feedback_training_pairs(),
+            ),
+        )
+        run.candidate = candidate
+        live = run.live_before
+        if live is not None and queries is not None:
+            # Measure the live version on today's catalog too, so both are compared on the same ground.
+            stages("evaluate_live", lambda: encoder_evaluate(version=live, queries=queries))
+        promote, run.reason = encoder_is_not_worse(
+            candidate=candidate.metrics,
+            live=live.metrics if live is not None else {},
+            tolerance=settings.PROMOTION_TOLERANCE,
+        )
+        if not promote:
+            run.status = RetrainRun.Status.KEPT
             return run
-        except Exception as error:
-            logger.exception("retrain failed")
-            run.status = RetrainRun.Status.FAILED
-            run.error = f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            _finish(run)
+        _serve(stages, candidate, seed=seed)
+        run.status = RetrainRun.Status.PROMOTED
+        return run
 
 
 def encoder_make_live(*, version: EncoderVersion, trigger: str = "staff", seed: int = 0) -> RetrainRun | None:
@@ -203,23 +211,13 @@ def encoder_make_live(*, version: EncoderVersion, trigger: str = "staff", seed: 
     catch up), recorded as a run; None if another pipeline holds the lock."""
     if version.status != EncoderVersion.Status.READY:
         raise ValueError(f"{version.name} is {version.status}; only a ready version can be made live")
-    with Lease() as lease:
-        if not lease.held:
+    fields = {"candidate": version, "live_before": active_encoder_version(), "reason": "made live by hand"}
+    with pipeline_run(trigger=trigger, **fields) as stages:
+        if stages is None:
             return None
-        run = RetrainRun.objects.create(
-            trigger=trigger, candidate=version, live_before=active_encoder_version(), reason="made live by hand"
-        )
-        try:
-            _serve(Stages(run, lease), version, seed=seed)
-            run.status = RetrainRun.Status.PROMOTED
-            return run
-        except Exception as error:
-            logger.exception("making %s live failed", version.name)
-            run.status = RetrainRun.Status.FAILED
-            run.error = f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            _finish(run)
+        _serve(stages, version, seed=seed)
+        stages.run.status = RetrainRun.Status.PROMOTED
+        return stages.run
 
 
 def index_rebuild(*, trigger: str = "reconcile", seed: int = 0) -> RetrainRun | None:
@@ -228,22 +226,12 @@ def index_rebuild(*, trigger: str = "reconcile", seed: int = 0) -> RetrainRun | 
     version = active_encoder_version()
     if version is None:
         return None
-    with Lease() as lease:
-        if not lease.held:
+    with pipeline_run(trigger=trigger, candidate=version, live_before=version) as stages:
+        if stages is None:
             return None
-        run = RetrainRun.objects.create(trigger=trigger, candidate=version, live_before=version)
-        stages = Stages(run, lease)
-        try:
-            index_version = stages("build_index", lambda: index_build(encoder_version=version, seed=seed))
-            run.index_version = index_version
-            stages("activate", lambda: serving_activate(index_version=index_version))
-            run.status = RetrainRun.Status.REINDEXED
-            run.reason = f"rebuilt the index of {version.name}: {index_version.item_count} products"
-            return run
-        except Exception as error:
-            logger.exception("rebuilding the index failed")
-            run.status = RetrainRun.Status.FAILED
-            run.error = f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            _finish(run)
+        index_version = stages("build_index", lambda: index_build(encoder_version=version, seed=seed))
+        stages.run.index_version = index_version
+        stages("activate", lambda: serving_activate(index_version=index_version))
+        stages.run.status = RetrainRun.Status.REINDEXED
+        stages.run.reason = f"rebuilt the index of {version.name}: {index_version.item_count} products"
+        return stages.run
