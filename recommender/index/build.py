@@ -199,7 +199,8 @@ class IndexBuilder:
         """Append one batch: ``vectors[space]`` is (b, dimension) for every space, row j for ``product_ids[j]``.
 
         The whole batch is checked before any of it is written, so a rejected batch leaves the
-        builder as it was. ``positions`` (b, 2) must come with every batch or with none.
+        builder as it was. ``positions`` (b, 2) are raw map coordinates (any range, y growing
+        upwards), stored as screen fractions by ``finish``; they come with every batch or none.
         """
         self._require_open()
         ids = np.asarray(product_ids)

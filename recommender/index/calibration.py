@@ -26,25 +26,30 @@ DEFAULT_TUNING_QUERIES = 1000
 # Up to this many items a query compares with every item (search_k = count x n_trees): under
 # ~0.3 ms at the served dimensions, and recall is then exactly 1.
 SEARCH_ALL_MAX_ITEMS = 2_000
-# search_k grows by this factor from k x n_trees until the target is met, so the chosen value is
-# within 25% of the smallest that meets it on the sample.
+# search_k grows by this factor from k x n_trees until the target is met; REFINE_STEPS bisections
+# then bring the chosen value within ~6% of the smallest that meets it on the sample.
 SEARCH_K_STEP = 1.25
+REFINE_STEPS = 2
 # Rows per chunk of the ground-truth pass: bounds the (queries, chunk) similarity block.
 _TRUTH_CHUNK_ROWS = 4_096
 # Annoy's angular node: int32 n_descendants, a 4-byte union (children[0] / squared norm),
 # int32 children[1], then the float32 vector. Checked against get_item_vector at runtime.
 _NODE_HEADER_BYTES = 12
 
-# n_trees by catalog size, from the recall / latency / size curves of bench/index_bench.py
-# (clustered vectors, 128 and 256 dimensions, recall@10 target 0.95, search_k calibrated per
-# n_trees): (largest count, n_trees).
+# n_trees by catalog size: (largest count, n_trees). From the n_trees curves of
+# bench/index_bench.py (clustered vectors, 256 dimensions, search_k calibrated to recall@10 0.95 for
+# each n_trees, query time on the memory-mapped file): more trees let a smaller search_k reach
+# the target, which pays until the per-tree cost of the search catches up (100k: 20 trees beat
+# 5, 10, 40 and 80; 300k: 40 beat 10 and 20 and tied with 60). At 1M query time still falls
+# beyond 60 trees, but every tree adds ~15 MB per million items to each space's file and to the
+# build's peak RSS, which at 60 trees is already ~2.7 GB of the 3 GB budget at 1M.
 N_TREES_RULE: tuple[tuple[int, int], ...] = (
-    (SEARCH_ALL_MAX_ITEMS, 1),
+    (SEARCH_ALL_MAX_ITEMS, 1),  # every query compares every item: trees only cost
     (20_000, 10),
     (200_000, 20),
-    (2_000_000, 30),
+    (600_000, 40),
 )
-N_TREES_MAX = 40
+N_TREES_MAX = 60
 
 
 def choose_n_trees(count: int) -> int:
@@ -59,7 +64,7 @@ def choose_n_trees(count: int) -> int:
 class Calibration:
     search_k: int
     recall: float  # measured recall@k at search_k on the query sample
-    curve: tuple[tuple[int, float], ...]  # every (search_k, recall) measured, in order
+    curve: tuple[tuple[int, float], ...]  # every (search_k, recall) measured, by search_k
 
 
 def sample_queries(count: int, size: int, seed: int) -> np.ndarray:
@@ -153,23 +158,40 @@ def calibrate_search_k(
     count: int,
     target_recall: float,
 ) -> Calibration:
-    """The smallest search_k on a x1.25 ladder from k x n_trees whose measured recall@k reaches the target.
+    """The smallest search_k found whose measured recall@k on the sample reaches the target.
 
-    The ladder stops at count x n_trees, where every item is compared (recall 1 up to ties); a
-    catalog of at most SEARCH_ALL_MAX_ITEMS items starts there.
+    Recall never falls as search_k grows (a larger search_k inspects a superset of items), so:
+    a x1.25 ladder from k x n_trees up to the first value that meets the target, then
+    REFINE_STEPS bisections (geometric) between it and the last value that did not. The ladder
+    stops at count x n_trees, where every item is compared (recall 1 up to ties); a catalog of
+    at most SEARCH_ALL_MAX_ITEMS items starts there.
     """
     search_all = count * n_trees
-    search_k = search_all if count <= SEARCH_ALL_MAX_ITEMS else min(search_all, k * n_trees)
-    curve = []
-    while True:
-        recall = measured_recall(annoy, query_items, truth, k, search_k)
-        curve.append((search_k, recall))
-        if recall >= target_recall or search_k >= search_all:
-            break
-        search_k = min(search_all, max(search_k + 1, math.ceil(search_k * SEARCH_K_STEP)))
-    if recall < target_recall:
-        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, recall, target_recall)
-    return Calibration(search_k=search_k, recall=recall, curve=tuple(curve))
+    measured: dict[int, float] = {}
+
+    def recall_at(search_k: int) -> float:
+        measured[search_k] = measured_recall(annoy, query_items, truth, k, search_k)
+        return measured[search_k]
+
+    if count <= SEARCH_ALL_MAX_ITEMS:
+        low, high = None, search_all
+        recall_at(high)
+    else:
+        low, high = None, min(search_all, k * n_trees)
+        while recall_at(high) < target_recall and high < search_all:
+            low, high = high, min(search_all, max(high + 1, math.ceil(high * SEARCH_K_STEP)))
+    if measured[high] >= target_recall and low is not None:
+        for _ in range(REFINE_STEPS):
+            middle = round(math.sqrt(low * high))
+            if middle in (low, high):
+                break
+            if recall_at(middle) >= target_recall:
+                high = middle
+            else:
+                low = middle
+    if measured[high] < target_recall:
+        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, measured[high], target_recall)
+    return Calibration(search_k=high, recall=measured[high], curve=tuple(sorted(measured.items())))
 
 
 def fixed_search_k(
