@@ -67,6 +67,7 @@ class SpaceBuild:
     search_k: int
     tuned_k: int
     recall_at_10: float  # measured against exact search on ``recall_queries`` sampled items
+    recall_lower_bound: float  # one-sided 95% confidence bound of the recall@tuned_k over all items
     recall_queries: int
     file_bytes: int
     file_digest: str
@@ -379,6 +380,7 @@ class IndexBuilder:
             search_k=tuned.search_k,
             tuned_k=self.k,
             recall_at_10=recall_at_10,
+            recall_lower_bound=tuned.recall_lower_bound,
             recall_queries=int(query_items.size),
             file_bytes=record["bytes"],
             file_digest=record["digest"],
@@ -393,6 +395,7 @@ class IndexBuilder:
             "tuned_k": self.k,
             "recall_at_10": round(recall_at_10, 4),
             "recall_at_k": round(tuned.recall, 4),
+            "recall_at_k_lower_bound": round(tuned.recall_lower_bound, 4),
             "recall_curve": recall_table(tuned.curve),
             "file_bytes": built.file_bytes,
             "file_digest": built.file_digest,

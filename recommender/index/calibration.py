@@ -30,6 +30,8 @@ SEARCH_ALL_MAX_ITEMS = 2_000
 # then bring the chosen value within ~6% of the smallest that meets it on the sample.
 SEARCH_K_STEP = 1.25
 REFINE_STEPS = 2
+# One-sided 95% normal quantile: the target must hold for the lower confidence bound of the recall.
+_CONFIDENCE_Z = 1.645
 # Rows per chunk of the ground-truth pass: bounds the (queries, chunk) similarity block.
 _TRUTH_CHUNK_ROWS = 4_096
 # Annoy's angular node: int32 n_descendants, a 4-byte union (children[0] / squared norm),
@@ -64,7 +66,8 @@ def choose_n_trees(count: int) -> int:
 class Calibration:
     search_k: int
     recall: float  # measured recall@k at search_k on the query sample
-    curve: tuple[tuple[int, float], ...]  # every (search_k, recall) measured, by search_k
+    recall_lower_bound: float  # its one-sided 95% confidence bound
+    curve: tuple[tuple[int, float, float], ...]  # every (search_k, recall, lower bound) measured, by search_k
 
 
 def sample_queries(count: int, size: int, seed: int) -> np.ndarray:
@@ -138,14 +141,31 @@ def exact_truth(
 
 def measured_recall(annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, k: int, search_k: int) -> float:
     """Mean recall@k of ``annoy`` at ``search_k`` against ``truth`` (each query item excluded from its results)."""
+    return estimate_recall(annoy, query_items, truth, k, search_k).mean
+
+
+@dataclass(frozen=True)
+class RecallEstimate:
+    mean: float  # over the sampled queries
+    lower_bound: float  # one-sided 95% confidence bound on the mean over all items
+
+
+def estimate_recall(
+    annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, k: int, search_k: int
+) -> RecallEstimate:
+    """Recall@k on the sample, and how low the recall over all items may plausibly be."""
     k = min(k, truth.shape[1])
     if k <= 0 or query_items.size == 0:
-        return 1.0  # a single item has no neighbours to miss
-    hits = 0
-    for query, expected in zip(query_items.tolist(), truth[:, :k].tolist(), strict=True):
+        return RecallEstimate(1.0, 1.0)  # a single item has no neighbours to miss
+    per_query = np.empty(query_items.size)
+    for row, (query, expected) in enumerate(zip(query_items.tolist(), truth[:, :k].tolist(), strict=True)):
         found = [item for item in annoy.get_nns_by_item(query, k + 1, search_k=search_k) if item != query][:k]
-        hits += len(set(found).intersection(expected))
-    return hits / (k * query_items.size)
+        per_query[row] = len(set(found).intersection(expected)) / k
+    mean = float(per_query.mean())
+    if query_items.size < 2:
+        return RecallEstimate(mean, mean)
+    standard_error = float(per_query.std(ddof=1)) / math.sqrt(query_items.size)
+    return RecallEstimate(mean, mean - _CONFIDENCE_Z * standard_error)
 
 
 def calibrate_search_k(
@@ -158,50 +178,60 @@ def calibrate_search_k(
     count: int,
     target_recall: float,
 ) -> Calibration:
-    """The smallest search_k found whose measured recall@k on the sample reaches the target.
+    """The smallest search_k found whose recall@k reaches the target with 95% confidence.
 
-    Recall never falls as search_k grows (a larger search_k inspects a superset of items), so:
-    a x1.25 ladder from k x n_trees up to the first value that meets the target, then
-    REFINE_STEPS bisections (geometric) between it and the last value that did not. The ladder
-    stops at count x n_trees, where every item is compared (recall 1 up to ties); a catalog of
-    at most SEARCH_ALL_MAX_ITEMS items starts there.
+    The target is met when the one-sided 95% lower bound of the sampled recall reaches it, so
+    that the recall over all items, not only over the sample, is at least the target (tuned on
+    the sample's mean, an independent measurement would fall short half the time). Recall never
+    falls as search_k grows (a larger search_k inspects a superset of items), so: a x1.25
+    ladder from k x n_trees up to the first value that meets the target, then REFINE_STEPS
+    geometric bisections between it and the last value that did not. The ladder stops at
+    count x n_trees, where every item is compared (recall 1 up to ties); a catalog of at most
+    SEARCH_ALL_MAX_ITEMS items starts there.
     """
     search_all = count * n_trees
-    measured: dict[int, float] = {}
+    measured: dict[int, RecallEstimate] = {}
 
-    def recall_at(search_k: int) -> float:
-        measured[search_k] = measured_recall(annoy, query_items, truth, k, search_k)
-        return measured[search_k]
+    def meets(search_k: int) -> bool:
+        measured[search_k] = estimate_recall(annoy, query_items, truth, k, search_k)
+        return measured[search_k].lower_bound >= target_recall
 
     if count <= SEARCH_ALL_MAX_ITEMS:
         low, high = None, search_all
-        recall_at(high)
+        met = meets(high)
     else:
         low, high = None, min(search_all, k * n_trees)
-        while recall_at(high) < target_recall and high < search_all:
+        while not (met := meets(high)) and high < search_all:
             low, high = high, min(search_all, max(high + 1, math.ceil(high * SEARCH_K_STEP)))
-    if measured[high] >= target_recall and low is not None:
+    if met and low is not None:
         for _ in range(REFINE_STEPS):
             middle = round(math.sqrt(low * high))
             if middle in (low, high):
                 break
-            if recall_at(middle) >= target_recall:
+            if meets(middle):
                 high = middle
             else:
                 low = middle
-    if measured[high] < target_recall:
-        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, measured[high], target_recall)
-    return Calibration(search_k=high, recall=measured[high], curve=tuple(sorted(measured.items())))
+    chosen = measured[high]
+    if not met:
+        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, chosen.mean, target_recall)
+    curve = tuple((search_k, estimate.mean, estimate.lower_bound) for search_k, estimate in sorted(measured.items()))
+    return Calibration(search_k=high, recall=chosen.mean, recall_lower_bound=chosen.lower_bound, curve=curve)
 
 
 def fixed_search_k(
     annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, *, k: int, search_k: int
 ) -> Calibration:
     """A caller-chosen search_k, with its recall still measured."""
-    recall = measured_recall(annoy, query_items, truth, k, search_k)
-    return Calibration(search_k=search_k, recall=recall, curve=((search_k, recall),))
+    estimate = estimate_recall(annoy, query_items, truth, k, search_k)
+    return Calibration(
+        search_k=search_k,
+        recall=estimate.mean,
+        recall_lower_bound=estimate.lower_bound,
+        curve=((search_k, estimate.mean, estimate.lower_bound),),
+    )
 
 
-def recall_table(curve: Sequence[tuple[int, float]]) -> list[list[float]]:
-    """The calibration curve as JSON-friendly [search_k, recall] pairs."""
-    return [[int(search_k), round(float(recall), 4)] for search_k, recall in curve]
+def recall_table(curve: Sequence[tuple[int, float, float]]) -> list[list[float]]:
+    """The calibration curve as JSON-friendly [search_k, recall, lower bound] rows."""
+    return [[int(search_k), round(float(mean), 4), round(float(low), 4)] for search_k, mean, low in curve]
