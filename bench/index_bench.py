@@ -318,7 +318,7 @@ def main() -> None:
     parser.add_argument("--similar-dim", type=int, default=256)
     parser.add_argument("--goes-with-dim", type=int, default=128)
     parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("--queries", type=int, default=500, help="bench queries per measurement")
+    parser.add_argument("--queries", type=int, default=2000, help="bench queries per measurement")
     parser.add_argument("--centres", type=int, default=200)
     parser.add_argument("--noise", type=float, default=1.0, help="noise norm relative to the unit centre")
     parser.add_argument("--centres-from", default="", help=".npy of real vectors whose first rows become centres")
