@@ -1,6 +1,6 @@
 """Benchmark of the served index: two spaces streamed through IndexBuilder, at 100k and 1M products.
 
-    .venv/bin/python bench/index_bench.py [--sizes 100000] [--million] [--grid 10,20,30,40]
+    .venv/bin/python bench/index_bench.py [--sizes 100000] [--grid 5,10,20,40,80] [--million [--million-grid 15,30,60]]
 
 For each size: (1) the n_trees curve, one similar-only build per n_trees in ``--grid`` with
 search_k calibrated by the builder to the target, showing what each tree count costs in query
@@ -11,14 +11,16 @@ the rule's n_trees, one table row per space.
 Every build runs in a child process fed in batches from a generator, so neither the child nor
 this process ever holds a space's vectors as one matrix; the child reports its peak RSS
 (VmHWM, which includes the pages of the memory-mapped Annoy files it writes) and its peak
-anonymous memory (RssAnon, sampled every 0.2 s). This process then measures recall@10 itself:
-exact cosine top-10 of ``--queries`` random rows (each excluded from its own neighbours),
-computed in chunks from a regenerated stream, against LoadedIndex.query_product at the
-version's tuned search_k; and times single-threaded queries on the memory-mapped files (a
-product's neighbours, query_product; an uploaded photo's, query by vector) after one warm-up
-pass. Synthetic vectors are a Gaussian mixture: unit-norm centres plus isotropic noise of norm
-``--noise``, L2-normalised (``--centres-from FILE.npy`` takes the centres of a space of that
-dimension from real vectors instead).
+anonymous memory (RssAnon, sampled every 0.2 s). Not ru_maxrss: Linux carries it over from
+before exec, when the child still shared this process's pages (the grid's mapped indexes).
+
+This process then measures recall@10 itself: exact cosine top-10 of ``--queries`` random rows
+(each excluded from its own neighbours), computed in chunks from a regenerated stream, against
+LoadedIndex.query_product at the version's tuned search_k; and times single-threaded queries
+on the memory-mapped files (a product's neighbours, query_product; an uploaded photo's, query
+by vector) after that warm-up pass, in ROUNDS interleaved passes. Synthetic vectors are a
+Gaussian mixture: unit-norm centres plus isotropic noise of norm ``--noise``, L2-normalised
+(``--centres-from FILE.npy`` takes the centres of a space of that dimension from real vectors).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,9 +41,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recommender.index import GOES_WITH, SIMILAR, IndexBuilder, LoadedIndex, exact_neighbours  # noqa: E402
+from recommender.index import (  # noqa: E402
+    DEFAULT_TUNING_QUERIES,
+    GOES_WITH,
+    SIMILAR,
+    IndexBuilder,
+    LoadedIndex,
+    exact_neighbours,
+)
 
 K = 10
+ROUNDS = 3  # timing passes per configuration
 
 
 # --- the synthetic catalog, regenerated identically by every pass ---------------------------
@@ -111,7 +120,6 @@ def child_build(config: dict) -> None:
             {
                 "path": str(build.path),
                 "wall_seconds": wall,
-                "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "vmhwm_mb": status_kb("VmHWM") / 1024,
                 "peak_anon_mb": peak["anon_kb"] / 1024,
                 "spaces": {
@@ -172,47 +180,60 @@ def exact_truth(config: dict, n: int, query_rows: np.ndarray) -> tuple[dict, dic
     return queries, {space: rows for space, (_, rows) in best.items()}
 
 
-def measure(loaded: LoadedIndex, space: str, queries: np.ndarray, truth: np.ndarray, query_rows: np.ndarray) -> dict:
-    product_of = 10 * query_rows + 7
-    truth_ids = 10 * truth + 7
+def recall_of(loaded: LoadedIndex, space: str, truth: np.ndarray, query_rows: np.ndarray) -> float:
+    """recall@K of query_product (the tuned search_k) against the exact truth; also warms the mapping."""
     hits = 0
-    for product_id, expected in zip(product_of.tolist(), truth_ids.tolist(), strict=True):  # also the warm-up
+    for product_id, expected in zip((10 * query_rows + 7).tolist(), (10 * truth + 7).tolist(), strict=True):
         found = [pid for pid, _ in loaded.query_product(product_id, k=K, space=space)]
         hits += len(set(found).intersection(expected))
-    # Separate passes: a query right after another for the same product would find its pages in the CPU cache.
-    product_ms, vector_ms = [], []
-    for product_id in product_of.tolist():
-        started = time.perf_counter()
+    return hits / (K * query_rows.size)
+
+
+def time_queries(loaded: LoadedIndex, space: str, queries: np.ndarray, query_rows: np.ndarray) -> dict:
+    """One timed pass of product queries, then one of vector queries, single-threaded."""
+    # Wall time is what a caller waits on this (shared) machine; CPU time leaves out the time the thread spent
+    # descheduled by other processes, so it shows the cost on an idle core.
+    product_ms, product_cpu_ms, vector_ms = [], [], []
+    for product_id in (10 * query_rows + 7).tolist():
+        started, started_cpu = time.perf_counter(), time.thread_time()
         loaded.query_product(product_id, k=K, space=space)
         product_ms.append((time.perf_counter() - started) * 1000)
+        product_cpu_ms.append((time.thread_time() - started_cpu) * 1000)
     for vector in queries:
         started = time.perf_counter()
         loaded.query(vector, k=K, space=space)
         vector_ms.append((time.perf_counter() - started) * 1000)
     return {
-        "recall": hits / (K * query_rows.size),
         "p50": float(np.percentile(product_ms, 50)),
         "p95": float(np.percentile(product_ms, 95)),
+        "cpu_p50": float(np.percentile(product_cpu_ms, 50)),
         "vector_p50": float(np.percentile(vector_ms, 50)),
+        "load": os.getloadavg()[0],
     }
 
 
-def evaluate(config: dict, n: int, truth_cache: dict) -> tuple[dict, dict]:
-    """Build in a child, then measure each space here. The truth is computed once per (size, spaces)."""
-    with tempfile.TemporaryDirectory(prefix="index-bench-", dir=config["workdir"]) as root:
-        load_before = os.getloadavg()[0]
-        child = run_build(config | {"root": root, "n": n})
-        key = (n, tuple(config["dimensions"]))
-        if key not in truth_cache:
-            query_rows = np.sort(np.random.default_rng(config["seed"] + 99).choice(n, config["queries"], replace=False))
-            truth_cache[key] = (query_rows, *exact_truth(config, n, query_rows))
-        query_rows, queries, truth = truth_cache[key]
-        loaded = LoadedIndex.load(Path(child["path"]))
-        measured = {space: measure(loaded, space, queries[space], truth[space], query_rows) for space in loaded.spaces}
-        loaded.unload()
-        child["load_before"] = load_before
-        child["load_after"] = os.getloadavg()[0]
-    return child, measured
+def measure_all(indexes: dict, config: dict, n: int, truth_cache: dict) -> dict:
+    """{(name, space): recall and median timings} for loaded ``indexes`` {name: LoadedIndex}.
+
+    Timing passes go round every (index, space) ROUNDS times and report the median of each figure, so
+    that a change in the machine's load during the run does not favour one configuration.
+    """
+    key = (n, tuple(config["dimensions"]))
+    if key not in truth_cache:
+        query_rows = np.sort(np.random.default_rng(config["seed"] + 99).choice(n, config["queries"], replace=False))
+        truth_cache[key] = (query_rows, *exact_truth(config, n, query_rows))
+    query_rows, queries, truth = truth_cache[key]
+    pairs = [(name, space) for name, loaded in indexes.items() for space in loaded.spaces]
+    recalls = {(name, space): recall_of(indexes[name], space, truth[space], query_rows) for name, space in pairs}
+    rounds: dict = {pair: [] for pair in pairs}
+    for _ in range(ROUNDS):
+        for name, space in pairs:
+            rounds[(name, space)].append(time_queries(indexes[name], space, queries[space], query_rows))
+    return {
+        pair: {"recall": recalls[pair]}
+        | {stat: float(np.median([r[stat] for r in rounds[pair]])) for stat in rounds[pair][0]}
+        for pair in pairs
+    }
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -221,46 +242,65 @@ def evaluate(config: dict, n: int, truth_cache: dict) -> tuple[dict, dict]:
 def print_grid(config: dict, n: int, truth_cache: dict) -> None:
     space = SIMILAR
     dim = config["dimensions"][space]
+    config = config | {"dimensions": {space: dim}}
+    target = config["target"]
+    print(f"\n#### n_trees curve: {n:,} x {dim} ({space} only), search_k calibrated to recall@10 >= {target}\n")
+    with tempfile.TemporaryDirectory(prefix="index-bench-", dir=config["workdir"]) as root:
+        children = {
+            n_trees: run_build(config | {"n_trees": n_trees, "root": f"{root}/{n_trees}", "n": n})
+            for n_trees in config["grid"]
+        }
+        indexes = {n_trees: LoadedIndex.load(Path(child["path"])) for n_trees, child in children.items()}
+        measured = measure_all(indexes, config, n, truth_cache)
+        for loaded in indexes.values():
+            loaded.unload()
     print(
-        f"\n#### n_trees curve: {n:,} x {dim} ({space} only), search_k calibrated to recall@10 >= {config['target']}\n"
+        "| n_trees | search_k | recall@10 (builder) | recall@10 (bench) | p50 ms | p95 ms | CPU p50 ms "
+        "| vector p50 ms | build s | file MB | peak RSS MB | load |"
     )
-    print(
-        "| n_trees | search_k | recall@10 (builder) | recall@10 (bench) | p50 ms | p95 ms | vector p50 ms "
-        "| build s | file MB | peak RSS MB | load |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n_trees in config["grid"]:
-        child, measured = evaluate(config | {"dimensions": {space: dim}, "n_trees": n_trees}, n, truth_cache)
-        built, got = child["spaces"][space], measured[space]
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n_trees, child in children.items():
+        built, got = child["spaces"][space], measured[(n_trees, space)]
         print(
             f"| {n_trees} | {built['search_k']} | {built['recall']:.3f} | {got['recall']:.3f} | {got['p50']:.3f} | "
-            f"{got['p95']:.3f} | {got['vector_p50']:.3f} | {child['wall_seconds']:.0f} | {built['file_mb']:.0f} | "
-            f"{child['vmhwm_mb']:.0f} | {child['load_after']:.1f} |",
-            flush=True,
+            f"{got['p95']:.3f} | {got['cpu_p50']:.3f} | {got['vector_p50']:.3f} | {child['wall_seconds']:.0f} | "
+            f"{built['file_mb']:.0f} | {child['vmhwm_mb']:.0f} | {got['load']:.1f} |"
         )
+    print(
+        f"\nrecall@10 (builder): measured by IndexBuilder on its own {DEFAULT_TUNING_QUERIES} sampled rows; "
+        f"times: median of {ROUNDS} interleaved passes; build s: the whole child process; load: 1-min load average "
+        "while timing.",
+        flush=True,
+    )
 
 
 def print_served(config: dict, n: int, truth_cache: dict) -> None:
     dims = ", ".join(f"{space} {dim}" for space, dim in config["dimensions"].items())
-    child, measured = evaluate(config | {"n_trees": None}, n, truth_cache)
+    with tempfile.TemporaryDirectory(prefix="index-bench-", dir=config["workdir"]) as root:
+        load_before = os.getloadavg()[0]
+        child = run_build(config | {"n_trees": None, "root": root, "n": n})
+        load_after = os.getloadavg()[0]
+        loaded = LoadedIndex.load(Path(child["path"]))
+        measured = measure_all({"served": loaded}, config, n, truth_cache)
+        loaded.unload()
     print(f"\n#### Served build: {n:,} products, {dims} dimensions, n_trees by rule, both spaces in one build\n")
     print(
-        "| space | n_trees x search_k | recall@10 (builder) | recall@10 (bench) | p50 ms | p95 ms | vector p50 ms "
-        "| space build s | tune s | file MB |"
+        "| space | n_trees x search_k | recall@10 (builder) | recall@10 (bench) | p50 ms | p95 ms | CPU p50 ms "
+        "| vector p50 ms | space build s | tune s | file MB | load |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for space, built in child["spaces"].items():
-        got = measured[space]
+        got = measured[("served", space)]
         print(
             f"| {space} | {built['n_trees']} x {built['search_k']} | {built['recall']:.3f} | {got['recall']:.3f} | "
-            f"{got['p50']:.3f} | {got['p95']:.3f} | {got['vector_p50']:.3f} | {built['build_seconds']:.0f} | "
-            f"{built['tune_seconds']:.0f} | {built['file_mb']:.0f} |"
+            f"{got['p50']:.3f} | {got['p95']:.3f} | {got['cpu_p50']:.3f} | {got['vector_p50']:.3f} | "
+            f"{built['build_seconds']:.0f} | {built['tune_seconds']:.0f} | {built['file_mb']:.0f} | {got['load']:.1f} |"
         )
     print(
         f"\nWhole build (stream, add, trees, tuning, files): {child['wall_seconds']:.0f} s; peak RSS "
-        f"{child['vmhwm_mb']:.0f} MB (VmHWM; ru_maxrss {child['ru_maxrss_mb']:.0f} MB), of which anonymous at most "
+        f"{child['vmhwm_mb']:.0f} MB (VmHWM), of which anonymous at most "
         f"{child['peak_anon_mb']:.0f} MB, the rest pages of the Annoy files being written. "
-        f"Load average {child['load_before']:.1f} before, {child['load_after']:.1f} after.",
+        f"Load average {load_before:.1f} when the build started, {load_after:.1f} when it ended.",
         flush=True,
     )
 
@@ -278,7 +318,7 @@ def main() -> None:
     parser.add_argument("--similar-dim", type=int, default=256)
     parser.add_argument("--goes-with-dim", type=int, default=128)
     parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("--queries", type=int, default=500, help="bench queries per measurement")
+    parser.add_argument("--queries", type=int, default=2000, help="bench queries per measurement")
     parser.add_argument("--centres", type=int, default=200)
     parser.add_argument("--noise", type=float, default=1.0, help="noise norm relative to the unit centre")
     parser.add_argument("--centres-from", default="", help=".npy of real vectors whose first rows become centres")

@@ -67,6 +67,7 @@ class SpaceBuild:
     search_k: int
     tuned_k: int
     recall_at_10: float  # measured against exact search on ``recall_queries`` sampled items
+    recall_lower_bound: float  # one-sided 95% confidence bound of the recall@tuned_k over all items
     recall_queries: int
     file_bytes: int
     file_digest: str
@@ -199,7 +200,8 @@ class IndexBuilder:
         """Append one batch: ``vectors[space]`` is (b, dimension) for every space, row j for ``product_ids[j]``.
 
         The whole batch is checked before any of it is written, so a rejected batch leaves the
-        builder as it was. ``positions`` (b, 2) must come with every batch or with none.
+        builder as it was. ``positions`` (b, 2) are raw map coordinates (any range, y growing
+        upwards), stored as screen fractions by ``finish``; they come with every batch or none.
         """
         self._require_open()
         ids = np.asarray(product_ids)
@@ -378,6 +380,7 @@ class IndexBuilder:
             search_k=tuned.search_k,
             tuned_k=self.k,
             recall_at_10=recall_at_10,
+            recall_lower_bound=tuned.recall_lower_bound,
             recall_queries=int(query_items.size),
             file_bytes=record["bytes"],
             file_digest=record["digest"],
@@ -392,6 +395,7 @@ class IndexBuilder:
             "tuned_k": self.k,
             "recall_at_10": round(recall_at_10, 4),
             "recall_at_k": round(tuned.recall, 4),
+            "recall_at_k_lower_bound": round(tuned.recall_lower_bound, 4),
             "recall_curve": recall_table(tuned.curve),
             "file_bytes": built.file_bytes,
             "file_digest": built.file_digest,

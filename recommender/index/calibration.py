@@ -22,29 +22,39 @@ from .search import _normalise
 logger = logging.getLogger(__package__)
 
 # Query rows sampled uniformly over all items for tuning (every row when the catalog is smaller).
-DEFAULT_TUNING_QUERIES = 1000
+# With 1000, one 1M build's sample overstated the recall by 0.006 (0.955 against 0.949 on 4000
+# independent rows); 2000 narrows the spread by a factor 1.4 for ~35 s more tuning per space at 1M.
+DEFAULT_TUNING_QUERIES = 2000
 # Up to this many items a query compares with every item (search_k = count x n_trees): under
 # ~0.3 ms at the served dimensions, and recall is then exactly 1.
 SEARCH_ALL_MAX_ITEMS = 2_000
-# search_k grows by this factor from k x n_trees until the target is met, so the chosen value is
-# within 25% of the smallest that meets it on the sample.
+# search_k grows by this factor from k x n_trees until the target is met; REFINE_STEPS bisections
+# then bring the chosen value within ~6% of the smallest that meets it on the sample.
 SEARCH_K_STEP = 1.25
+REFINE_STEPS = 2
+# One-sided 95% normal quantile: the target must hold for the lower confidence bound of the recall.
+_CONFIDENCE_Z = 1.645
 # Rows per chunk of the ground-truth pass: bounds the (queries, chunk) similarity block.
 _TRUTH_CHUNK_ROWS = 4_096
 # Annoy's angular node: int32 n_descendants, a 4-byte union (children[0] / squared norm),
 # int32 children[1], then the float32 vector. Checked against get_item_vector at runtime.
 _NODE_HEADER_BYTES = 12
 
-# n_trees by catalog size, from the recall / latency / size curves of bench/index_bench.py
-# (clustered vectors, 128 and 256 dimensions, recall@10 target 0.95, search_k calibrated per
-# n_trees): (largest count, n_trees).
+# n_trees by catalog size: (largest count, n_trees). From the n_trees curves of
+# bench/index_bench.py (clustered vectors, 256 dimensions, search_k calibrated to recall@10 0.95 for
+# each n_trees, query time on the memory-mapped file): more trees let a smaller search_k reach
+# the target, which pays until the per-tree cost of the search catches up. 100k: 20 and 40 trees
+# tie (0.16 ms), 5 and 10 are slower, 80 slower again; 300k: 40 beats 10 and 20 and ties with 60.
+# 1M: query time keeps falling (15: 3.7 ms, 30: 2.7, 45: 2.2, 60: 1.8, 80: 1.6), but every tree
+# adds ~15 MB per million items to each space's file and to the build's peak RSS, which is
+# 2.6 GB at 60 trees for both served spaces at 1M: 80 would leave no room in the 3 GB budget.
 N_TREES_RULE: tuple[tuple[int, int], ...] = (
-    (SEARCH_ALL_MAX_ITEMS, 1),
+    (SEARCH_ALL_MAX_ITEMS, 1),  # every query compares every item: trees only cost
     (20_000, 10),
     (200_000, 20),
-    (2_000_000, 30),
+    (600_000, 40),
 )
-N_TREES_MAX = 40
+N_TREES_MAX = 60
 
 
 def choose_n_trees(count: int) -> int:
@@ -59,7 +69,8 @@ def choose_n_trees(count: int) -> int:
 class Calibration:
     search_k: int
     recall: float  # measured recall@k at search_k on the query sample
-    curve: tuple[tuple[int, float], ...]  # every (search_k, recall) measured, in order
+    recall_lower_bound: float  # its one-sided 95% confidence bound
+    curve: tuple[tuple[int, float, float], ...]  # every (search_k, recall, lower bound) measured, by search_k
 
 
 def sample_queries(count: int, size: int, seed: int) -> np.ndarray:
@@ -133,14 +144,31 @@ def exact_truth(
 
 def measured_recall(annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, k: int, search_k: int) -> float:
     """Mean recall@k of ``annoy`` at ``search_k`` against ``truth`` (each query item excluded from its results)."""
+    return estimate_recall(annoy, query_items, truth, k, search_k).mean
+
+
+@dataclass(frozen=True)
+class RecallEstimate:
+    mean: float  # over the sampled queries
+    lower_bound: float  # one-sided 95% confidence bound on the mean over all items
+
+
+def estimate_recall(
+    annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, k: int, search_k: int
+) -> RecallEstimate:
+    """Recall@k on the sample, and how low the recall over all items may plausibly be."""
     k = min(k, truth.shape[1])
     if k <= 0 or query_items.size == 0:
-        return 1.0  # a single item has no neighbours to miss
-    hits = 0
-    for query, expected in zip(query_items.tolist(), truth[:, :k].tolist(), strict=True):
+        return RecallEstimate(1.0, 1.0)  # a single item has no neighbours to miss
+    per_query = np.empty(query_items.size)
+    for row, (query, expected) in enumerate(zip(query_items.tolist(), truth[:, :k].tolist(), strict=True)):
         found = [item for item in annoy.get_nns_by_item(query, k + 1, search_k=search_k) if item != query][:k]
-        hits += len(set(found).intersection(expected))
-    return hits / (k * query_items.size)
+        per_query[row] = len(set(found).intersection(expected)) / k
+    mean = float(per_query.mean())
+    if query_items.size < 2:
+        return RecallEstimate(mean, mean)
+    standard_error = float(per_query.std(ddof=1)) / math.sqrt(query_items.size)
+    return RecallEstimate(mean, mean - _CONFIDENCE_Z * standard_error)
 
 
 def calibrate_search_k(
@@ -153,33 +181,60 @@ def calibrate_search_k(
     count: int,
     target_recall: float,
 ) -> Calibration:
-    """The smallest search_k on a x1.25 ladder from k x n_trees whose measured recall@k reaches the target.
+    """The smallest search_k found whose recall@k reaches the target with 95% confidence.
 
-    The ladder stops at count x n_trees, where every item is compared (recall 1 up to ties); a
-    catalog of at most SEARCH_ALL_MAX_ITEMS items starts there.
+    The target is met when the one-sided 95% lower bound of the sampled recall reaches it, so
+    that the recall over all items, not only over the sample, is at least the target (tuned on
+    the sample's mean, an independent measurement would fall short half the time). Recall never
+    falls as search_k grows (a larger search_k inspects a superset of items), so: a x1.25
+    ladder from k x n_trees up to the first value that meets the target, then REFINE_STEPS
+    geometric bisections between it and the last value that did not. The ladder stops at
+    count x n_trees, where every item is compared (recall 1 up to ties); a catalog of at most
+    SEARCH_ALL_MAX_ITEMS items starts there.
     """
     search_all = count * n_trees
-    search_k = search_all if count <= SEARCH_ALL_MAX_ITEMS else min(search_all, k * n_trees)
-    curve = []
-    while True:
-        recall = measured_recall(annoy, query_items, truth, k, search_k)
-        curve.append((search_k, recall))
-        if recall >= target_recall or search_k >= search_all:
-            break
-        search_k = min(search_all, max(search_k + 1, math.ceil(search_k * SEARCH_K_STEP)))
-    if recall < target_recall:
-        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, recall, target_recall)
-    return Calibration(search_k=search_k, recall=recall, curve=tuple(curve))
+    measured: dict[int, RecallEstimate] = {}
+
+    def meets(search_k: int) -> bool:
+        measured[search_k] = estimate_recall(annoy, query_items, truth, k, search_k)
+        return measured[search_k].lower_bound >= target_recall
+
+    if count <= SEARCH_ALL_MAX_ITEMS:
+        low, high = None, search_all
+        met = meets(high)
+    else:
+        low, high = None, min(search_all, k * n_trees)
+        while not (met := meets(high)) and high < search_all:
+            low, high = high, min(search_all, max(high + 1, math.ceil(high * SEARCH_K_STEP)))
+    if met and low is not None:
+        for _ in range(REFINE_STEPS):
+            middle = round(math.sqrt(low * high))
+            if middle in (low, high):
+                break
+            if meets(middle):
+                high = middle
+            else:
+                low = middle
+    chosen = measured[high]
+    if not met:
+        logger.warning("recall@%d %.3f < target %.3f even comparing every item", k, chosen.mean, target_recall)
+    curve = tuple((search_k, estimate.mean, estimate.lower_bound) for search_k, estimate in sorted(measured.items()))
+    return Calibration(search_k=high, recall=chosen.mean, recall_lower_bound=chosen.lower_bound, curve=curve)
 
 
 def fixed_search_k(
     annoy: AnnoyIndex, query_items: np.ndarray, truth: np.ndarray, *, k: int, search_k: int
 ) -> Calibration:
     """A caller-chosen search_k, with its recall still measured."""
-    recall = measured_recall(annoy, query_items, truth, k, search_k)
-    return Calibration(search_k=search_k, recall=recall, curve=((search_k, recall),))
+    estimate = estimate_recall(annoy, query_items, truth, k, search_k)
+    return Calibration(
+        search_k=search_k,
+        recall=estimate.mean,
+        recall_lower_bound=estimate.lower_bound,
+        curve=((search_k, estimate.mean, estimate.lower_bound),),
+    )
 
 
-def recall_table(curve: Sequence[tuple[int, float]]) -> list[list[float]]:
-    """The calibration curve as JSON-friendly [search_k, recall] pairs."""
-    return [[int(search_k), round(float(recall), 4)] for search_k, recall in curve]
+def recall_table(curve: Sequence[tuple[int, float, float]]) -> list[list[float]]:
+    """The calibration curve as JSON-friendly [search_k, recall, lower bound] rows."""
+    return [[int(search_k), round(float(mean), 4), round(float(low), 4)] for search_k, mean, low in curve]

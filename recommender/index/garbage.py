@@ -24,7 +24,8 @@ def collect_garbage(*, root: Path, keep: int = 2, stale_lease_seconds: float = 3
 
     A lease is live if its mtime is younger than ``stale_lease_seconds`` or, for this host, its
     process is still running. Also removes build and trash directories and ACTIVE temp files
-    older than an hour (abandoned by a crashed process). Returns the removed directory names.
+    older than an hour (abandoned by a crashed process; a live IndexBuilder touches its build
+    directory every minute). Returns the removed directory names.
     """
     root = Path(root)
     if not root.is_dir():

@@ -260,9 +260,17 @@ def test_the_builders_measured_recall_equals_an_independent_exact_measurement(tm
     loaded = LoadedIndex.load(built.path)
 
     for space, matrix in [(SIMILAR, similar), (GOES_WITH, goes)]:
-        assert 0.8 <= built.spaces[space].recall_at_10 < 1.0
-        assert built.spaces[space].search_k < 2500 * built.spaces[space].n_trees
-        assert exact_recall(loaded, space, matrix, ids) == built.spaces[space].recall_at_10
+        chosen = built.spaces[space]
+        assert 0.8 <= chosen.recall_at_10 < 1.0
+        assert chosen.search_k < 2500 * chosen.n_trees
+        assert exact_recall(loaded, space, matrix, ids) == chosen.recall_at_10
+        # The smallest search_k measured to meet the target (by the recall's lower confidence bound), and one
+        # close below it was measured to miss.
+        curve = {search_k: lower for search_k, _, lower in loaded.meta["spaces"][space]["recall_curve"]}
+        assert curve[chosen.search_k] >= 0.8 and chosen.recall_lower_bound >= 0.8
+        below = [search_k for search_k, lower in curve.items() if search_k < chosen.search_k]
+        assert below and all(curve[search_k] < 0.8 for search_k in below)
+        assert max(below) >= chosen.search_k / 1.1
 
 
 def test_tuning_queries_are_sampled_from_all_rows(tmp_path):
