@@ -72,6 +72,13 @@ def get_item(mapping: dict, key):
 
 
 @register.filter
+def match_share(score) -> float:
+    """A cosine similarity as the share a match bar shows: below zero (nothing alike) is 0 %, so every card of a
+    section that shows bars has one."""
+    return min(max(float(score), 0.0), 1.0)
+
+
+@register.filter
 def filters_query(filters) -> str:
     """A results page's query string for ``filters`` (both keys always present: empty means "any")."""
     return urlencode(

@@ -58,15 +58,17 @@ def test_an_imported_category_gets_its_display_name():
 def test_pages_show_display_names_and_keep_slugs_in_urls(client):
     wardrobes = CategoryFactory(name="wardrobe_cabinet", slug="wardrobe_cabinet", display_name="Wardrobes & cabinets")
     product = ProductFactory(name="PAX", category=wardrobes, type="Wardrobe")
+    ProductFactory(name="HAUGA", category=wardrobes, type="")
 
     listing = client.get(reverse("catalog:product_list"), {"category": "wardrobe_cabinet"})
     page = client.get(product.get_absolute_url())
     home = client.get("/")
 
     assertContains(listing, "<h1>Wardrobes &amp; cabinets</h1>", html=True)
-    option = '<option value="wardrobe_cabinet" selected>Wardrobes &amp; cabinets (1)</option>'
+    option = '<option value="wardrobe_cabinet" selected>Wardrobes &amp; cabinets (2)</option>'
     assertContains(listing, option, html=True)
-    assertContains(listing, "Wardrobes &amp; cabinets · Wardrobe")
+    assertContains(listing, '<span class="meta">Wardrobe</span>', html=True)  # the type says more here
+    assertContains(listing, '<span class="meta">Wardrobes &amp; cabinets</span>', html=True)  # no type: the category
     assertContains(page, '<a href="/products/?category=wardrobe_cabinet">Wardrobes &amp; cabinets</a>', html=True)
     assertContains(home, '<option value="wardrobe_cabinet">Wardrobes &amp; cabinets</option>', html=True)
     for response in (listing, page, home):
