@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from catalog.images import validate_image_file
 from catalog.models import Category, CoView, Product
+from catalog.prices import format_price
 from catalog.services.products import product_save, products_set_active
 from config.upload_handlers import upload_too_large
 
@@ -25,8 +26,10 @@ def thumbnail_tag(product: Product, size: int = 64) -> str:
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "product_count"]
-    search_fields = ["name"]
+    list_display = ["name", "display_name", "slug", "product_count"]
+    list_editable = ["display_name"]
+    search_fields = ["name", "display_name"]
+    fields = ["name", "display_name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
     def get_queryset(self, request):
@@ -53,6 +56,7 @@ class ProductAdminForm(forms.ModelForm):
             "color",
             "size",
             "price",
+            "price_is_demo",
             "image",
             "is_active",
         ]
@@ -63,6 +67,12 @@ class ProductAdminForm(forms.ModelForm):
         self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
         self.image_data: bytes | None = None
         self.photo_too_large = False  # set by ProductAdmin when the photo was cut off while it streamed in
+
+    def clean(self):
+        cleaned = super().clean()
+        if "price" in self.changed_data and "price_is_demo" not in self.changed_data:
+            cleaned["price_is_demo"] = False  # a price staff typed is a real one
+        return cleaned
 
     def clean_image(self):
         image = self.cleaned_data.get("image")
@@ -77,14 +87,14 @@ class ProductAdminForm(forms.ModelForm):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
-    list_display = ["list_thumbnail", "sku", "name", "category", "price", "is_active"]
+    list_display = ["list_thumbnail", "sku", "name", "category", "shown_price", "is_active"]
     list_display_links = ["list_thumbnail", "sku", "name"]
-    list_filter = ["category", "is_active"]
+    list_filter = ["category", "is_active", "price_is_demo"]
     list_select_related = ["category"]
     search_fields = ["sku", "name", "type"]
     readonly_fields = ["image_preview", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["sku", "name", "slug", "category", "type", "price", "is_active"]}),
+        (None, {"fields": ["sku", "name", "slug", "category", "type", "price", "price_is_demo", "is_active"]}),
         ("Details", {"fields": ["description", "color", "size"]}),
         ("Photo", {"fields": ["image", "image_preview"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -95,6 +105,12 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="photo")
     def list_thumbnail(self, product: Product) -> str:
         return thumbnail_tag(product)
+
+    @admin.display(description="price", ordering="price")
+    def shown_price(self, product: Product) -> str:
+        if product.price is None:
+            return "—"
+        return f"{format_price(product.price)} (demo price)" if product.price_is_demo else format_price(product.price)
 
     @admin.display(description="preview")
     def image_preview(self, product: Product) -> str:

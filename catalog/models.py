@@ -6,13 +6,21 @@ from django.urls import reverse
 class Category(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
+    display_name = models.CharField(
+        max_length=100, blank=True, help_text="What shoppers read (e.g. “Wardrobes & cabinets”); empty: the name."
+    )
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name shown on pages; the slug stays in URLs and the API."""
+        return self.display_name or self.name
 
 
 class Product(models.Model):
@@ -25,6 +33,9 @@ class Product(models.Model):
     color = models.CharField(max_length=120, blank=True)
     size = models.CharField(max_length=120, blank=True, help_text="Size or dimensions, as shown.")
     price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_is_demo = models.BooleanField(
+        default=False, help_text="A made-up price for the demo catalog (the source has none); shown as such."
+    )
     image = models.ImageField(upload_to="products/")
     image_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     thumbnail = models.ImageField(upload_to="products/thumbs/", blank=True, editable=False)
@@ -44,6 +55,13 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product_detail", kwargs={"slug": self.slug})
+
+    @property
+    def shown_type(self) -> str:
+        """The retailer's type where it adds something: empty when it only repeats the name or the category."""
+        kind = self.type.strip()
+        repeated = {self.name.strip().casefold(), self.category.name.casefold(), self.category.label.casefold()}
+        return "" if kind.casefold() in repeated else kind
 
 
 class ProductView(models.Model):

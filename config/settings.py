@@ -114,6 +114,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Django serves MEDIA_ROOT itself only with DEBUG or SERVE_MEDIA=1 (the demo). Production leaves this off and serves
+# media from the web server or shared storage (see README.md).
+SERVE_MEDIA = env_bool("SERVE_MEDIA", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -124,6 +127,9 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# The currency of every price in the catalog (ISO 4217): pages show it, the API names it beside the amount.
+CURRENCY = (os.environ.get("CURRENCY") or "EUR").strip().upper()
 
 # Images (product photos here; shoppers' uploads later use the same limits).
 IMAGE_MAX_BYTES = int(os.environ.get("IMAGE_MAX_BYTES", 10 * 1024 * 1024))
@@ -258,8 +264,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Only a site served over plain HTTP on this machine (`make demo`, with SECURE_SSL_REDIRECT=0) turns these off.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -12,5 +12,13 @@ urlpatterns = [
     path("", include("recommender.urls")),
 ]
 
-if settings.DEBUG:
-    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+
+def serve_media(request, path: str):
+    """A file under MEDIA_ROOT, never sniffed as anything but its own type."""
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+if settings.DEBUG or settings.SERVE_MEDIA:
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_media)]

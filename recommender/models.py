@@ -104,6 +104,9 @@ class InspirationUpload(models.Model):
     code = models.BinaryField(
         null=True, blank=True, help_text="The photo's latent code (float16), kept for drawing the reconstruction."
     )
+    vector = models.BinaryField(
+        null=True, blank=True, help_text="The search vector served (float16), kept for changing filters later."
+    )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     worker = models.CharField(max_length=200, blank=True, help_text="The Celery worker of the last attempt.")

@@ -7,8 +7,9 @@ from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.services.feedback import feedback_of_session
 from recommender.services.maps import results_map
-from recommender.services.search import products_in_order
-from recommender.services.uploads import UploadRejected, upload_create_from_post
+from recommender.services.refine import upload_results
+from recommender.services.search import Filters, products_in_order
+from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -34,14 +35,27 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
     context = {"upload": upload, "items": [], "answers": {}}
     if upload.status == InspirationUpload.Status.DONE:
-        results = [(row["product_id"], row["score"]) for row in upload.results]
-        context["items"] = products_in_order(results)
-        context["map"] = results_map(results, {product.pk: product for product, _ in context["items"]})
+        try:
+            filters = _page_filters(request)
+        except UploadRejected as rejected:
+            filters, context["filters_error"] = None, rejected.message
+        answer = upload_results(upload=upload, filters=filters)
+        context.update(answer=answer, items=answer.items, categories=categories_with_active_products())
+        results = [(row["product_id"], row["score"]) for row in upload.results]  # the map shows the first answer
+        first = products_in_order(results) if answer.refined else answer.items
+        context["map"] = results_map(results, {product.pk: product for product, _ in first})
         context["upload_feedback"] = {"context": "upload", "upload": upload.id}
         context["answers"] = feedback_of_session(
             session_key=request.session.session_key, context="upload", upload=upload
         )
     return render(request, "recommender/upload_detail.html", context)
+
+
+def _page_filters(request: HttpRequest) -> Filters | None:
+    """The filters chosen on the results page (``?category=&max_price=``); None when none were chosen."""
+    if "category" not in request.GET and "max_price" not in request.GET:
+        return None
+    return parse_filters(category=request.GET.get("category"), max_price=request.GET.get("max_price"))
 
 
 def latent_map(request: HttpRequest) -> HttpResponse:

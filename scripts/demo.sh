@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python=.venv/bin/python
 port="${PORT:-8000}"
-host="${HOST:-127.0.0.1}"
-mkdir -p var
+# shellcheck source=scripts/demo_env.sh
+. scripts/demo_env.sh
+host="$HOST"
 export PYTHONUNBUFFERED=1
 
 $python manage.py migrate --no-input -v 0
@@ -46,6 +47,10 @@ MSG
 fi
 echo "Importing the demo catalog from $catalog"
 $python manage.py import_catalog "$catalog"
+if [ -f "$catalog/catalog.json" ] && [ "$(cd "$catalog" && pwd -P)" = "$(cd ../shared/data/ikea 2>/dev/null && pwd -P)" ]; then
+  # The IKEA data has no prices: give its products made-up ones, marked "demo price", so price filters work.
+  $python manage.py demo_prices
+fi
 rooms="$catalog/rooms.json"
 if [ -f "$rooms" ]; then
   $python manage.py import_coviews "$rooms" --split train

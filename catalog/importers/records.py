@@ -27,6 +27,14 @@ class BadRow:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """An item the source has that this project does not import on purpose (not furniture): counted, not an error."""
+
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SessionRecord:
     """Views of one browsing session. ``viewed_at`` None means "all viewed together": such a session is
     imported once as a whole (IKEA rooms); timed views are imported view by view (CSV logs)."""

@@ -1,14 +1,22 @@
 """Sweet Home 3D furniture libraries (``.sh3f``): zip files whose ``PluginFurnitureCatalog.properties``
-names each item's id, name, category, icon and creator. Only packs under an open licence are imported."""
+names each item's id, name, category, icon and creator. Only packs under an open licence are imported, and of
+those only furniture: the categories of a home's rooms and its lights, and of them only pieces at least
+``MIN_FURNITURE_CM`` on some side (a sofa, a desk lamp; not a fork, a phone or a hot dog)."""
 
 import re
 import zipfile
 from pathlib import Path
 
-from catalog.importers.records import BadRow, ProductRecord
+from django.utils.text import slugify
+
+from catalog.importers.records import BadRow, LeftOut, ProductRecord
 
 CATALOG_FILE = "PluginFurnitureCatalog.properties"
 OPEN_LICENCES = ("public domain", "cc-0", "cc0", "creative commons")
+# Kept: furniture, by the libraries' own category names. Left out: Characters (people and animals), Vehicles,
+# Miscellaneous (phones, plugs, tools), Exterior (trees, parking slots), Doors and windows, Staircases.
+FURNITURE_CATEGORIES = ("Living room", "Bedroom", "Kitchen", "Bathroom", "Office", "Lights")
+MIN_FURNITURE_CM = 30.0
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 
 
@@ -46,7 +54,31 @@ def licence_is_open(licence: str) -> bool:
     return any(word in licence.lower() for word in OPEN_LICENCES)
 
 
-def _pack_records(path: Path) -> list[ProductRecord | BadRow]:
+def clean_sku(item_id: str) -> str:
+    """An article number from the library's internal id: "Scopia#simple_sofa" → "SCOPIA-SIMPLE-SOFA". The same
+    id always gives the same sku, so a second import updates the products of the first."""
+    return slugify(re.sub(r"[#_\s]+", "-", item_id)).upper()[:64]
+
+
+def _size_cm(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def not_furniture(item: dict[str, str]) -> str:
+    """Why an item is not imported as furniture; empty if it is."""
+    category = item.get("category", "")
+    if category not in FURNITURE_CATEGORIES:
+        return f"not furniture: category {category!r}"
+    largest = max(_size_cm(item.get(side, "")) for side in ("width", "depth", "height"))
+    if 0 < largest < MIN_FURNITURE_CM:  # an item without sizes is judged by its category alone
+        return f"not furniture: {largest:g} cm at most, an accessory"
+    return ""
+
+
+def _pack_records(path: Path) -> list[ProductRecord | BadRow | LeftOut]:
     try:
         with zipfile.ZipFile(path) as archive:
             properties = parse_properties(archive.read(CATALOG_FILE).decode("latin-1"))
@@ -64,11 +96,15 @@ def _pack_records(path: Path) -> list[ProductRecord | BadRow]:
 
         return read
 
-    records: list[ProductRecord | BadRow] = []
+    records: list[ProductRecord | BadRow | LeftOut] = []
     numbers = sorted(int(key.split("#")[1]) for key in properties if re.fullmatch(r"id#\d+", key))
     for number in numbers:
         item = {key.split("#")[0]: value for key, value in properties.items() if key.endswith(f"#{number}")}
         line = f"{path.name} item {number}"
+        left_out = not_furniture(item)
+        if left_out:
+            records.append(LeftOut(line, left_out))
+            continue
         icon = item.get("icon", "").lstrip("/")
         if icon not in members:
             records.append(BadRow(line, f"icon {icon!r} is not in the archive"))
@@ -79,10 +115,9 @@ def _pack_records(path: Path) -> list[ProductRecord | BadRow]:
         records.append(
             ProductRecord(
                 line=line,
-                sku=item.get("id", "")[:64],
+                sku=clean_sku(item.get("id", "")),
                 name=item.get("name", ""),
                 category=item.get("category", ""),
-                type=item.get("name", ""),
                 description=f"3D model by {creator}, {licence}." if creator else f"{licence}.",
                 size=size,
                 image_name=Path(icon).name,
@@ -92,10 +127,10 @@ def _pack_records(path: Path) -> list[ProductRecord | BadRow]:
     return records
 
 
-def read_sweethome3d(path: Path) -> list[ProductRecord | BadRow]:
+def read_sweethome3d(path: Path) -> list[ProductRecord | BadRow | LeftOut]:
     """``path`` is one ``.sh3f`` file or a folder of them."""
     packs = sorted(path.glob("*.sh3f")) if path.is_dir() else [path]
-    records: list[ProductRecord | BadRow] = []
+    records: list[ProductRecord | BadRow | LeftOut] = []
     for pack in packs:
         records.extend(_pack_records(pack))
     return records

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.images import validate_image_bytes
-from catalog.importers.records import BadRow, ProductRecord, SessionRecord
+from catalog.importers.records import BadRow, LeftOut, ProductRecord, SessionRecord
 from catalog.models import Product, ProductView
 from catalog.services.coviews import coview_record, session_hash
 from catalog.services.products import category_get_or_create, product_save
@@ -24,6 +24,7 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    left_out: int = 0  # items not imported on purpose (e.g. not furniture)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (line, reason)
 
     def skip(self, line: str, reason: str) -> None:
@@ -64,7 +65,10 @@ def _product_upsert(record: ProductRecord) -> str:
         category = category_get_or_create(name=record.category)
         product = Product.objects.select_for_update().filter(sku=record.sku).first()
         values = {name: getattr(record, name) for name in TEXT_FIELDS}
-        values.update(category_id=category.pk, price=price)
+        values.update(category_id=category.pk, price=price, price_is_demo=False)
+        if price is None and product is not None and product.price_is_demo:
+            # a source without prices keeps the demo prices given after the last import (scripts/demo.sh)
+            values.update(price=product.price, price_is_demo=True)
         if product is None:
             product_save(product=Product(sku=record.sku, **values), image_data=image_data, image_name=record.image_name)
             return "created"
@@ -82,10 +86,13 @@ def _product_upsert(record: ProductRecord) -> str:
         return "updated"
 
 
-def catalog_import(*, records: list[ProductRecord | BadRow], progress: Progress = iter) -> ImportSummary:
+def catalog_import(*, records: list[ProductRecord | BadRow | LeftOut], progress: Progress = iter) -> ImportSummary:
     summary = ImportSummary()
     seen: set[str] = set()
     for record in progress(records):
+        if isinstance(record, LeftOut):
+            summary.left_out += 1
+            continue
         if isinstance(record, BadRow):
             summary.skip(record.line, record.reason)
             continue

@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
 
+from catalog.category_names import default_display_name
 from catalog.images import thumbnail_jpeg, validate_image_bytes
 from catalog.models import Category, Product
 from catalog.signals import notify_product_changed
@@ -24,7 +25,7 @@ def category_get_or_create(*, name: str) -> Category:
     base, n = slug, 2
     while Category.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
-    return Category.objects.create(name=name, slug=slug)
+    return Category.objects.create(name=name, slug=slug, display_name=default_display_name(name))
 
 
 def product_slug(*, name: str, sku: str) -> str:

@@ -50,7 +50,7 @@ def _describe(product_ids: np.ndarray) -> dict[int, MapProduct]:
             sku=product.sku,
             name=product.name,
             url=product.get_absolute_url(),
-            category=product.category.name,
+            category=product.category.label,
             thumbnail=Path((product.thumbnail or product.image).path) if (product.thumbnail or product.image) else None,
         )
         for product in products

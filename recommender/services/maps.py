@@ -95,7 +95,7 @@ def results_map(results: list[tuple[int, float]], products: dict[int, object]) -
     by_name = {category["name"]: category["colour"] for category in meta["categories"]}
     places = places_of([pid for pid, _ in results])
     matches = [
-        MapDot(place.x, place.y, by_name.get(products[pid].category.name, "#5f6368"), products[pid].name,
+        MapDot(place.x, place.y, by_name.get(products[pid].category.label, "#5f6368"), products[pid].name,
                products[pid].get_absolute_url())
         for pid, place in places.items()
         if pid in products

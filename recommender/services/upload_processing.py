@@ -78,10 +78,11 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     upload.encoder_version = state.encoder_version
     upload.index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
     upload.code = vector_bytes(code)
+    upload.vector = vector_bytes(vector)
     upload.status = InspirationUpload.Status.DONE
     upload.error = ""
     with transaction.atomic():
-        upload.save(update_fields=["results", "encoder_version", "index_version", "code", "status", "error"])
+        upload.save(update_fields=["results", "encoder_version", "index_version", "code", "vector", "status", "error"])
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: _after_answer(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)

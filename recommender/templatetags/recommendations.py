@@ -1,5 +1,7 @@
 """Recommendation sections for catalog templates, so that ``catalog`` itself never imports the recommender."""
 
+from urllib.parse import urlencode
+
 from django import template
 
 from recommender.services.feedback import feedback_of_session
@@ -9,7 +11,9 @@ register = template.Library()
 SECTION_SIZE = 8
 
 
-def _section(context, product, *, title: str, section_id: str, feedback_context: str, items, empty: str) -> dict:
+def _section(
+    context, product, *, title: str, section_id: str, feedback_context: str, items, empty: str, hide_match=False
+) -> dict:
     request = context.get("request")
     session_key = request.session.session_key if request is not None else None
     return {
@@ -17,6 +21,7 @@ def _section(context, product, *, title: str, section_id: str, feedback_context:
         "section_id": section_id,
         "items": items,
         "empty": empty,
+        "hide_match": hide_match,
         "request": request,
         "csrf_token": context.get("csrf_token"),
         "feedback": {"context": feedback_context, "source": product.sku},
@@ -49,6 +54,9 @@ def goes_well_with(context, product):
         feedback_context="goes_with",
         items=products_in_order(goes_with_products(product=product, k=SECTION_SIZE)),
         empty="Nothing yet: suggestions grow as shoppers browse.",
+        # No match bar on any of these cards: a pair viewed together has no similarity to show, and bars on only
+        # the learned suggestions read as if the others matched worse.
+        hide_match=True,
     )
 
 
@@ -61,3 +69,28 @@ def answer_for(answers: dict, product) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return (mapping or {}).get(key, "")
+
+
+@register.filter
+def match_share(score) -> float:
+    """A cosine similarity as the share a match bar shows: below zero (nothing alike) is 0 %, so every card of a
+    section that shows bars has one."""
+    return min(max(float(score), 0.0), 1.0)
+
+
+@register.filter
+def filters_query(filters) -> str:
+    """A results page's query string for ``filters`` (both keys always present: empty means "any")."""
+    return urlencode(
+        {"category": filters.category, "max_price": "" if filters.max_price is None else str(filters.max_price)}
+    )
+
+
+@register.filter
+def crop_style(crop) -> str:
+    """The marked box ``[x, y, w, h]`` (fractions of the photo) as a CSS position over the photo."""
+    try:
+        x, y, w, h = (min(max(float(value), 0.0), 1.0) for value in crop)
+    except (TypeError, ValueError):
+        return ""
+    return f"left:{x:.2%};top:{y:.2%};width:{w:.2%};height:{h:.2%}"

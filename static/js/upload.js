@@ -9,6 +9,8 @@
   var MAX_BYTES = 10 * 1024 * 1024;
   var MIN_SIZE = 0.05; // the smallest box, as a fraction of the photo
   var input = document.getElementById("image");
+  var camera = document.getElementById("camera"); // the same field, opening the camera; its photo moves to input
+  var chosen = document.getElementById("chosen-photo");
   var errorBox = document.getElementById("upload-error");
   var preview = document.getElementById("preview");
   var frame = document.getElementById("preview-frame");
@@ -26,6 +28,7 @@
   var previewUrl = null;
 
   Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) { el.hidden = false; });
+  document.documentElement.classList.add("js"); // the file inputs become buttons: the preview shows the choice
 
   function showError(message) {
     errorBox.textContent = message || "";
@@ -37,6 +40,8 @@
   // the photo -------------------------------------------------------------------------------------------
   function useFile(file) {
     if (!file) return;
+    if (camera) camera.value = ""; // the photo is sent once, from input
+    chosen.textContent = "";
     if (file.type && !/^image\//.test(file.type)) {
       showError("“" + file.name + "” is not a photo. Choose a JPEG, PNG or WebP image.");
       input.value = "";
@@ -59,6 +64,7 @@
     previewUrl = URL.createObjectURL(file);
     image.src = previewUrl;
     preview.hidden = false;
+    chosen.textContent = "Photo chosen: " + (file.name || "from the clipboard");
     setCrop(null);
   }
 
@@ -71,6 +77,7 @@
     frame.style.width = "min(100%, 32rem, " + (60 * aspect).toFixed(2) + "vh)";
   });
   input.addEventListener("change", function () { useFile(input.files[0]); });
+  if (camera) camera.addEventListener("change", function () { useFile(camera.files[0]); });
 
   form.addEventListener("dragover", function (event) {
     event.preventDefault();

@@ -149,7 +149,7 @@ def test_sweet_home_3d_packs_under_an_open_licence_are_imported(tmp_path):
 
     assert "Created 2" in output
     assert "closed.sh3f: skipped the whole pack" in output
-    bed = Product.objects.get(sku="Test#bed")
+    bed = Product.objects.get(sku="TEST-BED")
     assert (bed.name, bed.category.name, bed.size) == ("Bed", "Bedroom", "90 × 40 × 75 cm")
 
 

@@ -13,7 +13,9 @@ from tests.recommender.conftest import KINDS, draw, png
 pytestmark = pytest.mark.django_db
 
 UPLOADS = reverse("api:uploads_create")
-CARD_FIELDS = {"sku", "name", "url", "image", "category", "price", "score"}
+CARD_FIELDS = {
+    "sku", "name", "url", "image", "category", "category_name", "price", "currency", "price_is_demo", "score"
+}  # fmt: skip
 
 
 def photo(data: bytes | None = None, *, name: str = "photo.png") -> SimpleUploadedFile:
@@ -233,3 +235,16 @@ def test_a_malformed_upload_id_is_a_json_404(client):
 
     assert response.status_code == 404
     assert response.json()["error"]
+
+
+def test_the_api_keeps_the_plain_decimal_and_names_the_currency(client, catalog_products, settings):
+    settings.CURRENCY = "EUR"
+    lamp = catalog_products["lamp"][0]
+    upload = InspirationUpload.objects.create(
+        image="uploads/x.png", status="done", results=[{"product_id": lamp.pk, "score": 0.9}]
+    )
+
+    card = client.get(reverse("api:upload_status", args=[upload.pk])).json()["results"][0]
+
+    assert (card["price"], card["currency"], card["price_is_demo"]) == ("100.00", "EUR", False)
+    assert (card["category"], card["category_name"]) == ("lamp", "lamp")

@@ -42,9 +42,10 @@ class Command(BaseCommand):
             records=records, progress=progress_bar(description="Importing products", verbosity=verbosity)
         )
         print_skipped(self.stdout, summary.skipped)
+        left_out = f", left out {summary.left_out} that are not furniture" if summary.left_out else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}, "
-                f"skipped {len(summary.skipped)} in {time.monotonic() - started:.1f} s."
+                f"skipped {len(summary.skipped)}{left_out} in {time.monotonic() - started:.1f} s."
             )
         )
