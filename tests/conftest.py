@@ -57,3 +57,15 @@ def redis_url() -> str:
             pytest.fail(message + " and REQUIRE_SERVICES=1")
         pytest.skip(message)
     return url
+
+
+@pytest.fixture
+def one_minute(monkeypatch):
+    """Rate limits count per clock minute: hold the clock inside one minute, and give the test a client address
+    of its own, so counters of other tests (or other runs sharing the Redis cache) never mix in."""
+    import uuid
+
+    from config import ratelimit
+
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_800_000_000.0)
+    return f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"

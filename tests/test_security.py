@@ -78,7 +78,7 @@ def test_the_retention_job_is_scheduled():
 
 
 @pytest.mark.django_db
-def test_uploads_are_rate_limited_per_client(client, settings):
+def test_uploads_are_rate_limited_per_client(client, settings, one_minute):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limit"}}
     settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 2
     answers = [client.post("/api/uploads", {}).status_code for _ in range(3)]

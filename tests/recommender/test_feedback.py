@@ -178,7 +178,7 @@ def test_the_product_page_shows_the_sessions_answer_as_a_pressed_button(client, 
 # one client cannot flood the learning signals
 
 
-def test_a_thousand_answers_from_one_client_record_at_most_the_limit(client, catalog_products, settings):
+def test_a_thousand_answers_from_one_client_record_at_most_the_limit(client, catalog_products, settings, one_minute):
     settings.FEEDBACK_RATE_LIMIT_PER_MINUTE = 30
     sofa = catalog_products["sofa"][0]
     others = [p for items in catalog_products.values() for p in items if p != sofa]
@@ -189,7 +189,7 @@ def test_a_thousand_answers_from_one_client_record_at_most_the_limit(client, cat
         response = client.post(
             "/api/feedback",
             {"context": "goes_with", "source": sofa.sku, "recommended": others[n % len(others)].sku, "verdict": "good"},
-            REMOTE_ADDR="203.0.113.7",
+            REMOTE_ADDR=one_minute,
         )
         statuses.append(response.status_code)
 
