@@ -5,10 +5,32 @@ from django.utils.html import format_html, format_html_join
 
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
-from encoders.queries import FIGURES
+from encoders.queries import FIGURE_LABELS, FIGURES
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def rounded(value):
+    """A number as people read it: three significant digits; other values as they are."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(rounded(item)) for item in value)
+    return value
+
+
+def settings_table(values: dict) -> str:
+    if not values:
+        return "—"
+    rows = format_html_join(
+        "", "<tr><th scope=row>{}</th><td>{}</td></tr>", sorted((k, rounded(v)) for k, v in values.items())
+    )
+    return format_html('<table class="settings">{}</table>', rows)
 
 
 @admin.register(EncoderVersion)
@@ -23,8 +45,8 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "metrics_table",
         "reconstructions",
         "latent_map",
-        "data",
-        "config",
+        "data_table",
+        "config_table",
         "train_seconds",
         "error",
         "created_at",
@@ -38,22 +60,21 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
 
     def _figure(self, version: EncoderVersion, name: str) -> str:
-        value = (version.metrics or {}).get(name)
-        return "—" if value is None else f"{value:.3f}"
+        return percent((version.metrics or {}).get(name))
 
-    @admin.display(description="web P@10")
+    @admin.display(description=FIGURE_LABELS["web P@10"][0])
     def web(self, version):
         return self._figure(version, "web P@10")
 
-    @admin.display(description="loo P@10")
+    @admin.display(description=FIGURE_LABELS["loo P@10"][0])
     def loo(self, version):
         return self._figure(version, "loo P@10")
 
-    @admin.display(description="room hit@10")
+    @admin.display(description=FIGURE_LABELS["room hit@10"][0])
     def room(self, version):
         return self._figure(version, "room hit@10")
 
-    @admin.display(description="scene hit@10")
+    @admin.display(description=FIGURE_LABELS["scene hit@10"][0])
     def scene(self, version):
         return self._figure(version, "scene hit@10")
 
@@ -64,23 +85,60 @@ class EncoderVersionAdmin(admin.ModelAdmin):
     @admin.display(description="figures on the dev data")
     def metrics_table(self, version):
         if not version.metrics:
-            return "Not measured."
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((f, self._figure(version, f)) for f in FIGURES))
-        return format_html("<table>{}</table>", rows)
+            return format_html(
+                "<p>Not measured: no evaluation data is configured on this machine. Set "
+                "<code>EVALUATION_QUERIES</code> (a folder of photos per kind with <code>accept.json</code>) and "
+                "<code>EVALUATION_ROOMS</code> (a "
+                "rooms.json) to measure every new version, and to let retraining promote a version only when it is "
+                "not worse than the live one (README, Configuration).</p>"
+            )
+        live = EncoderVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
+        rows = format_html_join(
+            "",
+            "<tr><th scope=row>{}</th><td>{}</td><td><strong>{}</strong></td><td>{}</td>{}</tr>",
+            (
+                (
+                    FIGURE_LABELS[name][0],
+                    FIGURE_LABELS[name][1],
+                    self._figure(version, name),
+                    percent((version.baseline or {}).get(name)),
+                    format_html("<td>{}</td>", self._figure(live, name)) if live else "",
+                )
+                for name in FIGURES
+            ),
+        )
+        live_head = format_html("<th scope=col>live version ({})</th>", live.name) if live else ""
+        return format_html(
+            '<table class="figures"><thead><tr><th scope=col>figure</th><th scope=col>what it measures</th>'
+            "<th scope=col>this version</th><th scope=col>pretrained features, no training</th>{}</tr></thead>"
+            "<tbody>{}</tbody></table>",
+            live_head,
+            rows,
+        )
 
-    def _picture(self, version, key: str, width: int):
+    @admin.display(description="configuration")
+    def config_table(self, version):
+        return settings_table(version.config)
+
+    @admin.display(description="trained on")
+    def data_table(self, version):
+        return settings_table(version.data)
+
+    def _picture(self, version, key: str):
         if not (version_dir(version) / PICTURES[key]).is_file():
             return "—"
         url = reverse("admin:encoders_encoderversion_picture", args=[version.pk, key])
-        return format_html('<a href="{}"><img src="{}" alt="{}" style="max-width:{}px"></a>', url, url, key, width)
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" style="max-width:100%;height:auto;display:block"></a>', url, url, key
+        )
 
     @admin.display(description="what the model sees (top: product, below: reconstruction)")
     def reconstructions(self, version):
-        return self._picture(version, "reconstructions", 1100)
+        return self._picture(version, "reconstructions")
 
     @admin.display(description="map of the catalog's codes")
     def latent_map(self, version):
-        return self._picture(version, "latent-map", 900)
+        return self._picture(version, "latent-map")
 
     def get_urls(self):
         return [

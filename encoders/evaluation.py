@@ -32,24 +32,50 @@ class Embedder(Protocol):
 
 class EncoderEmbedder:
     """A trained encoder: "similar" vectors for web, loo and scene (scene queried with multi-crops),
-    "goes with" vectors for the room task. Catalog backbone features are computed once."""
+    "goes with" vectors for the room task. Backbone features are computed once per image set and kept,
+    so the pretrained-features baseline (``BackboneEmbedder``) is measured on them at no extra cost."""
 
     def __init__(self, encoder: LoadedEncoder, *, scene_grid: Sequence[int] = (1, 2, 3)):
         self.encoder = encoder
         self.scene_grid = tuple(scene_grid)
-        self._catalog_features: np.ndarray | None = None
+        self._features: dict[tuple, np.ndarray] = {}
+
+    def features(self, key: tuple, images) -> np.ndarray:
+        if key not in self._features:
+            self._features[key] = backbone_features(self.encoder, list(images))
+        return self._features[key]
 
     def catalog(self, images, *, head):
-        if self._catalog_features is None:
-            self._catalog_features = backbone_features(self.encoder, list(images))
-        return embed_backbone_features(self.encoder, self._catalog_features, head=head)
+        features = self.features(("catalog", tuple(images)), images)
+        return embed_backbone_features(self.encoder, features, head=head)
 
     def queries(self, images):
-        return embed_backbone_features(self.encoder, backbone_features(self.encoder, list(images)), head="similar")
+        features = self.features(("queries", tuple(images)), images)
+        return embed_backbone_features(self.encoder, features, head="similar")
+
+    def scene_features(self, photo) -> np.ndarray:
+        """(M, F): the whole photo first, then the crops of the grid."""
+        return self.features(("scene", photo), scene_crops(photo, grid=self.scene_grid))
 
     def scene(self, photo):
-        crops = scene_crops(photo, grid=self.scene_grid)
-        return embed_backbone_features(self.encoder, backbone_features(self.encoder, crops), head="similar")
+        return embed_backbone_features(self.encoder, self.scene_features(photo), head="similar")
+
+
+class BackboneEmbedder:
+    """The pretrained baseline (EfficientNet-Lite0 ImageNet features, whole-photo scene queries), read from the
+    features an EncoderEmbedder computed for the same images: every version is shown beside it."""
+
+    def __init__(self, embedder: EncoderEmbedder):
+        self.embedder = embedder
+
+    def catalog(self, images, *, head):
+        return self.embedder.features(("catalog", tuple(images)), images)
+
+    def queries(self, images):
+        return self.embedder.features(("queries", tuple(images)), images)
+
+    def scene(self, photo):
+        return self.embedder.scene_features(photo)[:1]
 
 
 class PixelEmbedder:

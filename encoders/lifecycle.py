@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from encoders.data import training_data
-from encoders.evaluation import EncoderEmbedder, evaluate
+from encoders.evaluation import BackboneEmbedder, EncoderEmbedder, evaluate
 from encoders.inference import LoadedEncoder, load_encoder
 from encoders.model import EncoderConfig
 from encoders.models import EncoderVersion
@@ -83,6 +83,7 @@ def encoder_train(
         embedder = EncoderEmbedder(encoder)
         pictures_write(encoder=encoder, embedder=embedder, data=data, directory=directory)
         metrics = evaluate(embedder, data.catalog, queries) if queries is not None else {}
+        baseline = evaluate(BackboneEmbedder(embedder), data.catalog, queries) if queries is not None else {}
     except Exception as error:
         logger.exception("training %s failed", version.name)
         shutil.rmtree(directory, ignore_errors=True)
@@ -93,16 +94,19 @@ def encoder_train(
         raise
     version.status = EncoderVersion.Status.READY
     version.metrics = metrics
+    version.baseline = baseline
     version.data = {key: value for key, value in checkpoint["data"].items() if key != "product_ids"}
     version.train_seconds = time.monotonic() - started
-    version.save(update_fields=["status", "metrics", "data", "train_seconds"])
+    version.save(update_fields=["status", "metrics", "baseline", "data", "train_seconds"])
     return version
 
 
 def encoder_evaluate(*, version: EncoderVersion, queries: QuerySet) -> dict[str, float]:
     """Measure ``version`` on the current active catalog and store the figures on it."""
     data = training_data()
-    figures = evaluate(EncoderEmbedder(encoder_load(version)), data.catalog, queries)
+    embedder = EncoderEmbedder(encoder_load(version))
+    figures = evaluate(embedder, data.catalog, queries)
     version.metrics = figures
-    version.save(update_fields=["metrics"])
+    version.baseline = evaluate(BackboneEmbedder(embedder), data.catalog, queries)
+    version.save(update_fields=["metrics", "baseline"])
     return figures

@@ -15,6 +15,9 @@ class EncoderVersion(models.Model):
     is_active = models.BooleanField(default=False)
     config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation figures on the dev data.")
+    baseline = models.JSONField(
+        default=dict, blank=True, help_text="The pretrained features' figures, measured with the version's."
+    )
     data = models.JSONField(default=dict, blank=True, help_text="What it was trained on: counts and a hash.")
     train_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)

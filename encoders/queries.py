@@ -9,6 +9,21 @@ from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 FIGURES = ["web P@10", "loo P@10", "room hit@10", "room R@10", "scene hit@10", "scene R@10"]
+# What staff read: a plain name and one line on what each figure measures (k = 10 everywhere).
+FIGURE_LABELS = {
+    "web P@10": ("Shoppers' photos", "Of the 10 products answered to a web photo, the share of the photographed kind."),
+    "loo P@10": ("Catalog lookalikes", "Of the 10 products most like a catalog product, the share in its category."),
+    "room hit@10": (
+        "Goes well with (any)",
+        'How often a product\'s 10 "goes well with" hold another product of a room it is in.',
+    ),
+    "room R@10": (
+        "Goes well with (share)",
+        "The share of a room's other products in a product's 10 \"goes well with\".",
+    ),
+    "scene hit@10": ("Room photos (any)", "How often the 10 products answered to a room photo hold one of that room."),
+    "scene R@10": ("Room photos (share)", "The share of a room's products among the 10 answered to its photo."),
+}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
@@ -12,6 +13,7 @@ from catalog.models import Product
 from encoders.admin import EncoderVersionAdmin
 from encoders.models import EncoderVersion
 from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
+from recommender.presenters import retrain_progress
 from recommender.services.search import products_in_order, similar_products
 
 NEIGHBOURS = 8
@@ -49,7 +51,8 @@ class RetrainRunAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         return [
-            path("retrain-now/", self.admin_site.admin_view(require_POST(self.retrain_now)), name="retrain_now"),
+            path("retrain-now/", self.admin_site.admin_view(self.retrain_now), name="retrain_now"),
+            path("status/", self.admin_site.admin_view(self.status_view), name="retrain_status"),
             *super().get_urls(),
         ]
 
@@ -61,18 +64,44 @@ class RetrainRunAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def retrain_now(self, request):
+        """GET: what a retrain costs and that shoppers keep being served, with the button that starts it.
+        POST: queue it."""
         from recommender.tasks import retrain
 
         if not self.has_start_permission(request):
             raise PermissionDenied("Starting a retrain needs the “Can start a retrain” permission.")
+        running = RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).first()
+        if request.method != "POST":
+            last = RetrainRun.objects.filter(status__in=[RetrainRun.Status.PROMOTED, RetrainRun.Status.KEPT])
+            last = last.exclude(timings={}).filter(timings__has_key="train").first()
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Retrain the encoder now?",
+                "running": running,
+                "last": last,
+                "last_minutes": round(sum(last.timings.values()) / 60) if last else None,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/recommender/retrainrun/retrain_now.html", context)
+        if running is not None:
+            messages.warning(request, "A retrain is already running; it is shown below.")
         else:
             try:
                 retrain.delay("staff")
             except Exception as error:
                 messages.error(request, f"Could not queue the retrain: {error}")
             else:
-                messages.success(request, "Retraining queued. This page shows the run when it starts.")
+                messages.success(
+                    request, "Retraining queued. Its progress shows here; shoppers keep being served meanwhile."
+                )
         return redirect("admin:recommender_retrainrun_changelist")
+
+    def status_view(self, request):
+        """The running pipeline's stage and progress, for the live box on the list (JSON; null when none runs)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).first()
+        return JsonResponse({"running": retrain_progress(run) if run else None})
 
 
 @admin.register(IndexVersion)

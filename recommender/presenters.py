@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from catalog.models import Product
 from catalog.prices import currency
+from recommender.models import RetrainRun
 
 
 def product_card(request: HttpRequest, product: Product, score: float | None = None) -> dict:
@@ -21,4 +24,24 @@ def product_card(request: HttpRequest, product: Product, score: float | None = N
         "currency": currency(),
         "price_is_demo": product.price_is_demo,
         "score": None if score is None else round(float(score), 4),
+    }
+
+
+def retrain_progress(run: RetrainRun) -> dict:
+    """What staff see of a running pipeline: its stage, the step within it and how far, and the time left in the
+    stage, extrapolated from its pace so far (None until there is a pace)."""
+    progress = run.progress or {}
+    done, total = progress.get("done"), progress.get("total")
+    started, at = parse_datetime(progress.get("started") or ""), parse_datetime(progress.get("at") or "")
+    left = None
+    if done and total and started and at and done < total:
+        left = round((at - started).total_seconds() / done * (total - done))
+    return {
+        "id": run.pk,
+        "stage": run.stage,
+        "step": progress.get("step"),
+        "done": done,
+        "total": total,
+        "seconds_left": left,
+        "running_seconds": round((timezone.now() - run.started_at).total_seconds()),
     }

@@ -112,7 +112,7 @@ class Stages:
     def __call__(self, stage: str, work: Callable):
         self.lease.check()
         self.run.stage = stage
-        self.run.progress = {}
+        self.run.progress = {"started": timezone.now().isoformat()}
         self.run.save(update_fields=["stage", "progress"])
         started = time.monotonic()
         result = work()
@@ -129,7 +129,13 @@ class Stages:
         now = time.monotonic()
         if now - self._last_saved >= 2 or done == total:
             self._last_saved = now
-            self.run.progress = {"step": stage, "done": done, "total": total, "at": timezone.now().isoformat()}
+            self.run.progress = {
+                **self.run.progress,
+                "step": stage,
+                "done": done,
+                "total": total,
+                "at": timezone.now().isoformat(),
+            }
             self.run.save(update_fields=["progress"])
 
 

@@ -58,7 +58,26 @@ def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served
     screenshot(page, "admin-product")
 
 
-def test_staff_see_the_live_versions_and_can_retrain(page, served, django_user_model):
+@pytest.fixture
+def slow_training_worker(redis_url, live_server, tmp_path, eager_celery):
+    """A real worker whose retraining lasts long enough (a few hundred epochs) to be watched from the page."""
+    from tests.encoders.helpers import tiny_config
+    from tests.recommender.worker import Worker, broker_url, use_broker
+
+    real = Worker(
+        broker=broker_url(redis_url, database=13),
+        log=tmp_path / "worker.log",
+        encoder_config=tiny_config(epochs=1500).to_dict(),
+        concurrency=1,
+    )
+    restore = use_broker(eager_celery, real.broker)
+    real.start()
+    yield real
+    real.stop()
+    restore()
+
+
+def test_staff_see_the_live_versions_and_can_retrain(page, served, slow_training_worker, django_user_model):
     django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
     page.goto("/admin/login/?next=/admin/")
     page.get_by_label("Username").fill("staff")
@@ -72,4 +91,13 @@ def test_staff_see_the_live_versions_and_can_retrain(page, served, django_user_m
     assert served["index"].name in page.locator("#result_list").inner_text()
     page.goto("/admin/recommender/retrainrun/")
 
-    assert page.get_by_role("button", name="Retrain now").is_visible()
+    page.get_by_role("link", name="Retrain now").click()
+    assert "keep being served by the live version" in page.locator("#content-main").inner_text()
+    screenshot(page, "admin-retrain-confirm")
+    page.get_by_role("button", name="Start the retrain").click()
+    page.wait_for_url("**/admin/recommender/retrainrun/")
+    page.locator("#retrain-live:not([hidden])").wait_for(timeout=60_000)  # the run, live: stage and progress
+    assert page.locator("#retrain-stage").inner_text()
+    screenshot(page, "admin-retrain-running")
+    page.locator("#result_list").get_by_text("Promoted").wait_for(timeout=240_000)  # the list reloads at the end
+    assert page.locator("#retrain-live").is_hidden()

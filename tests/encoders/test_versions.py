@@ -211,15 +211,30 @@ def test_promotion_rule():
 def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_root, small_catalog):
     train()
     version = EncoderVersion.objects.get()
-    version.metrics = {name: 0.5 for name in ["web P@10", "loo P@10", "room hit@10", "room R@10"]}
+    version.metrics = {name: 0.48498085599999285 for name in ["web P@10", "loo P@10", "room hit@10", "room R@10"]}
+    version.baseline = {"web P@10": 0.638}
     version.save()
 
     page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
+    listing = admin_client.get("/admin/encoders/encoderversion/").content.decode()
     picture = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/picture/reconstructions/")
 
-    assert "web P@10" in page and "0.500" in page
+    assert "Shoppers&#x27; photos" in page and "the share of the photographed kind" in page
+    assert "<strong>48 %</strong>" in page and "64 %" in page  # rounded, beside the pretrained features' figure
+    assert "0.48498" not in page and "0.48498" not in listing
+    assert "Shoppers&#x27; photos" in listing and "48 %" in listing
+    assert 'style="max-width:100%;height:auto;display:block"' in page  # pictures fit the page
     assert f"/admin/encoders/encoderversion/{version.pk}/picture/latent-map/" in page
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+
+
+def test_a_version_without_figures_says_why_and_how_to_measure(admin_client, models_root, small_catalog):
+    train()
+    version = EncoderVersion.objects.get()
+
+    page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
+
+    assert "no evaluation data is configured" in page and "EVALUATION_QUERIES" in page
 
 
 def test_train_rooms_give_backgrounds_and_scene_supervision(settings, tmp_path, small_catalog):

@@ -48,6 +48,7 @@ def test_the_first_run_promotes_and_serves_the_new_encoder_and_index(catalog_pro
     assert set(run.timings) == {"train", "encode_catalog", "build_index", "activate", "catch_up"}
     # four products of each kind: a web photo whose four lookalikes all rank in its top ten scores 0.4
     assert run.candidate.metrics["web P@10"] == pytest.approx(0.4)
+    assert set(run.candidate.baseline) == set(run.candidate.metrics)  # the pretrained features, measured alongside
     assert not JobLock.objects.exists()
 
 
@@ -113,11 +114,43 @@ def test_staff_start_a_retrain_from_admin(admin_client, monkeypatch):
     monkeypatch.setattr("recommender.tasks.retrain.delay", lambda trigger: queued.append(trigger))
 
     page = admin_client.get("/admin/recommender/retrainrun/")
+    confirmation = admin_client.get("/admin/recommender/retrainrun/retrain-now/").content.decode()
+    assert queued == []  # looking at the confirmation starts nothing
     response = admin_client.post("/admin/recommender/retrainrun/retrain-now/", follow=True)
 
     assert "Retrain now" in page.content.decode()
+    assert "keep being served by the live version" in confirmation and "Start the retrain" in confirmation
     assert queued == ["staff"]
     assert "Retraining queued" in response.content.decode()
+
+
+def test_the_confirmation_says_what_the_last_run_took(admin_client):
+    RetrainRun.objects.create(status=RetrainRun.Status.PROMOTED, timings={"train": 600.0, "build_index": 120.0})
+
+    confirmation = admin_client.get("/admin/recommender/retrainrun/retrain-now/").content.decode()
+
+    assert "about 12 minutes, as the last full run took" in confirmation
+
+
+def test_the_running_stage_and_its_progress_are_shown_live(admin_client):
+    started = timezone.now() - timedelta(seconds=100)
+    run = RetrainRun.objects.create(
+        stage="train",
+        progress={
+            "started": started.isoformat(),
+            "at": timezone.now().isoformat(),
+            "step": "train",
+            "done": 40,
+            "total": 120,
+        },
+    )
+
+    status = admin_client.get("/admin/recommender/retrainrun/status/").json()["running"]
+
+    assert (status["id"], status["stage"], status["done"], status["total"]) == (run.pk, "train", 40, 120)
+    assert 190 <= status["seconds_left"] <= 210  # 40 steps in 100 s: 80 more take about 200 s
+    RetrainRun.objects.filter(pk=run.pk).update(status=RetrainRun.Status.PROMOTED)
+    assert admin_client.get("/admin/recommender/retrainrun/status/").json() == {"running": None}
 
 
 def test_retrain_now_is_for_staff_only(client):
