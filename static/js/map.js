@@ -533,8 +533,9 @@
       var y = hit ? hit.item.y : product.place.y;
       setMarks("found", [{ x: x, y: y, sku: product.sku }]);
       centreOn(x, y, hit ? Math.max(2, zoomFor(hit.item.depth)) : maxZoom());
+      if (viewport.scrollIntoView) viewport.scrollIntoView({ block: "nearest" }); // the whole map, ring in the middle
       if (hit && !hit.item.el.hidden) {
-        hit.item.el.focus();
+        hit.item.el.focus({ preventScroll: true });
         viewport.scrollLeft = 0;
         viewport.scrollTop = 0;
         say(product.name + " is ringed on the map.");

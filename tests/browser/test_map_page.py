@@ -3,16 +3,19 @@ reaches products, a phone does not scroll sideways, a product found by name is z
 is ringed among its matches. The map is written by the real writer into the test's INDEX_ROOT, as the index build
 does (or by a real index build, with ``served``)."""
 
+import json
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from recommender.models import InspirationUpload
+from recommender.services.encoding import catalog_encode
+from recommender.services.indexing import index_build, serving_activate
 from recommender.services.uploads import parse_upload_request, upload_create
 from tests.browser.conftest import DESKTOP, PHONE, no_sideways_scroll, screenshot
-from tests.catalog.factories import ProductFactory
-from tests.recommender.conftest import KINDS, draw, png
+from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.recommender.conftest import KINDS, draw, fit_latent_map, make_encoder_version, png
 from tests.recommender.test_map import build_map
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -145,6 +148,33 @@ CENTRES = """selector => {
 }"""
 
 
+@pytest.fixture
+def served_deep(settings, tiny_checkpoint):
+    """240 products served by a real index build, whose map (8 × 8 cells a tile) is several levels deep. Returns the
+    sku of a product that only a tile of the deepest level holds."""
+    from django.core.files.base import ContentFile
+
+    for category, colour, shape in KINDS:
+        kind = CategoryFactory(name=category, slug=category)
+        for n in range(80):
+            picture = draw(colour, shape, shade=(n % 40) - 20, size=48 + n % 5 * 4)
+            ProductFactory(
+                name=f"{category.upper()} {n:02d}",
+                category=kind,
+                image=ContentFile(png(picture), name=f"{category}-{n}.png"),
+                image_sha256=f"{category}-{n}",
+            )
+    version = make_encoder_version(settings, tiny_checkpoint)
+    catalog_encode(version=version)
+    fit_latent_map(version)
+    index = serving_activate(index_version=index_build(encoder_version=version))
+    tiles = Path(settings.INDEX_ROOT) / index.name / "map" / "tiles"
+    deepest = max(int(level.name) for level in tiles.iterdir())
+    assert deepest >= 2
+    tile = json.loads(next((tiles / str(deepest)).glob("*/*.json")).read_text())
+    return tile["points"][0][tile["fields"].index("sku")]
+
+
 def answered_photo():
     """A photo of a sofa, answered in this process (Celery runs eagerly) through the worker's own service."""
     image = SimpleUploadedFile("sofa.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
@@ -184,6 +214,23 @@ def test_finding_a_product_zooms_the_map_to_it_rings_it_and_focuses_it(page, ser
     assert page.locator(".map-mark-found").is_visible()
     assert page.locator("#map-mini").is_visible()  # zoomed in
     screenshot(page, f"map-find-{viewport['width']}", full_page=False)
+
+
+def test_a_product_only_a_deep_tile_holds_is_found_by_walking_down_the_tiles(page, served_deep):
+    page.goto("/map/")
+    page.wait_for_function(READY)
+
+    page.fill("#map-find-input", served_deep)
+    page.get_by_text("1 product found.").wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_text("is ringed on the map.").wait_for()
+    page.wait_for_function(READY)
+
+    assert page.evaluate(FOCUSED) == {"item": True, "sku": served_deep, "inside": True}
+    ring = page.evaluate(CENTRES, ".map-mark-found")
+    item = page.evaluate(CENTRES, f'.map-item[data-sku="{served_deep}"]')
+    assert near(ring["mark"], item["mark"], 1) and near(ring["mark"], ring["view"])
+    screenshot(page, "map-find-deep", full_page=False)
 
 
 def test_a_product_can_be_chosen_with_a_click_or_a_tap(page, served):
