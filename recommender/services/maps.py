@@ -1,18 +1,22 @@
 """Places on the catalog map, read from the serving index (``positions.npy``, written once per index version):
-a product's own place, and a shopper's photo placed among its closest matches. Nothing here reads vectors or
-grows with the catalog."""
+a product's own place, a shopper's photo placed among its closest matches, and products found by name. Nothing
+here reads vectors or grows with the catalog (a name search costs what the database's own LIKE costs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from django.db.models import Case, IntegerField, Value, When
 
+from catalog.models import Product
+from catalog.selectors import active_products
 from recommender.maptiles import map_meta
 from recommender.services.indexing import MAP_DIR
 from recommender.services.search import serving_state
 
 NEIGHBOURS_FOR_PLACE = 5
+FIND_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,68 @@ def results_map(results: list[tuple[int, float]], products: dict[int, object]) -
     ]  # fmt: skip
     legend = [{"label": entry["label"], "colour": entry["colour"]} for entry in meta["legend"]]
     return ResultsMap(overview=overview, matches=matches, photo=photo, legend=legend)
+
+
+# -- finding a product on the map, and a photo's place ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    product: Product
+    place: Place | None  # None: saved since the serving index was built, so on the map only after the next build
+
+
+@dataclass(frozen=True)
+class FindAnswer:
+    found: list[Found]
+    more: bool  # more products match than were listed
+
+
+def map_find(*, text: str, limit: int = FIND_LIMIT) -> FindAnswer:
+    """Up to ``limit`` active products that the catalog's own search finds for ``text`` (the sku exactly, or the text
+    in the name or the retailer's type), best first: the sku, then names that start with the text, names that hold
+    it, and last products only whose type holds it ("sofa" still finds sofas called "EKTORP"). One LIMITed query
+    (``limit`` + 1 rows, to tell whether there are more), then their places."""
+    products = list(
+        active_products(search=text)
+        .annotate(
+            rank=Case(
+                When(sku__iexact=text, then=Value(0)),
+                When(name__istartswith=text, then=Value(1)),
+                When(name__icontains=text, then=Value(2)),
+                default=Value(3),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "name", "sku")[: limit + 1]
+    )
+    places = places_of([product.pk for product in products[:limit]])
+    return FindAnswer(
+        found=[Found(product, places.get(product.pk)) for product in products[:limit]], more=len(products) > limit
+    )
+
+
+@dataclass(frozen=True)
+class PlacedMatch:
+    sku: str
+    name: str
+    place: Place
+
+
+@dataclass(frozen=True)
+class UploadPlace:
+    photo: Place
+    matches: list[PlacedMatch]  # the answer's products that are on the map and still active, best first
+
+
+def upload_place(*, results: list[tuple[int, float]]) -> UploadPlace | None:
+    """Where an answered photo lands (``place_among`` its stored results) and the places of its matches; None where
+    the serving index has no map, or none of the matches is on it. One query (the matches' skus and names)."""
+    photo = place_among(results)
+    if photo is None:
+        return None
+    places = places_of([pid for pid, _ in results])
+    names = Product.objects.filter(pk__in=list(places), is_active=True).values_list("pk", "sku", "name")
+    by_id = {pk: (sku, name) for pk, sku, name in names}
+    matches = [PlacedMatch(*by_id[pid], places[pid]) for pid, _ in results if pid in places and pid in by_id]
+    return UploadPlace(photo=photo, matches=matches)

@@ -1,17 +1,23 @@
 """The catalog map: the encoder's 2-D projection (services/maps.py, which the results page uses) and the map's API
-(recommender/map_api.py), which serves the tile pyramid an index version holds under map/."""
+(recommender/map_api.py), which serves the tile pyramid an index version holds under map/, finds products on it by
+name, and places an answered photo among its matches."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from catalog.models import Product
 from recommender.maptiles import MapProduct, map_tiles_write
-from recommender.services.maps import places_of
-from tests.recommender.conftest import KINDS, draw
+from recommender.models import InspirationUpload
+from recommender.services.maps import place_among, places_of
+from recommender.services.uploads import parse_upload_request, upload_create
+from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.recommender.conftest import KINDS, draw, png
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +225,185 @@ def test_the_map_page_loads_its_points_from_the_endpoint(client):
     assert f'data-url="{reverse("api:map")}"' in html
     assert "js/map.js" in html
     assert 'aria-label="Zoom in"' in html
+
+
+# -- GET /api/map/find?q=<text> ---------------------------------------------------------------------------------------
+
+
+def find(client, text: str):
+    return client.get(reverse("api:map_find"), {"q": text})
+
+
+def test_finding_a_product_lists_it_with_its_place_on_the_map(client, served):
+    lamps = served["products"]["lamp"]
+
+    response = find(client, "lamp")
+
+    body = response.json()
+    assert response.status_code == 200 and body["query"] == "lamp" and body["more"] is False
+    assert [row["name"] for row in body["results"]] == ["LAMP 0", "LAMP 1", "LAMP 2", "LAMP 3"]
+    places = places_of([p.pk for p in lamps])
+    for row, lamp in zip(body["results"], lamps, strict=True):
+        assert row["sku"] == lamp.sku and row["url"] == lamp.get_absolute_url() and row["category"] == "lamp"
+        assert row["thumbnail"] == (lamp.thumbnail or lamp.image).url
+        assert row["place"] == {"x": places[lamp.pk].x, "y": places[lamp.pk].y}
+
+
+def test_an_exact_sku_is_found_first(client, served):
+    rug = served["products"]["rug"][2]
+
+    body = find(client, rug.sku.lower()).json()
+
+    assert body["results"][0]["sku"] == rug.sku
+
+
+def test_finding_lists_ten_products_at_most_and_says_there_are_more(client):
+    kind = CategoryFactory(name="chair", slug="chair")
+    for n in range(14):
+        ProductFactory(name=f"Chair {n:02d}", category=kind)
+
+    body = find(client, "chair").json()
+
+    assert len(body["results"]) == 10 and body["more"] is True
+    assert [row["name"] for row in body["results"]] == [f"Chair {n:02d}" for n in range(10)]
+
+
+def test_names_are_found_before_products_whose_type_alone_matches(client):
+    kind = CategoryFactory(name="sofa", slug="sofa")
+    ProductFactory(name="EKTORP", type="3-seat sofa", category=kind)
+    ProductFactory(name="Sofa bed", type="Bed", category=kind)
+
+    body = find(client, "sofa").json()
+
+    assert [row["name"] for row in body["results"]] == ["Sofa bed", "EKTORP"]
+
+
+def test_a_product_saved_since_the_index_was_built_is_found_without_a_place(client, served):
+    newcomer = ProductFactory(name="LAMP new", category=served["products"]["lamp"][0].category)
+
+    rows = {row["sku"]: row for row in find(client, "lamp").json()["results"]}
+
+    assert rows[newcomer.sku]["place"] is None
+    assert sum(row["place"] is not None for row in rows.values()) == 4
+
+
+def test_an_inactive_product_is_not_found(client, served):
+    lamp = served["products"]["lamp"][0]
+    Product.objects.filter(pk=lamp.pk).update(is_active=False)
+
+    skus = [row["sku"] for row in find(client, "lamp").json()["results"]]
+
+    assert lamp.sku not in skus and len(skus) == 3
+
+
+def test_finding_costs_a_few_queries_and_reads_no_vector(client, served, django_assert_max_num_queries):
+    find(client, "rug")  # the serving index is loaded once per process, not per request
+
+    with django_assert_max_num_queries(2) as captured:
+        response = find(client, "rug")
+
+    assert response.status_code == 200 and len(response.json()["results"]) == 4
+    assert not any("embedding" in query["sql"].lower() for query in captured.captured_queries)
+    assert all("LIMIT 11" in query["sql"] for query in captured.captured_queries if "catalog_product" in query["sql"])
+
+
+@pytest.mark.parametrize(("text", "message"), [("", "Type part"), ("   ", "Type part"), ("x" * 101, "at most 100")])
+def test_an_empty_or_over_long_search_is_refused(client, text, message):
+    response = find(client, text)
+
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_finding_answers_other_methods_with_405_json(client):
+    response = client.post(reverse("api:map_find"), {"q": "lamp"})
+
+    assert response.status_code == 405 and response.json() == {"error": "Use GET here."}
+
+
+# -- GET /api/uploads/<id>/place --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def answered(served, django_capture_on_commit_callbacks):
+    """A photo of a sofa, answered through the worker's own service."""
+    image = SimpleUploadedFile("sofa.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=image, request=parse_upload_request(crop=None, category=None, max_price=None))
+    upload.refresh_from_db()
+    assert upload.status == InspirationUpload.Status.DONE
+    return upload
+
+
+def place_url(upload_id) -> str:
+    return reverse("api:upload_place", args=[upload_id])
+
+
+def test_an_answered_photo_has_its_place_and_its_matches_places(client, answered):
+    results = [(row["product_id"], row["score"]) for row in answered.results]
+
+    response = client.get(place_url(answered.id))
+
+    body = response.json()
+    photo = place_among(results)
+    places = places_of([pid for pid, _ in results])
+    skus = dict(Product.objects.values_list("pk", "sku"))
+    assert response.status_code == 200 and body["id"] == str(answered.id)
+    assert (body["x"], body["y"]) == (photo.x, photo.y)
+    assert [match["sku"] for match in body["matches"]] == [skus[pid] for pid, _ in results]  # best first
+    assert [(m["x"], m["y"]) for m in body["matches"]] == [(places[pid].x, places[pid].y) for pid, _ in results]
+
+
+def test_a_photos_place_reads_neither_its_vector_nor_any_product_vector(
+    client, answered, django_assert_max_num_queries
+):
+    client.get(place_url(answered.id))
+
+    with django_assert_max_num_queries(3) as captured:
+        response = client.get(place_url(answered.id))
+
+    assert response.status_code == 200
+    sql = " ".join(query["sql"] for query in captured.captured_queries).lower()
+    assert "embedding" not in sql and '"vector"' not in sql and '"code"' not in sql
+
+
+@pytest.mark.parametrize("upload_id", ["3f0b5c1e-0000-4000-8000-000000000000", "not-an-id"])
+def test_an_unknown_uploads_place_is_not_found(client, upload_id):
+    response = client.get(place_url(upload_id))
+
+    assert response.status_code == 404 and response.json() == {"error": "No upload with this id."}
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [("queued", "still being read"), ("processing", "still being read"), ("failed", "could not be read")],
+)
+def test_a_photo_not_answered_has_no_place_yet(client, status, message):
+    upload = InspirationUpload.objects.create(image="uploads/x.png", status=status)
+
+    response = client.get(place_url(upload.id))
+
+    assert response.status_code == 409 and message in response.json()["error"]
+
+
+def test_without_a_map_an_answered_photo_has_no_place(client):
+    product = ProductFactory()
+    upload = InspirationUpload.objects.create(
+        image="uploads/x.png", status="done", results=[{"product_id": product.pk, "score": 0.9}]
+    )
+
+    response = client.get(place_url(upload.id))
+
+    assert response.status_code == 404 and "no place" in response.json()["error"]
+
+
+def test_the_map_page_offers_the_search_and_the_photo_button(client):
+    html = client.get(reverse("recommender:map")).content.decode()
+
+    assert 'role="search"' in html and f'data-url="{reverse("api:map_find")}"' in html
+    assert 'role="listbox"' in html and 'id="map-photo"' in html
+
+
+def test_the_results_page_links_to_the_photo_on_the_whole_map(client, answered):
+    html = client.get(answered.get_absolute_url()).content.decode()
+
+    assert f'href="/map/?upload={answered.id}"' in html and "See it on the whole map" in html

@@ -416,4 +416,4 @@ def test_the_results_page_places_the_photo_among_its_matches_on_the_map(
     assert "Where your photo lands" in html
     assert html.count('class="found"') == 12  # every match is a link on the map
     assert 'id="upload-point"' in html
-    assert html.count("<circle") == 12 + 2  # the matches, and the ring and dot of the photo (no other product left)
+    assert html.count("<circle") == 12 * 2 + 2  # each match a dot and its hit circle; the photo a ring and a dot
