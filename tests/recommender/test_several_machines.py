@@ -2,6 +2,8 @@
 database), Redis, and the MEDIA_ROOT, MODELS_ROOT and INDEX_ROOT folders. Uploads are split across both, and
 both follow an index switch. This is the README's recipe for more machines."""
 
+import time
+
 import pytest
 
 from recommender.models import InspirationUpload
@@ -72,6 +74,7 @@ def test_two_worker_machines_share_the_uploads_and_both_follow_an_index_switch(s
     before = answered_by_both(two_machines)
 
     switched = serving_activate(index_version=index_build(encoder_version=served["encoder"]))
+    time.sleep(1)  # each process looks at the ACTIVE pointer every INDEX_RELOAD_SECONDS (0.2 s for these workers)
     after = answered_by_both(two_machines)
 
     assert set(InspirationUpload.objects.filter(pk__in=before).values_list("index_version", flat=True)) == {
