@@ -3,6 +3,7 @@ measured in the same run so that the overhead is a ratio.
 
     python bench/load.py --url http://127.0.0.1:8000 --clients 4 --uploads 40
     python bench/load.py --clients 8 --seconds 600          # a soak: stops after T seconds
+    python bench/load.py --clients 1 --queue-saves 2000     # with a bulk edit's 2,000 product encodes queued
 
 Each client does what the page does: it uploads a real photo (default ../shared/data/webphotos) through
 POST /api/uploads, then long-polls GET /api/uploads/<id>?wait=25&after=<state> until the upload is done or
@@ -77,6 +78,23 @@ def compute_floor(photos: list[Path], count: int) -> list[float]:
     return timings
 
 
+def queue_saves(count: int) -> int:
+    """Save ``count`` products through the staff path (``product_save``), as a bulk edit does: each save queues
+    its encode on the ``products`` queue after commit. Returns how many were saved."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from catalog.models import Product
+    from catalog.services.products import product_save
+
+    saved = 0
+    for product in Product.objects.filter(is_active=True).order_by("pk")[:count].iterator():
+        product_save(product=product)
+        saved += 1
+    return saved
+
+
 def one_upload(url: str, photo: Path, wait: float, timeout: float) -> tuple[float, str]:
     """Upload, then follow the upload as the page does (long-poll), until it is done or failed."""
     started = time.perf_counter()
@@ -109,6 +127,7 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=25, help="long-poll seconds, as the page asks")
     parser.add_argument("--timeout", type=float, default=300, help="an upload not done by then counts as lost")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--queue-saves", type=int, default=0, help="save this many products just before starting")
     args = parser.parse_args()
 
     photos = photos_from(args.photos)
@@ -138,6 +157,7 @@ def main() -> None:
             with lock:
                 (errors.append(error) if error else latencies.append(seconds))
 
+    saved = queue_saves(args.queue_saves) if args.queue_saves else 0
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
         for _ in range(args.clients):
@@ -147,7 +167,10 @@ def main() -> None:
 
     total = len(latencies) + len(errors)
     lost = sum(1 for e in errors if e.startswith("lost"))
-    print(f"{args.clients} clients, {total} uploads in {wall:.1f} s against {args.url}\n")
+    print(f"{args.clients} clients, {total} uploads in {wall:.1f} s against {args.url}")
+    if saved:
+        print(f"{saved} product saves queued just before the first upload")
+    print()
     print("| measure | p50 s | p95 s | p99 s |")
     print("|---|---|---|---|")
     for name, values in [
