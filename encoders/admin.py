@@ -16,6 +16,25 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f} %"
 
 
+def percent_span(interval) -> str:
+    """A 95 % interval as people read it: ``41–55 %``."""
+    return f"{interval[0] * 100:.0f}–{interval[1] * 100:.0f} %"
+
+
+def percent_with_interval(value: float | None, interval) -> str:
+    """A figure and, when known, its 95 % interval: ``48 % (41–55 %)``."""
+    if value is None or not interval:
+        return percent(value)
+    return f"{percent(value)} ({percent_span(interval)})"
+
+
+INTERVALS_NOTE = (
+    "In brackets: the range the figure would likely take on another draw of dev queries of the same kind (its "
+    "bootstrap 95 % interval over its queries). Two versions whose figures fall within each other's range are "
+    "not really different."
+)
+
+
 def rounded(value):
     """A number as people read it: three significant digits; other values as they are."""
     if isinstance(value, float):
@@ -61,7 +80,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
 
     def _figure(self, version: EncoderVersion, name: str) -> str:
-        return percent((version.metrics or {}).get(name))
+        return percent_with_interval((version.metrics or {}).get(name), (version.intervals or {}).get(name))
 
     @admin.display(description=FIGURE_LABELS["web P@10"][0])
     def web(self, version):
@@ -96,12 +115,15 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         live = EncoderVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
         rows = format_html_join(
             "",
-            "<tr><th scope=row>{}</th><td>{}</td><td><strong>{}</strong></td><td>{}</td>{}</tr>",
+            "<tr><th scope=row>{}</th><td>{}</td><td><strong>{}</strong>{}</td><td>{}</td>{}</tr>",
             (
                 (
                     FIGURE_LABELS[name][0],
                     FIGURE_LABELS[name][1],
-                    self._figure(version, name),
+                    percent((version.metrics or {}).get(name)),
+                    format_html(" ({})", percent_span(version.intervals[name]))
+                    if (version.intervals or {}).get(name)
+                    else "",
                     percent((version.baseline or {}).get(name)),
                     format_html("<td>{}</td>", self._figure(live, name)) if live else "",
                 )
@@ -112,9 +134,10 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return format_html(
             '<table class="figures"><thead><tr><th scope=col>figure</th><th scope=col>what it measures</th>'
             "<th scope=col>this version</th><th scope=col>pretrained features, no training</th>{}</tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<tbody>{}</tbody></table><p class=help>{}</p>",
             live_head,
             rows,
+            INTERVALS_NOTE if version.intervals else "",
         )
 
     @admin.display(description="configuration")

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             f"and {version.data.get('pairs')} co-view pairs."
         )
         if version.metrics:
-            self.stdout.write(markdown_table({version.name: version.metrics}))
+            self.stdout.write(markdown_table({version.name: version.metrics}, {version.name: version.intervals}))
         elif queries is None and not no_evaluate:
             self.stdout.write("No evaluation data configured (EVALUATION_QUERIES, EVALUATION_ROOMS): not measured.")
         self.stdout.write(f"To serve it: python manage.py activate_encoder {version.name}")
