@@ -4,12 +4,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from encoders.charts import ChartedVersion, figures_chart_html, training_curves_html
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
 from encoders.queries import FIGURE_LABELS, FIGURES
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
+EARLIER_VERSIONS = 4  # versions charted beside this one
 
 
 def percent(value: float | None) -> str:
@@ -63,6 +65,8 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "is_active",
         "activated_at",
         "metrics_table",
+        "figures_chart",
+        "training_curves",
         "reconstructions",
         "latent_map",
         "data_table",
@@ -72,6 +76,9 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = readonly_fields
+
+    class Media:
+        css = {"all": ["css/admin-charts.css"]}
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -139,6 +146,36 @@ class EncoderVersionAdmin(admin.ModelAdmin):
             rows,
             INTERVALS_NOTE if version.intervals else "",
         )
+
+    @admin.display(description="figures beside earlier versions")
+    def figures_chart(self, version):
+        if not version.metrics:
+            return "—"
+        earlier = (
+            EncoderVersion.objects.filter(status=EncoderVersion.Status.READY, created_at__lt=version.created_at)
+            .exclude(metrics={})
+            .order_by("-created_at")
+            .only("name", "metrics", "intervals", "is_active")[:EARLIER_VERSIONS]
+        )
+        charted = [
+            ChartedVersion(name=v.name, figures=v.metrics, intervals=v.intervals or {}, live=v.is_active)
+            for v in [*reversed(earlier), version]
+        ]
+        charted[-1] = ChartedVersion(
+            name=version.name,
+            figures=version.metrics,
+            intervals=version.intervals or {},
+            live=version.is_active,
+            current=True,
+        )
+        labels = {name: FIGURE_LABELS[name][0] for name in FIGURES}
+        return mark_safe(figures_chart_html(charted, FIGURES, labels))  # noqa: S308  (escaped by encoders.charts)
+
+    @admin.display(description="training curves")
+    def training_curves(self, version):
+        if not version.history:
+            return "Not recorded: versions trained before the curves were kept have none."
+        return mark_safe(training_curves_html(version.history))  # noqa: S308  (escaped by encoders.charts)
 
     @admin.display(description="configuration")
     def config_table(self, version):

@@ -91,6 +91,8 @@ def test_train_encoder_writes_a_ready_version_with_checkpoint_and_pictures(model
     assert version.status == EncoderVersion.Status.READY
     assert not version.is_active and active_encoder_version() is None  # serving changes only by making it live
     assert version.data["products"] == 8 and version.data["pairs"] == 1
+    assert [row["epoch"] for row in version.history] == [1, 2]  # the training curves, kept on the version
+    assert {"loss", "recon", "supcon", "instance", "coview"} <= set(version.history[0])
     assert len(version.data["inputs_sha256"]) == 64
     assert checkpoint_path(version).is_file()
     for name in ["reconstructions.png", "latent_map.png", "latent_map.json"]:
