@@ -47,11 +47,18 @@ def rounded(value):
 
 
 def settings_table(values: dict) -> str:
+    """A table of settings; a setting that is a group (the config's model, data and optimisation parts) gets a
+    heading row over its own settings."""
     if not values:
         return "—"
-    rows = format_html_join(
-        "", "<tr><th scope=row>{}</th><td>{}</td></tr>", sorted((k, rounded(v)) for k, v in values.items())
-    )
+    flat = sorted((k, v) for k, v in values.items() if not isinstance(v, dict))
+    groups = [(k, v) for k, v in values.items() if isinstance(v, dict)]
+    rows = format_html_join("", "<tr><th scope=row>{}</th><td>{}</td></tr>", ((k, rounded(v)) for k, v in flat))
+    for name, inner in groups:
+        rows += format_html('<tr><th colspan=2 scope=colgroup class="group">{}</th></tr>', name)
+        rows += format_html_join(
+            "", "<tr><th scope=row>{}</th><td>{}</td></tr>", sorted((k, rounded(v)) for k, v in inner.items())
+        )
     return format_html('<table class="settings">{}</table>', rows)
 
 

@@ -190,7 +190,7 @@ def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[st
 
 
 def figure_with_interval(value: float, interval: Sequence[float] | None) -> str:
-    """``0.747 (0.71–0.78)``: the figure and its 95 % interval, as the command prints them."""
+    """``0.500 (0.40–0.60)``: the figure and its 95 % interval, as the command prints them."""
     if not interval:
         return f"{value:.3f}"
     return f"{value:.3f} ({interval[0]:.2f}–{interval[1]:.2f})"

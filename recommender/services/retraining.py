@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -41,13 +40,14 @@ class LeaseLost(RuntimeError):
 
 
 def default_config() -> EncoderConfig:
-    """The configuration scheduled retraining uses: EncoderConfig's defaults with ENCODER_CONFIG's overrides."""
-    return replace(EncoderConfig(), **settings.ENCODER_CONFIG)
+    """The configuration scheduled retraining uses: EncoderConfig's defaults with ENCODER_CONFIG's overrides (flat
+    field names, e.g. ``{"epochs": 20}``, or parts, e.g. ``{"optimisation": {"epochs": 20}}``)."""
+    return EncoderConfig().replace(**settings.ENCODER_CONFIG)
 
 
 def quick_config() -> EncoderConfig:
     """A short configuration for a first demo: a few minutes on two cores."""
-    return replace(default_config(), **QUICK_CONFIG)
+    return default_config().replace(**QUICK_CONFIG)
 
 
 class Lease:

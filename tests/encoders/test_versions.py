@@ -249,6 +249,8 @@ def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_
     assert "Shoppers&#x27; photos" in listing and "48 %" in listing
     assert 'style="max-width:100%;height:auto;display:block"' in page  # pictures fit the page
     assert f"/admin/encoders/encoderversion/{version.pk}/picture/latent-map/" in page
+    assert '<th colspan=2 scope=colgroup class="group">optimisation</th>' in page  # the config, part by part
+    assert "<tr><th scope=row>epochs</th><td>2</td></tr>" in page
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
 
 
