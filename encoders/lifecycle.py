@@ -17,13 +17,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from encoders.data import training_data
-from encoders.evaluation import BackboneEmbedder, EncoderEmbedder, evaluate
+from encoders.evaluation import BackboneEmbedder, EncoderEmbedder, evaluate, figures_of, query_scores
 from encoders.inference import LoadedEncoder, load_encoder
+from encoders.intervals import figure_intervals
 from encoders.model import EncoderConfig
 from encoders.models import EncoderVersion
 from encoders.queries import QuerySet
 from encoders.training import train_encoder
-from encoders.versions import CHECKPOINT_NAME, checkpoint_path, version_dir
+from encoders.versions import CHECKPOINT_NAME, checkpoint_path, query_scores_write, version_dir
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ def encoder_train(
         encoder = encoder_load(version)
         embedder = EncoderEmbedder(encoder)
         pictures_write(encoder=encoder, embedder=embedder, data=data, directory=directory)
-        metrics = evaluate(embedder, data.catalog, queries) if queries is not None else {}
+        scores = query_scores(embedder, data.catalog, queries) if queries is not None else {}
+        if scores:
+            query_scores_write(version, scores)
         baseline = evaluate(BackboneEmbedder(embedder), data.catalog, queries) if queries is not None else {}
     except Exception as error:
         logger.exception("training %s failed", version.name)
@@ -93,20 +96,25 @@ def encoder_train(
         version.save(update_fields=["status", "error", "train_seconds"])
         raise
     version.status = EncoderVersion.Status.READY
-    version.metrics = metrics
+    version.metrics = figures_of(scores)
+    version.intervals = figure_intervals(scores)
     version.baseline = baseline
+    version.history = checkpoint["metrics"]["history"]
     version.data = {key: value for key, value in checkpoint["data"].items() if key != "product_ids"}
     version.train_seconds = time.monotonic() - started
-    version.save(update_fields=["status", "metrics", "baseline", "data", "train_seconds"])
+    version.save(update_fields=["status", "metrics", "intervals", "baseline", "history", "data", "train_seconds"])
     return version
 
 
 def encoder_evaluate(*, version: EncoderVersion, queries: QuerySet) -> dict[str, float]:
-    """Measure ``version`` on the current active catalog and store the figures on it."""
+    """Measure ``version`` on the current active catalog and store the figures and their intervals on it (and its
+    per-query scores beside its checkpoint, for the gate's paired comparison)."""
     data = training_data()
     embedder = EncoderEmbedder(encoder_load(version))
-    figures = evaluate(embedder, data.catalog, queries)
-    version.metrics = figures
+    scores = query_scores(embedder, data.catalog, queries)
+    query_scores_write(version, scores)
+    version.metrics = figures_of(scores)
+    version.intervals = figure_intervals(scores)
     version.baseline = evaluate(BackboneEmbedder(embedder), data.catalog, queries)
-    version.save(update_fields=["metrics", "baseline"])
-    return figures
+    version.save(update_fields=["metrics", "intervals", "baseline"])
+    return version.metrics

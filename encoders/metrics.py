@@ -14,7 +14,7 @@ Readings of the protocol where the README is terse:
   itself; relevant = the room's other products. hit@10 = 1 if any relevant product is in
   the top 10; recall@10 = |relevant in top 10| / min(|relevant|, 10), so a perfect top 10
   scores 1 even in a room of 20 (this capped reading is the one that reproduces the
-  figures of baselines.md: 0.018 for EfficientNet, against 0.015 uncapped). Both are
+  EfficientNet figures of the data's baselines.md). Both are
   averaged over all (room, product) queries, so a product in two rooms queries twice.
 - scene: each room photo (of a room with at least one catalog product) queries the whole
   catalog; relevant = the room's products; hit@10 and (capped) recall@10 as above, averaged over
@@ -55,6 +55,23 @@ def top_k(scores: np.ndarray, *, k: int = K, exclude: Sequence[int] | None = Non
     return np.argsort(-s, axis=1, kind="stable")[:, :k]
 
 
+def web_precision_scores(
+    query_vectors: np.ndarray,
+    query_classes: Sequence[str],
+    accept: dict[str, Sequence[str]],
+    catalog_vectors: np.ndarray,
+    catalog_categories: Sequence[str],
+    *,
+    k: int = K,
+) -> np.ndarray:
+    """Precision@k of each web photo (Q,): the share of its neighbours whose category is accepted for its class."""
+    if len(query_vectors) == 0:
+        return np.zeros(0)
+    nn = top_k(cosine_scores(query_vectors, catalog_vectors), k=k)
+    cats = np.asarray(catalog_categories)
+    return np.array([np.isin(cats[row], list(accept[c])).mean() for row, c in zip(nn, query_classes, strict=True)])
+
+
 def web_precision(
     query_vectors: np.ndarray,
     query_classes: Sequence[str],
@@ -65,18 +82,20 @@ def web_precision(
     k: int = K,
 ) -> float:
     """Mean precision@k of web photos: neighbours whose category is accepted for the class."""
-    nn = top_k(cosine_scores(query_vectors, catalog_vectors), k=k)
+    return _mean(web_precision_scores(query_vectors, query_classes, accept, catalog_vectors, catalog_categories, k=k))
+
+
+def loo_precision_scores(catalog_vectors: np.ndarray, catalog_categories: Sequence[str], *, k: int = K) -> np.ndarray:
+    """Precision@k of each catalog product against the rest (itself excluded), same category: (N,)."""
+    n = len(catalog_vectors)
+    nn = top_k(cosine_scores(catalog_vectors, catalog_vectors), k=k, exclude=range(n))
     cats = np.asarray(catalog_categories)
-    hits = [np.isin(cats[row], list(accept[c])).mean() for row, c in zip(nn, query_classes, strict=True)]
-    return float(np.mean(hits))
+    return (cats[nn] == cats[:, None]).mean(axis=1)
 
 
 def loo_precision(catalog_vectors: np.ndarray, catalog_categories: Sequence[str], *, k: int = K) -> float:
     """Mean precision@k of each catalog product against the rest (itself excluded), same category."""
-    n = len(catalog_vectors)
-    nn = top_k(cosine_scores(catalog_vectors, catalog_vectors), k=k, exclude=range(n))
-    cats = np.asarray(catalog_categories)
-    return float((cats[nn] == cats[:, None]).mean())
+    return _mean(loo_precision_scores(catalog_vectors, catalog_categories, k=k))
 
 
 def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> list[list[int]]:
@@ -91,15 +110,17 @@ def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> 
     return out
 
 
-def room_hit_recall(catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
-    """(hit@k, recall@k) over every product of every room querying for the room's other products.
+def room_hit_recall_scores(
+    catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hit@k, recall@k) of every (room, product) query, in room order: two arrays (Q,).
 
     `rooms` hold catalog indices (see room_products). Rooms with < 2 products are skipped.
     """
     rooms = [list(dict.fromkeys(r)) for r in rooms if len(set(r)) >= 2]
     queries = [p for r in rooms for p in r]
     if not queries:
-        return 0.0, 0.0
+        return np.zeros(0), np.zeros(0)
     nn = top_k(cosine_scores(catalog_vectors[queries], catalog_vectors), k=k, exclude=queries)
     hits, recalls, row = [], [], 0
     for r in rooms:
@@ -109,18 +130,26 @@ def room_hit_recall(catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]],
             hits.append(float(found > 0))
             recalls.append(found / min(len(relevant), k))
             row += 1
-    return float(np.mean(hits)), float(np.mean(recalls))
+    return np.array(hits), np.array(recalls)
 
 
-def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
-    """(hit@k, recall@k) of room-photo queries given their scores over the catalog (Q, N).
+def room_hit_recall(catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
+    """(hit@k, recall@k) over every product of every room querying for the room's other products."""
+    hits, recalls = room_hit_recall_scores(catalog_vectors, rooms, k=k)
+    return _mean(hits), _mean(recalls)
+
+
+def scene_hit_recall_scores(
+    query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hit@k, recall@k) of each room-photo query given its scores over the catalog (Q, N): two arrays.
 
     Row i of `query_scores` is the photo of rooms[i] (catalog indices). Rooms with no
     catalog product are skipped. Get scores with cosine_scores or multi_query_scores.
     """
     keep = [i for i, r in enumerate(rooms) if len(r) > 0]
     if not keep:
-        return 0.0, 0.0
+        return np.zeros(0), np.zeros(0)
     nn = top_k(query_scores[keep], k=k)
     hits, recalls = [], []
     for row, i in zip(nn, keep, strict=True):
@@ -128,4 +157,15 @@ def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *
         found = len(relevant.intersection(row.tolist()))
         hits.append(float(found > 0))
         recalls.append(found / min(len(relevant), k))
-    return float(np.mean(hits)), float(np.mean(recalls))
+    return np.array(hits), np.array(recalls)
+
+
+def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K) -> tuple[float, float]:
+    """(hit@k, recall@k) of room-photo queries, averaged over photos."""
+    hits, recalls = scene_hit_recall_scores(query_scores, rooms, k=k)
+    return _mean(hits), _mean(recalls)
+
+
+def _mean(scores: np.ndarray) -> float:
+    """The figure: the mean over queries (0 when there are none)."""
+    return float(np.mean(scores)) if len(scores) else 0.0

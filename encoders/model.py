@@ -13,7 +13,8 @@ The backbone is a separate module handed to the constructor, so a frozen pretrai
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from dataclasses import replace as dataclass_replace
 
 import torch
 import torch.nn.functional as F
@@ -21,29 +22,14 @@ from torch import nn
 
 
 @dataclass
-class EncoderConfig:
-    """Every knob of the encoder; the defaults are the measured choice (bench/encoder_experiments.py).
+class ModelConfig:
+    """The network: what a checkpoint needs to be rebuilt and queried."""
 
-    Dev-data measurements behind the defaults (web P@10 / loo P@10 / room hit@10 / scene hit@10):
-    - residual_weight 1.25: the learned code alone 0.68 / 1.00 / - / -; appending the raw
-      backbone feature (x1.0, x1.25, x1.5) lifts web to 0.73, 0.74, 0.74 while loo falls to
-      0.99, 0.97, 0.93: 1.25 is the balance.
-    - wild_views 1: three composites per product were not better on web (0.66 vs 0.69 without
-      the residual) and cost two more feature passes (~1-3 min each on 2 cores).
-    - co-view on clean shots only, separate goes-with head: room hit@10 0.52 (0.43 when pairs
-      used random views; 0.17 by the similar head; 0.13 without the co-view term).
-    - w_scene 1: crops through the scene head 0.41 vs 0.23 through the similar head (no
-      residual); with the residual both are 0.32-0.41 on 22 photos, i.e. within noise.
-    - w_classify 0: a CE head on top of SupCon did not move web (0.685 vs 0.677).
-    """
-
-    # backbone
     backbone: str = "efficientnet_lite0"  # "efficientnet_lite0" | "tiny_cnn"
     freeze_backbone: bool = True  # frozen: features are computed once per view, then cached
     backbone_dim: int = 1280  # F; 1280 for efficientnet_lite0
     tiny_width: int = 32  # channels of the first TinyCNN stage
     image_size: int = 224  # S
-    # heads
     hidden_dim: int = 1024  # H
     latent_dim: int = 256  # D, the "similar" code
     goes_with_dim: int = 128  # G
@@ -52,34 +38,11 @@ class EncoderConfig:
     dropout: float = 0.2
     residual_weight: float = 1.25  # > 0 appends the L2-normalised backbone feature (x this) to z at query time
     served_dim: int = 256  # the served "similar" vector: a PCA projection (fit after training) of z + residual
-    # data
-    wild_views: int = 1  # in-the-wild composites per product (0 disables the augmentation)
-    # optimisation
-    epochs: int = 40
-    batch_size: int = 256
-    recon_batch: int = 128  # codes per step that are decoded: the decoder dominates step time on CPU
-    pair_batch_size: int = 512
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    temperature: float = 0.1
-    # loss weights
-    w_recon: float = 1.0
-    w_supcon: float = 1.0
-    w_instance: float = 0.5
-    w_classify: float = 0.0
-    w_uniform: float = 0.0
-    w_coview: float = 1.0
-    coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
-    w_scene: float = 1.0  # crops of TRAIN room photos -> the room's products (multiple-instance)
-    scene_rooms_per_step: int = 16
 
     @property
     def backbone_in_checkpoint(self) -> bool:
         """A frozen pretrained backbone is rebuilt from its package, not stored per checkpoint."""
         return not (self.freeze_backbone and self.backbone == "efficientnet_lite0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def query_dim(self) -> int:
@@ -95,12 +58,103 @@ class EncoderConfig:
         """Width of the served "similar" (and "scene") search vectors."""
         return self.served_dim if self.projects else self.query_dim
 
+
+@dataclass
+class DataConfig:
+    """What each training step sees: the views of every product and the size of each step's samples."""
+
+    wild_views: int = 1  # in-the-wild composites per product (0 disables the augmentation)
+    batch_size: int = 256  # products per step
+    recon_batch: int = 128  # codes per step that are decoded: the decoder dominates step time on CPU
+    pair_batch_size: int = 512  # co-view pairs per step
+    scene_rooms_per_step: int = 16  # TRAIN room photos per step
+
+
+@dataclass
+class OptimisationConfig:
+    """How the loss is made of its terms and minimised."""
+
+    epochs: int = 40
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.1
+    w_recon: float = 1.0
+    w_supcon: float = 1.0
+    w_instance: float = 0.5
+    w_classify: float = 0.0
+    w_uniform: float = 0.0
+    w_coview: float = 1.0
+    coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
+    w_scene: float = 1.0  # crops of TRAIN room photos -> the room's products (multiple-instance)
+
+    def loss_weights(self) -> dict[str, float]:
+        """Each loss term's weight, by the term's name in the training history."""
+        return {
+            "recon": self.w_recon,
+            "supcon": self.w_supcon,
+            "instance": self.w_instance,
+            "classify": self.w_classify,
+            "uniform": self.w_uniform,
+            "coview": self.w_coview,
+            "scene": self.w_scene,
+        }
+
+
+PARTS = {"model": ModelConfig, "data": DataConfig, "optimisation": OptimisationConfig}
+
+
+@dataclass
+class EncoderConfig:
+    """Every knob of the encoder, in three parts; the defaults are the measured choice (the README's ablations,
+    ``bench/encoder_experiments.py``). Field names are unique across the parts, so a flat ``{"epochs": 20}`` (an
+    ``ENCODER_CONFIG`` override, ``train_encoder --set``, or the config of a checkpoint written before the split)
+    names exactly one field."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimisation: OptimisationConfig = field(default_factory=OptimisationConfig)
+
+    @staticmethod
+    def field_parts() -> dict[str, str]:
+        """Every field's flat name -> the part that holds it."""
+        return {f.name: part for part, kind in PARTS.items() for f in fields(kind)}
+
+    def to_dict(self) -> dict:
+        """``{"model": {...}, "data": {...}, "optimisation": {...}}``: what checkpoints and versions keep."""
+        return {part: asdict(getattr(self, part)) for part in PARTS}
+
+    def replace(self, **values) -> EncoderConfig:
+        """A copy with ``values`` changed: flat field names (``epochs=20``) or whole parts given as dicts
+        (``optimisation={"epochs": 20}``). An unknown name is a ValueError that lists the known ones."""
+        owners = self.field_parts()
+        changes: dict[str, dict] = {part: {} for part in PARTS}
+        for name, value in values.items():
+            if name in PARTS and isinstance(value, dict):
+                for inner, inner_value in value.items():
+                    if owners.get(inner) != name:
+                        raise ValueError(f"unknown {name} config field {inner!r}; known: {_known(PARTS[name])}")
+                    changes[name][inner] = inner_value
+            elif name in owners:
+                changes[owners[name]][name] = value
+            else:
+                raise ValueError(f"unknown config field {name!r}; known: {', '.join(sorted(owners))}")
+        return EncoderConfig(**{part: dataclass_replace(getattr(self, part), **changes[part]) for part in PARTS})
+
     @classmethod
     def from_dict(cls, data: dict) -> EncoderConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values.setdefault("served_dim", 0)  # versions trained before the projection served the full width
-        return cls(**values)
+        """A stored config: the parts (``to_dict``), or the flat dict of a checkpoint from before the split. Names
+        this code no longer knows are left out, so an older checkpoint still loads."""
+        owners = cls.field_parts()
+        if any(isinstance(data.get(part), dict) for part in PARTS):
+            flat = {k: v for part in PARTS for k, v in (data.get(part) or {}).items() if owners.get(k) == part}
+        else:
+            flat = {k: v for k, v in data.items() if k in owners}
+            flat.setdefault("served_dim", 0)  # versions trained before the projection served the full width
+        return cls().replace(**flat)
+
+
+def _known(kind) -> str:
+    return ", ".join(sorted(f.name for f in fields(kind)))
 
 
 class TinyCNN(nn.Module):
@@ -160,7 +214,7 @@ def _mlp(*, in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Se
 class LookalikeEncoder(nn.Module):
     """Backbone + two embedding heads + decoder + category classifier."""
 
-    def __init__(self, *, config: EncoderConfig, backbone: nn.Module, num_categories: int):
+    def __init__(self, *, config: ModelConfig, backbone: nn.Module, num_categories: int):
         super().__init__()
         c = config
         self.config = c

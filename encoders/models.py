@@ -18,6 +18,16 @@ class EncoderVersion(models.Model):
     baseline = models.JSONField(
         default=dict, blank=True, help_text="The pretrained features' figures, measured with the version's."
     )
+    intervals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each figure's bootstrap 95 % interval over its dev queries: {figure: [low, high]}.",
+    )
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The training curves: one row per epoch, the mean of the loss and of each of its terms.",
+    )
     data = models.JSONField(default=dict, blank=True, help_text="What it was trained on: counts and a hash.")
     train_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)

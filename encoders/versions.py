@@ -6,6 +6,8 @@ version's model happen in ``encoders.lifecycle`` (workers and management command
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -13,9 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from encoders.intervals import gate_compare
 from encoders.models import EncoderVersion
 
 CHECKPOINT_NAME = "checkpoint.pt"
+QUERY_SCORES_NAME = "query_scores.json"
 
 
 def version_dir(version: EncoderVersion) -> Path:
@@ -43,20 +47,41 @@ def encoder_activate(*, version: EncoderVersion) -> EncoderVersion:
     return version
 
 
-def encoder_is_not_worse(*, candidate: dict[str, float], live: dict[str, float], tolerance: float) -> tuple[bool, str]:
-    """Promotion rule: every figure the live version has must be matched by the candidate within ``tolerance``
-    (the dev rooms are few: differences under ~0.02 are noise). Returns the verdict and a readable reason."""
-    if not live:
-        return True, "no live figures to compare with"
-    missing = sorted(set(live) - set(candidate))
-    if missing:
-        return False, f"the candidate has no figure for {', '.join(missing)}"
-    worse = [
-        f"{name} {candidate[name]:.3f} < {value:.3f}"
-        for name, value in live.items()
-        if candidate[name] < value - tolerance
-    ]
-    if worse:
-        return False, "worse than the live version: " + "; ".join(worse)
-    better = sum(candidate[name] - value for name, value in live.items())
-    return True, f"not worse on any figure (sum of differences {better:+.3f})"
+def query_scores_path(version: EncoderVersion) -> Path:
+    return version_dir(version) / QUERY_SCORES_NAME
+
+
+def query_scores_write(version: EncoderVersion, scores: dict) -> None:
+    """Keep each figure's per-query scores beside the checkpoint (written to a temporary name, then renamed): the
+    gate compares two versions query by query. They stay out of the database, where only the intervals go."""
+    path = query_scores_path(version)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({name: [round(float(v), 6) for v in values] for name, values in scores.items()}))
+    os.replace(temporary, path)
+
+
+def query_scores_read(version: EncoderVersion) -> dict[str, list[float]]:
+    """The per-query scores of the version's last measurement; empty when it has none."""
+    try:
+        return json.loads(query_scores_path(version).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def encoder_is_not_worse(
+    *, candidate: EncoderVersion, live: EncoderVersion | None, tolerance: float
+) -> tuple[bool, str, dict]:
+    """The promotion gate: no figure of the candidate may be worse than the live version's beyond its interval
+    (encoders.intervals.figure_is_worse states the rule). Both were measured on the same catalog and queries just
+    before. Returns the verdict, a readable reason and the per-figure comparison kept on the run."""
+    if live is None:
+        return True, "no live version to compare with", {}
+    return gate_compare(
+        candidate=candidate.metrics or {},
+        live=live.metrics or {},
+        tolerance=tolerance,
+        candidate_intervals=candidate.intervals,
+        live_intervals=live.intervals,
+        candidate_scores=query_scores_read(candidate),
+        live_scores=query_scores_read(live),
+    )

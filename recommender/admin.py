@@ -10,8 +10,9 @@ from django_celery_beat.models import PeriodicTask
 
 from catalog.admin import ProductAdmin, thumbnail_tag
 from catalog.models import Product
-from encoders.admin import EncoderVersionAdmin
+from encoders.admin import INTERVALS_NOTE, EncoderVersionAdmin, percent_with_interval
 from encoders.models import EncoderVersion
+from encoders.queries import FIGURE_LABELS
 from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
 from recommender.presenters import retrain_progress
 from recommender.services.search import products_in_order, similar_products
@@ -27,6 +28,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def difference_words(interval) -> str:
+    """The paired interval of a difference in points: ``−6 to −2 points``; "—" where it was not measured."""
+    if not interval:
+        return "—"
+    low, high = (f"{v * 100:+.0f}".replace("-", "−") for v in interval)
+    return f"{low} to {high} points"
+
+
 @admin.register(RetrainRun)
 class RetrainRunAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "trigger", "status", "candidate", "live_before", "total_minutes", "reason"]
@@ -38,6 +47,7 @@ class RetrainRunAdmin(ReadOnlyAdmin):
         "live_before",
         "index_version",
         "reason",
+        "comparison_table",
         "timings",
         "error",
         "started_at",
@@ -48,6 +58,32 @@ class RetrainRunAdmin(ReadOnlyAdmin):
     @admin.display(description="minutes")
     def total_minutes(self, run: RetrainRun) -> str:
         return f"{sum(run.timings.values()) / 60:.1f}" if run.timings else "—"
+
+    @admin.display(description="the gate's comparison")
+    def comparison_table(self, run: RetrainRun):
+        if not run.comparison:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><th scope=row>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    FIGURE_LABELS.get(name, (name,))[0],
+                    percent_with_interval(row["candidate"], row.get("candidate_interval")),
+                    percent_with_interval(row["live"], row.get("live_interval")),
+                    difference_words(row.get("difference")),
+                    "worse beyond the noise" if row["worse"] else "not worse beyond the noise",
+                )
+                for name, row in run.comparison.items()
+            ),
+        )
+        return format_html(
+            '<table class="figures"><thead><tr><th scope=col>figure</th><th scope=col>candidate</th>'
+            "<th scope=col>live version</th><th scope=col>candidate − live, 95 % interval</th>"
+            "<th scope=col>verdict</th></tr></thead><tbody>{}</tbody></table><p class=help>{}</p>",
+            rows,
+            INTERVALS_NOTE,
+        )
 
     def get_urls(self):
         return [

@@ -193,6 +193,11 @@ class RetrainRun(models.Model):
     live_before = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.TextField(blank=True)
+    comparison = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The gate's comparison per figure: both versions' figures and intervals, and the difference's.",
+    )
     timings = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
     stage = models.CharField(max_length=32, blank=True, help_text="The stage running now (empty once finished).")
     progress = models.JSONField(default=dict, blank=True, help_text="The running stage's progress: done, total.")

@@ -1,5 +1,5 @@
-"""The retraining pipeline: train → evaluate → promote only if not worse → encode the catalog → build the
-index → switch serving to both at once → catch up on products saved meanwhile.
+"""The retraining pipeline: train → evaluate → promote only if no figure is worse beyond its interval → encode the
+catalog → build the index → switch serving to both at once → catch up on products saved meanwhile.
 
 One pipeline at a time (a retrain, or staff making a version live), under a lease lock in the database. A
 thread renews the lease through every stage; a run whose lease was lost (another process took the lock after
@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -41,13 +40,14 @@ class LeaseLost(RuntimeError):
 
 
 def default_config() -> EncoderConfig:
-    """The configuration scheduled retraining uses: EncoderConfig's defaults with ENCODER_CONFIG's overrides."""
-    return replace(EncoderConfig(), **settings.ENCODER_CONFIG)
+    """The configuration scheduled retraining uses: EncoderConfig's defaults with ENCODER_CONFIG's overrides (flat
+    field names, e.g. ``{"epochs": 20}``, or parts, e.g. ``{"optimisation": {"epochs": 20}}``)."""
+    return EncoderConfig().replace(**settings.ENCODER_CONFIG)
 
 
 def quick_config() -> EncoderConfig:
     """A short configuration for a first demo: a few minutes on two cores."""
-    return replace(default_config(), **QUICK_CONFIG)
+    return default_config().replace(**QUICK_CONFIG)
 
 
 class Lease:
@@ -199,10 +199,8 @@ def retrain_run(
         if live is not None and queries is not None:
             # Measure the live version on today's catalog too, so both are compared on the same ground.
             stages("evaluate_live", lambda: encoder_evaluate(version=live, queries=queries))
-        promote, run.reason = encoder_is_not_worse(
-            candidate=candidate.metrics,
-            live=live.metrics if live is not None else {},
-            tolerance=settings.PROMOTION_TOLERANCE,
+        promote, run.reason, run.comparison = encoder_is_not_worse(
+            candidate=candidate, live=live, tolerance=settings.PROMOTION_TOLERANCE
         )
         if not promote:
             run.status = RetrainRun.Status.KEPT

@@ -31,7 +31,7 @@ def tiny_config(**overrides) -> EncoderConfig:
         pair_batch_size=8,
         lr=3e-3,
     )
-    return EncoderConfig(**{**base, **overrides})
+    return EncoderConfig().replace(**{**base, **overrides})
 
 
 def draw_product(path: Path, *, shape: str, colour: tuple[int, int, int], size: int = 48) -> Path:

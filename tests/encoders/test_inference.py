@@ -40,12 +40,12 @@ def test_checkpoint_holds_plain_metadata(trained, tmp_path):
 
     loaded = torch.load(tmp_path / "encoder.pt", map_location="cpu", weights_only=True)
 
-    assert loaded["version"] == 1
+    assert loaded["version"] == 2
     assert loaded["categories"] == ["lamp", "table"]
     assert loaded["data"]["products"] == len(paths) and loaded["data"]["pairs"] == 3
     assert len(loaded["data"]["inputs_sha256"]) == 64
-    assert len(loaded["metrics"]["history"]) == loaded["config"]["epochs"]
-    assert loaded["preprocess"]["image_size"] == loaded["config"]["image_size"]
+    assert len(loaded["metrics"]["history"]) == loaded["config"]["optimisation"]["epochs"]
+    assert loaded["preprocess"]["image_size"] == loaded["config"]["model"]["image_size"]
 
 
 def test_training_is_reproducible(tmp_path):
@@ -157,8 +157,11 @@ def nearest(vectors: np.ndarray) -> np.ndarray:
 
 def test_a_checkpoint_from_before_the_projection_still_serves_its_full_width(trained, tmp_path):
     checkpoint, paths = trained
-    checkpoint["config"].pop("served_dim")
+    # those checkpoints kept the config flat, and had no served_dim
+    older = {name: value for part in checkpoint["config"].values() for name, value in part.items()}
+    older.pop("served_dim")
+    checkpoint = {**checkpoint, "config": older}
 
     vectors = encode_images(load_encoder(checkpoint), paths)
 
-    assert vectors.shape[1] == checkpoint["config"]["latent_dim"]
+    assert vectors.shape[1] == older["latent_dim"]

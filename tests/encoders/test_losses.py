@@ -47,7 +47,7 @@ def test_coview_loss_counts_only_pairs_with_weight():
 
 def test_coview_regulariser_pulls_a_coviewed_pair_closer_than_a_random_pair():
     torch.manual_seed(0)
-    config = tiny_config(backbone_dim=16)
+    config = tiny_config(backbone_dim=16).model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=1)
     feats = torch.randn(8, config.backbone_dim)  # 8 products' backbone features
     pairs = torch.tensor([[0, 1, 3], [2, 3, 1], [4, 5, 2], [6, 7, 1]])  # (a, b, count)

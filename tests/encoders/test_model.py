@@ -7,7 +7,7 @@ from tests.encoders.helpers import tiny_config
 
 
 def test_forward_shapes_on_cpu():
-    config = tiny_config()
+    config = tiny_config().model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=5)
     images = torch.randn(4, 3, config.image_size, config.image_size)
 
@@ -21,7 +21,7 @@ def test_forward_shapes_on_cpu():
 
 
 def test_query_vectors_are_unit_length():
-    config = tiny_config()
+    config = tiny_config().model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2).eval()
 
     vectors = model.query_vectors(torch.randn(3, config.backbone_dim), head="similar")
@@ -43,7 +43,7 @@ def test_config_round_trips_through_a_plain_dict():
 
 def test_tiny_model_overfits_one_batch():
     torch.manual_seed(0)
-    config = tiny_config()
+    config = tiny_config().model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2)
     images = torch.rand(4, 3, config.image_size, config.image_size)
     target = F.interpolate(images, size=config.recon_size, mode="area")
@@ -73,13 +73,13 @@ def test_real_pretrained_backbone_gives_1280_features():
 
 
 def test_frozen_pretrained_backbone_has_no_trainable_parameters():
-    backbone = build_backbone(EncoderConfig(), pretrained=True)
+    backbone = build_backbone(EncoderConfig().model, pretrained=True)
 
     assert not any(p.requires_grad for p in backbone.parameters())
 
 
 def test_untrained_scene_head_equals_the_similar_head():
-    config = tiny_config()
+    config = tiny_config().model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2).eval()
     feats = torch.randn(3, config.backbone_dim)
 

@@ -11,7 +11,13 @@ from PIL import Image, ImageDraw
 
 from catalog.models import CoView
 from encoders.models import EncoderVersion
-from encoders.versions import active_encoder_version, checkpoint_path, encoder_is_not_worse, version_dir
+from encoders.versions import (
+    active_encoder_version,
+    checkpoint_path,
+    encoder_is_not_worse,
+    query_scores_write,
+    version_dir,
+)
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +91,8 @@ def test_train_encoder_writes_a_ready_version_with_checkpoint_and_pictures(model
     assert version.status == EncoderVersion.Status.READY
     assert not version.is_active and active_encoder_version() is None  # serving changes only by making it live
     assert version.data["products"] == 8 and version.data["pairs"] == 1
+    assert [row["epoch"] for row in version.history] == [1, 2]  # the training curves, kept on the version
+    assert {"loss", "recon", "supcon", "instance", "coview"} <= set(version.history[0])
     assert len(version.data["inputs_sha256"]) == 64
     assert checkpoint_path(version).is_file()
     for name in ["reconstructions.png", "latent_map.png", "latent_map.json"]:
@@ -179,6 +187,7 @@ def test_evaluate_encoder_gives_the_figures_computed_by_hand(tmp_path, models_ro
     )
     out = tmp_path / "figures.json"
 
+    printed = StringIO()
     call_command(
         "evaluate_encoder",
         f"--queries={queries}",
@@ -186,10 +195,13 @@ def test_evaluate_encoder_gives_the_figures_computed_by_hand(tmp_path, models_ro
         "--split=dev",
         "--baselines",
         f"--json={out}",
-        stdout=StringIO(),
+        stdout=printed,
     )
 
     figures = json.loads(out.read_text())["raw pixels, 16×16 RGB"]
+    # each figure with its bootstrap interval: the two web photos score 1 and 0, the one room photo 1
+    assert "| raw pixels, 16×16 RGB | 0.500 (0.00–1.00) | 1.000 (1.00–1.00) |" in printed.getvalue()
+    assert figures["intervals"]["web P@10"] == [0.0, 1.0] and figures["intervals"]["scene hit@10"] == [1.0, 1.0]
     assert figures["web P@10"] == pytest.approx(0.5)
     assert figures["loo P@10"] == pytest.approx(1.0)
     assert figures["room hit@10"] == pytest.approx(2 / 4)
@@ -199,13 +211,22 @@ def test_evaluate_encoder_gives_the_figures_computed_by_hand(tmp_path, models_ro
     assert figures["scene R@10"] == pytest.approx(0.5)
 
 
-def test_promotion_rule():
-    live = {"web P@10": 0.70, "room hit@10": 0.20}
+def test_the_gate_reads_the_versions_figures_intervals_and_per_query_scores(models_root):
+    live = EncoderVersion.objects.create(
+        name="live", metrics={"web P@10": 0.70}, intervals={"web P@10": [0.61, 0.79]}, status="ready"
+    )
+    within = EncoderVersion.objects.create(name="within", metrics={"web P@10": 0.65}, intervals={})
+    beyond = EncoderVersion.objects.create(name="beyond", metrics={"web P@10": 0.60}, intervals={})
+    for version, hits in [(live, 70), (within, 65), (beyond, 60)]:
+        version_dir(version).mkdir(parents=True)
+        query_scores_write(version, {"web P@10": [1.0] * hits + [0.0] * (100 - hits)})
 
-    assert encoder_is_not_worse(candidate={"web P@10": 0.69, "room hit@10": 0.30}, live=live, tolerance=0.02)[0]
-    verdict, reason = encoder_is_not_worse(candidate={"web P@10": 0.60, "room hit@10": 0.30}, live=live, tolerance=0.02)
-    assert not verdict and "web P@10 0.600 < 0.700" in reason
-    assert encoder_is_not_worse(candidate={"web P@10": 0.1}, live={}, tolerance=0.0)[0]
+    assert encoder_is_not_worse(candidate=within, live=live, tolerance=0.0)[0]  # inside the live interval
+    promote, reason, comparison = encoder_is_not_worse(candidate=beyond, live=live, tolerance=0.0)
+    assert not promote and "web P@10 0.600 < 0.700 (below the live interval 0.610–0.790" in reason
+    low, high = comparison["web P@10"]["difference"]  # paired over the same 100 queries: ten of them lost
+    assert low < -0.1 < high < 0
+    assert encoder_is_not_worse(candidate=beyond, live=None, tolerance=0.0)[0]
 
 
 def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_root, small_catalog):
@@ -213,6 +234,7 @@ def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_
     version = EncoderVersion.objects.get()
     version.metrics = {name: 0.48498085599999285 for name in ["web P@10", "loo P@10", "room hit@10", "room R@10"]}
     version.baseline = {"web P@10": 0.638}
+    version.intervals = {"web P@10": [0.4123, 0.5534]}
     version.save()
 
     page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
@@ -220,11 +242,15 @@ def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_
     picture = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/picture/reconstructions/")
 
     assert "Shoppers&#x27; photos" in page and "the share of the photographed kind" in page
-    assert "<strong>48 %</strong>" in page and "64 %" in page  # rounded, beside the pretrained features' figure
+    assert "<strong>48 %</strong> (41–55 %)" in page and "64 %" in page  # rounded, beside the pretrained features'
+    assert "bootstrap 95 % interval" in page
+    assert "48 % (41–55 %)" in listing  # the interval in plain words, where it was measured
     assert "0.48498" not in page and "0.48498" not in listing
     assert "Shoppers&#x27; photos" in listing and "48 %" in listing
     assert 'style="max-width:100%;height:auto;display:block"' in page  # pictures fit the page
     assert f"/admin/encoders/encoderversion/{version.pk}/picture/latent-map/" in page
+    assert '<th colspan=2 scope=colgroup class="group">optimisation</th>' in page  # the config, part by part
+    assert "<tr><th scope=row>epochs</th><td>2</td></tr>" in page
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
 
 

@@ -2,7 +2,6 @@
 weights installed with its package, the real heads and the served projection), trained briefly by the
 retraining pipeline, then a photo through the API to its results."""
 
-from dataclasses import replace
 from io import BytesIO
 
 import pytest
@@ -28,15 +27,15 @@ def photo_of_a_sofa_in_a_room() -> bytes:
 
 
 def test_a_photo_is_answered_through_the_default_encoder(client, catalog_products, django_capture_on_commit_callbacks):
-    config = replace(EncoderConfig(), epochs=3, batch_size=12, recon_batch=12, pair_batch_size=8)
-    assert config.backbone == "efficientnet_lite0" and config.freeze_backbone and config.projects
+    config = EncoderConfig().replace(epochs=3, batch_size=12, recon_batch=12, pair_batch_size=8)
+    assert config.model.backbone == "efficientnet_lite0" and config.model.freeze_backbone and config.model.projects
 
     run = retrain_run(trigger="test", config=config)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/uploads", {"image": BytesIO(photo_of_a_sofa_in_a_room())}, format="multipart")
 
     assert run.status == RetrainRun.Status.PROMOTED
-    assert serving_state().index.dimension_of("similar") == config.served_dim
+    assert serving_state().index.dimension_of("similar") == config.model.served_dim
     assert response.status_code == 202, response.content
     upload = InspirationUpload.objects.get(pk=response.json()["id"])
     assert upload.status == InspirationUpload.Status.DONE, upload.error

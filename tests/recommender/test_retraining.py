@@ -4,10 +4,13 @@ import json
 import time
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
+from encoders import lifecycle
 from encoders.models import EncoderVersion
+from encoders.queries import FIGURES
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
 from recommender.models import IndexVersion, JobLock, RetrainRun
@@ -52,16 +55,67 @@ def test_the_first_run_promotes_and_serves_the_new_encoder_and_index(catalog_pro
     assert not JobLock.objects.exists()
 
 
-def test_a_candidate_worse_than_the_live_version_is_kept_out(catalog_products, evaluation_data, settings):
+LIVE_WEB = [1.0] * 70 + [0.0] * 30  # 100 web photos, 0.70
+
+
+def measured(web: list[float]) -> dict[str, np.ndarray]:
+    """Per-query scores of every figure: ``web`` for the web photos, and the same for the other five."""
+    other = np.array([1.0, 0.0, 1.0, 1.0] * 10)
+    return {name: np.array(web) if name == "web P@10" else other for name in FIGURES}
+
+
+@pytest.fixture
+def fake_measurements(monkeypatch):
+    """Evaluations that give the per-query scores handed in, in the order the pipeline measures: each run's
+    candidate as it is trained, then the live version again on the same queries."""
+    queue: list[dict] = []
+    monkeypatch.setattr(lifecycle, "query_scores", lambda embedder, catalog, queries: queue.pop(0))
+    return queue
+
+
+def test_a_candidate_worse_beyond_its_interval_is_kept_out(catalog_products, evaluation_data, fake_measurements):
+    fake_measurements.append(measured(LIVE_WEB))
     first = retrain_run(trigger="test", config=tiny())
-    settings.PROMOTION_TOLERANCE = -1.0  # demand a gain no figure can reach: the candidate counts as worse
+    fake_measurements.extend([measured([1.0] * 40 + [0.0] * 60), measured(LIVE_WEB)])  # 30 of 70 hits lost
 
     second = retrain_run(trigger="test", config=tiny())
 
     assert second.status == RetrainRun.Status.KEPT
-    assert "worse than the live version" in second.reason
+    assert "worse than the live version beyond the noise: web P@10 0.400 < 0.700" in second.reason
     assert active_encoder_version() == first.candidate
     assert annoy_index.active_version(index_root()) == first.index_version.name
+    web = second.comparison["web P@10"]
+    assert web["worse"] and web["difference"][1] < 0 and web["live_interval"][0] > 0.4
+    assert not second.comparison["loo P@10"]["worse"]
+    low, high = second.candidate.intervals["web P@10"]  # stored on the version, too
+    assert low < 0.4 < high
+
+
+def test_a_candidate_worse_within_its_interval_is_promoted(catalog_products, evaluation_data, fake_measurements):
+    fake_measurements.append(measured(LIVE_WEB))
+    retrain_run(trigger="test", config=tiny())
+    fake_measurements.extend([measured([1.0] * 67 + [0.0] * 33), measured(LIVE_WEB)])  # 3 of 70 hits lost
+
+    second = retrain_run(trigger="test", config=tiny())
+
+    assert second.status == RetrainRun.Status.PROMOTED, second.reason
+    assert active_encoder_version() == second.candidate
+    web = second.comparison["web P@10"]
+    assert web["candidate"] == pytest.approx(0.67) and web["live"] == pytest.approx(0.70) and not web["worse"]
+    assert web["live_interval"][0] < 0.67 < web["live_interval"][1]
+
+
+def test_staff_see_the_gates_comparison_on_the_run(admin_client, catalog_products, evaluation_data, fake_measurements):
+    fake_measurements.extend([measured(LIVE_WEB), measured([1.0] * 40 + [0.0] * 60), measured(LIVE_WEB)])
+    retrain_run(trigger="test", config=tiny())
+    kept = retrain_run(trigger="test", config=tiny())
+
+    page = admin_client.get(f"/admin/recommender/retrainrun/{kept.pk}/change/").content.decode()
+
+    assert "The gate&#x27;s comparison" in page
+    low, high = (round(v * 100) for v in kept.live_before.intervals["web P@10"])
+    assert f"<td>70 % ({low}–{high} %)</td>" in page  # the live figure with its interval, in plain words
+    assert "worse beyond the noise" in page and "points" in page
 
 
 def test_a_run_that_crashes_half_way_changes_nothing_and_releases_the_lock(

@@ -4,7 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from encoders.data import training_data
-from encoders.evaluation import EncoderEmbedder, baseline_embedders, evaluate, markdown_table
+from encoders.evaluation import EncoderEmbedder, baseline_embedders, figures_of, markdown_table, query_scores
+from encoders.intervals import RESAMPLES, figure_intervals
 from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
 from encoders.queries import load_query_set
@@ -14,7 +15,8 @@ from encoders.versions import active_encoder_version
 class Command(BaseCommand):
     help = (
         "Measure an encoder version (default: the live one) on web photos and rooms over the whole active catalog: "
-        "web P@10, loo P@10, room hit@10 and R@10, scene hit@10 and R@10."
+        "web P@10, loo P@10, room hit@10 and R@10, scene hit@10 and R@10, each with its bootstrap 95 % interval "
+        "over its queries."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -50,7 +52,13 @@ class Command(BaseCommand):
             f"{len(catalog.images)} catalog products, {len(query_set.web_images)} web photos, "
             f"{len(query_set.rooms)} rooms, {len(query_set.scene_photos)} room photos"
         )
-        results = {name: evaluate(embedder, catalog, query_set) for name, embedder in embedders.items()}
-        self.stdout.write(markdown_table(results))
+        scores = {name: query_scores(embedder, catalog, query_set) for name, embedder in embedders.items()}
+        results = {name: figures_of(values) for name, values in scores.items()}
+        intervals = {name: figure_intervals(values) for name, values in scores.items()}
+        self.stdout.write(markdown_table(results, intervals))
+        self.stdout.write(
+            f"In brackets: the bootstrap 95 % interval of each figure ({RESAMPLES} resamples of its queries, seed 0)."
+        )
         if json_out is not None:
-            json_out.write_text(json.dumps(results, indent=2))
+            figures = {name: {**results[name], "intervals": intervals[name]} for name in results}
+            json_out.write_text(json.dumps(figures, indent=2))

@@ -1,5 +1,3 @@
-from dataclasses import fields, replace
-
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.management.progress import StagedProgress
@@ -26,10 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, epochs, seed, quick, no_evaluate, set, verbosity, **options):
         config = EncoderConfig()
         if quick:
-            config = replace(config, **QUICK)
+            config = config.replace(**QUICK)
         if epochs is not None:
-            config = replace(config, epochs=epochs)
-        config = replace(config, **parse_overrides(set))
+            config = config.replace(epochs=epochs)
+        config = config.replace(**parse_overrides(set))
         queries = None if no_evaluate else evaluation_query_set()
         progress = StagedProgress(verbosity > 0)
         try:
@@ -43,21 +41,22 @@ class Command(BaseCommand):
             f"and {version.data.get('pairs')} co-view pairs."
         )
         if version.metrics:
-            self.stdout.write(markdown_table({version.name: version.metrics}))
+            self.stdout.write(markdown_table({version.name: version.metrics}, {version.name: version.intervals}))
         elif queries is None and not no_evaluate:
             self.stdout.write("No evaluation data configured (EVALUATION_QUERIES, EVALUATION_ROOMS): not measured.")
         self.stdout.write(f"To serve it: python manage.py activate_encoder {version.name}")
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    known = {field.name: field.type for field in fields(EncoderConfig)}
+    """``NAME=VALUE`` pairs -> flat EncoderConfig overrides, each value of its field's type."""
+    parts = EncoderConfig.field_parts()
     defaults = EncoderConfig().to_dict()
     overrides = {}
     for pair in pairs:
         name, _, text = pair.partition("=")
-        if name not in known:
-            raise CommandError(f"unknown config field {name!r}; known: {', '.join(sorted(known))}")
-        kind = type(defaults[name])
+        if name not in parts:
+            raise CommandError(f"unknown config field {name!r}; known: {', '.join(sorted(parts))}")
+        kind = type(defaults[parts[name]][name])
         try:
             overrides[name] = text.lower() in {"1", "true", "yes"} if kind is bool else kind(text)
         except ValueError:
