@@ -162,9 +162,7 @@ class CategoryComplementExclusion(models.Model):
     of one is ever shown under "Goes well with" of a product of the other, and no such pair trains the model."""
 
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    excluded = models.ForeignKey(
-        Category, on_delete=models.CASCADE, related_name="+", verbose_name="never goes with"
-    )
+    excluded = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+", verbose_name="never goes with")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,7 +14,9 @@ from catalog.importers.records import BadRow, GroupRecord, ProductRecord, Sessio
 CATALOG_COLUMNS = ["sku", "name", "category", "price", "description", "image"]
 SESSION_COLUMNS = ["session_id", "sku"]  # and, optionally, viewed_at
 ORDER_COLUMNS = ["order_id", "sku"]
-COVIEW_FORMATS = "session_id,sku[,viewed_at] (browsing sessions: viewed together) or order_id,sku (orders: used together)"
+COVIEW_FORMATS = (
+    "session_id,sku[,viewed_at] (browsing sessions: viewed together) or order_id,sku (orders: used together)"
+)
 
 
 def _open(path: Path):

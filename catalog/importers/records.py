@@ -36,8 +36,9 @@ class LeftOut:
 
 @dataclass(frozen=True)
 class SessionRecord:
-    """Views of one browsing session: its products were viewed together (alternatives, mostly). ``viewed_at`` None means "all viewed together": such a session is
-    imported once as a whole (IKEA rooms); timed views are imported view by view (CSV logs)."""
+    """Views of one browsing session: its products were viewed together (alternatives, mostly). ``viewed_at``
+    None means "all viewed at once": such a session is imported once as a whole; timed views are imported view by
+    view."""
 
     line: str
     session_key: str

@@ -45,8 +45,9 @@ def _within(first: datetime, second: datetime, window: timedelta) -> bool:
 @transaction.atomic
 def coview_record(*, session_key: str, product: Product, viewed_at: datetime | None = None) -> list[int]:
     """Record that ``product`` was viewed in the session, and pair it (as viewed together) with the other
-    products viewed in the same session within the co-view window. A pair is counted once per session: only when this view is the
-    first time the two products fall within one window of each other. Returns the ids of newly paired products.
+    products viewed in the same session within the co-view window. A pair is counted once per session: only when
+    this view is the first time the two products fall within one window of each other. Returns the ids of newly
+    paired products.
     """
     viewed_at = viewed_at or timezone.now()
     window = coview_window()
