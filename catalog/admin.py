@@ -65,8 +65,9 @@ class ProductAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["slug"].required = False
-        self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
+        if "slug" in self.fields:  # a view-only staff member's form has no fields
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
         self.image_data: bytes | None = None
         self.photo_too_large = False  # set by ProductAdmin when the photo was cut off while it streamed in
 
@@ -183,7 +184,7 @@ class ProductAdmin(admin.ModelAdmin):
             def __init__(self, *args, **form_kwargs):
                 super().__init__(*args, **form_kwargs)
                 self.photo_too_large = too_large
-                if too_large:
+                if too_large and "image" in self.fields:
                     self.fields["image"].required = False  # the error below says what is wrong, not "required"
 
         return Form

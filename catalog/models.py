@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Least
@@ -155,6 +156,19 @@ class ComplementCuration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.action} {self.other_id}"
+
+    def clean(self) -> None:
+        # The constraints say the same, but a form that sets ``product`` itself (the inline on the product's page)
+        # leaves constraints on it unchecked: checked here, so staff get a message rather than an error page.
+        if self.product_id is None or self.other_id is None:
+            return
+        if self.product_id == self.other_id:
+            raise ValidationError({"other": "A product cannot go with itself."})
+        same_pair = Q(product_id=self.product_id, other_id=self.other_id) | Q(
+            product_id=self.other_id, other_id=self.product_id
+        )
+        if ComplementCuration.objects.filter(same_pair).exclude(pk=self.pk).exists():
+            raise ValidationError({"other": "These two products are already pinned or excluded as a pair."})
 
 
 class CategoryComplementExclusion(models.Model):
