@@ -114,7 +114,7 @@ def test_a_viewer_cannot_run_a_periodic_task_now(viewer, django_user_model, monk
 
 
 def test_a_viewer_cannot_curate_goes_with_and_sees_no_way_to(client, django_user_model):
-    from catalog.models import CategoryComplementExclusion, CoView, ComplementCuration
+    from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
     from tests.catalog.factories import CategoryFactory
 
     client.force_login(
@@ -155,7 +155,7 @@ def test_a_viewer_cannot_curate_goes_with_and_sees_no_way_to(client, django_user
 
 
 def test_staff_given_the_curation_permissions_may_curate(client, django_user_model):
-    from catalog.models import CoView, ComplementCuration
+    from catalog.models import ComplementCuration, CoView
 
     client.force_login(
         staff(django_user_model, *VIEW_ONLY, "view_coview", "add_complementcuration", "change_complementcuration")

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import CategoryComplementExclusion, CoView, ComplementCuration
+from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
 from catalog.selectors import categories_never_with
 from tests.catalog.factories import CategoryFactory, ProductFactory
 

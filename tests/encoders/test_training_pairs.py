@@ -4,7 +4,7 @@ viewed together, staff exclusions, or pairs of categories staff said never go to
 import pytest
 from django.utils import timezone
 
-from catalog.models import CategoryComplementExclusion, CoView, ComplementCuration
+from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
 from catalog.services.curation import category_exclusion_save, complement_curate
 from encoders.data import training_data
 from tests.catalog.factories import CategoryFactory, ProductFactory

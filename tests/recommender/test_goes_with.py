@@ -4,7 +4,7 @@ learned neighbours; never pairs only viewed together, never what staff excluded,
 import pytest
 from django.utils import timezone
 
-from catalog.models import CategoryComplementExclusion, CoView, ComplementCuration
+from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
 from catalog.services.curation import category_exclusion_save, complement_curate
 from recommender.services.search import PINNED_SCORE, goes_with_products
 
