@@ -216,7 +216,7 @@ class CoViewAdmin(admin.ModelAdmin):
     search_fields = ["product_a__name", "product_a__sku", "product_b__name", "product_b__sku"]
     ordering = ["-count", "-last_seen"]
     list_per_page = 50
-    actions = ["pin", "exclude"]
+    actions = ["pin_pairs", "exclude_pairs"]
 
     @admin.display(description="")
     def first_thumbnail(self, pair: CoView) -> str:
@@ -246,11 +246,11 @@ class CoViewAdmin(admin.ModelAdmin):
         self.message_user(request, f"{len(pairs)} pair(s) now {label}.", messages.SUCCESS)
 
     @admin.action(description="Pin selected pairs under “Goes well with”", permissions=["curate"])
-    def pin(self, request, queryset):
+    def pin_pairs(self, request, queryset):
         self._curate(request, queryset, ComplementCuration.Action.PIN)
 
     @admin.action(description="Exclude selected pairs from “Goes well with”", permissions=["curate"])
-    def exclude(self, request, queryset):
+    def exclude_pairs(self, request, queryset):
         self._curate(request, queryset, ComplementCuration.Action.EXCLUDE)
 
 

@@ -146,10 +146,10 @@ def test_a_viewer_cannot_curate_goes_with_and_sees_no_way_to(client, django_user
             reverse("admin:catalog_categorycomplementexclusion_add"), {"category": chairs.pk, "excluded": ovens.pk}
         ),
     ]
-    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin", "_selected_action": [pair.pk]})
+    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin_pairs", "_selected_action": [pair.pk]})
 
     assert "complement_curations-0-other" not in page  # no empty row to fill in
-    assert 'value="pin"' not in pairs_page
+    assert 'value="pin_pairs"' not in pairs_page
     assert [response.status_code for response in responses] == [403, 403, 403]
     assert not ComplementCuration.objects.exists() and not CategoryComplementExclusion.objects.exists()
 
@@ -163,6 +163,6 @@ def test_staff_given_the_curation_permissions_may_curate(client, django_user_mod
     sofa, lamp = ProductFactory(), ProductFactory()
     pair = CoView.objects.create(product_a=sofa, product_b=lamp, kind="used", count=3, last_seen="2026-01-01T00:00Z")
 
-    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin", "_selected_action": [pair.pk]})
+    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin_pairs", "_selected_action": [pair.pk]})
 
     assert list(ComplementCuration.objects.values_list("product", "other", "action")) == [(sofa.pk, lamp.pk, "pin")]

@@ -101,8 +101,8 @@ def test_staff_pin_or_exclude_pairs_from_the_co_view_list(curator):
     changelist = reverse("admin:catalog_coview_changelist")
 
     page = curator.get(changelist, {"kind": "used"}).content.decode()
-    curator.post(changelist, {"action": "pin", "_selected_action": [used.pk]})
-    curator.post(changelist, {"action": "exclude", "_selected_action": [viewed.pk, used.pk]})
+    curator.post(changelist, {"action": "pin_pairs", "_selected_action": [used.pk]})
+    curator.post(changelist, {"action": "exclude_pairs", "_selected_action": [viewed.pk, used.pk]})
 
     assert "Lamp B" in page and "Rug C" not in page  # filtered by kind
     assert dict(ComplementCuration.objects.values_list("other", "action")) == {b.pk: "exclude", c.pk: "exclude"}
