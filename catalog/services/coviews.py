@@ -92,12 +92,30 @@ def _viewed_session_undo(key_hash: str) -> bool:
     product_ids = sorted(set(views.values_list("product_id", flat=True)))
     if not product_ids:
         return False
-    for low, high in combinations(product_ids, 2):
-        pair = CoView.objects.filter(product_a_id=low, product_b_id=high, kind=CoView.Kind.VIEWED)
-        pair.filter(count__lte=1).delete()
-        pair.filter(count__gt=1).update(count=F("count") - 1)
+    pairs = CoView.objects.filter(kind=CoView.Kind.VIEWED, product_a_id__in=product_ids, product_b_id__in=product_ids)
+    pairs.filter(count__lte=1).delete()
+    pairs.filter(count__gt=1).update(count=F("count") - 1)
     views.delete()
     return True
+
+
+def _group_pairs_increment(product_ids: list[int], seen_at: datetime) -> int:
+    """Count each pair of ``product_ids`` once more as used together: three queries for the whole group."""
+    wanted = set(combinations(sorted(product_ids), 2))
+    pairs = CoView.objects.filter(kind=CoView.Kind.USED, product_a_id__in=product_ids, product_b_id__in=product_ids)
+    existing = set(pairs.values_list("product_a_id", "product_b_id"))
+    pairs.update(count=F("count") + 1, last_seen=seen_at)
+    missing = sorted(wanted - existing)
+    try:
+        with transaction.atomic():
+            CoView.objects.bulk_create(
+                CoView(product_a_id=a, product_b_id=b, kind=CoView.Kind.USED, count=1, last_seen=seen_at)
+                for a, b in missing
+            )
+    except IntegrityError:  # another import created some of them meanwhile: one by one
+        for a, b in missing:
+            _pair_increment(a_id=a, b_id=b, seen_at=seen_at, kind=CoView.Kind.USED)
+    return len(wanted)
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,5 @@ def used_together_record(*, group_key: str, products: list[Product], seen_at: da
     except IntegrityError:
         return GroupRecorded(pairs=0, already_recorded=True, moved_from_viewed=False)
     moved = _viewed_session_undo(key)
-    seen_at = seen_at or timezone.now()
-    pairs = list(combinations(sorted({product.pk for product in products}), 2))
-    for low, high in pairs:
-        _pair_increment(a_id=low, b_id=high, seen_at=seen_at, kind=CoView.Kind.USED)
-    return GroupRecorded(pairs=len(pairs), already_recorded=False, moved_from_viewed=moved)
+    pairs = _group_pairs_increment(sorted({product.pk for product in products}), seen_at or timezone.now())
+    return GroupRecorded(pairs=pairs, already_recorded=False, moved_from_viewed=moved)
