@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -239,9 +240,15 @@ class CoViewAdmin(admin.ModelAdmin):
         return request.user.has_perms(["catalog.add_complementcuration", "catalog.change_complementcuration"])
 
     def _curate(self, request, queryset, action: str) -> None:
-        pairs = list(queryset.select_related("product_a", "product_b")[: self.list_per_page])
-        for pair in pairs:
-            complement_curate(product=pair.product_a, other=pair.product_b, action=action)
+        pairs = list(queryset.select_related("product_a", "product_b")[: self.list_per_page + 1])
+        if len(pairs) > self.list_per_page:
+            self.message_user(
+                request, f"Select at most {self.list_per_page} pairs at a time; nothing was changed.", messages.ERROR
+            )
+            return
+        with transaction.atomic():  # all of them or none
+            for pair in pairs:
+                complement_curate(product=pair.product_a, other=pair.product_b, action=action)
         label = ComplementCuration.Action(action).label
         self.message_user(request, f"{len(pairs)} pair(s) now {label}.", messages.SUCCESS)
 

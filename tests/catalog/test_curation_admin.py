@@ -108,6 +108,23 @@ def test_staff_pin_or_exclude_pairs_from_the_co_view_list(curator):
     assert dict(ComplementCuration.objects.values_list("other", "action")) == {b.pk: "exclude", c.pk: "exclude"}
 
 
+def test_curating_more_pairs_than_a_page_at_once_is_refused_whole(curator):
+    sofa, now = ProductFactory(name="Sofa"), timezone.now()
+    pairs = [
+        CoView.objects.create(product_a=sofa, product_b=ProductFactory(), kind="used", count=1, last_seen=now)
+        for _ in range(51)
+    ]
+
+    response = curator.post(
+        reverse("admin:catalog_coview_changelist"),
+        {"action": "pin_pairs", "_selected_action": [pair.pk for pair in pairs]},
+        follow=True,
+    )
+
+    assert "Select at most 50 pairs at a time; nothing was changed." in response.content.decode()
+    assert not ComplementCuration.objects.exists()
+
+
 def test_staff_exclude_a_category_and_serving_forgets_the_cached_set_at_once(curator):
     chairs, ovens = CategoryFactory(name="dining chair"), CategoryFactory(name="oven")
     assert categories_never_with(category_id=chairs.pk) == frozenset()  # read, and cached
