@@ -1,12 +1,15 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from catalog.images import validate_image_file
-from catalog.models import Category, CoView, Product
+from catalog.models import Category, CategoryComplementExclusion, ComplementCuration, CoView, Product
 from catalog.prices import format_price
+from catalog.services.curation import category_exclusion_save, category_exclusions_delete, complement_curate
 from catalog.services.products import product_save, products_set_active
 from config.upload_handlers import upload_too_large
 
@@ -63,8 +66,9 @@ class ProductAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["slug"].required = False
-        self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
+        if "slug" in self.fields:  # a view-only staff member's form has no fields
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Left empty, it is made from the name and sku."
         self.image_data: bytes | None = None
         self.photo_too_large = False  # set by ProductAdmin when the photo was cut off while it streamed in
 
@@ -84,6 +88,21 @@ class ProductAdminForm(forms.ModelForm):
         return image
 
 
+class ComplementCurationInline(admin.TabularInline):
+    """Pin or exclude products under this product's "Goes well with" (the pair, both ways). Shown on the change
+    page only: a product is curated once it exists. Staff need the curation's own add/change/delete permissions
+    (and to change the product); a view-only member sees the rows and changes nothing."""
+
+    model = ComplementCuration
+    fk_name = "product"
+    fields = ["other", "action", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["other"]
+    extra = 1
+    verbose_name = "curated “goes well with” product"
+    verbose_name_plural = "“Goes well with”, curated by staff: pins show first, exclusions never show"
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
@@ -92,15 +111,51 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["category", "is_active", "price_is_demo"]
     list_select_related = ["category"]
     search_fields = ["sku", "name", "type"]
-    readonly_fields = ["image_preview", "created_at", "updated_at"]
+    readonly_fields = ["image_preview", "created_at", "updated_at", "curated_on_other_products"]
     fieldsets = [
         (None, {"fields": ["sku", "name", "slug", "category", "type", "price", "price_is_demo", "is_active"]}),
         ("Details", {"fields": ["description", "color", "size"]}),
         ("Photo", {"fields": ["image", "image_preview"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+        ("“Goes well with”, curated on other products' pages", {"fields": ["curated_on_other_products"]}),
     ]
+    inlines = [ComplementCurationInline]
     actions = ["activate", "deactivate"]
     list_per_page = 50
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:  # nothing is curated on a product that does not exist yet
+            fieldsets = [
+                (name, options) for name, options in fieldsets if "curated_on_other_products" not in options["fields"]
+            ]
+        return fieldsets
+
+    @admin.display(description="pairs")
+    def curated_on_other_products(self, product: Product) -> str:
+        """A pair curated on the other product's page holds both ways; shown here so staff see every word on
+        this product's "Goes well with"."""
+        rows = list(product.complement_curations_of.select_related("product").order_by("created_at", "pk")[:100])
+        if not rows:
+            return "None."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li>{} <a href="{}">{}</a></li>',
+                (
+                    (
+                        curation.get_action_display(),
+                        reverse("admin:catalog_product_change", args=[curation.product_id]),
+                        curation.product,
+                    )
+                    for curation in rows
+                ),
+            ),
+        )
 
     @admin.display(description="photo")
     def list_thumbnail(self, product: Product) -> str:
@@ -130,7 +185,7 @@ class ProductAdmin(admin.ModelAdmin):
             def __init__(self, *args, **form_kwargs):
                 super().__init__(*args, **form_kwargs)
                 self.photo_too_large = too_large
-                if too_large:
+                if too_large and "image" in self.fields:
                     self.fields["image"].required = False  # the error below says what is wrong, not "required"
 
         return Form
@@ -153,13 +208,16 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(CoView)
 class CoViewAdmin(admin.ModelAdmin):
-    """Read-only: the strongest pairs of products viewed together."""
+    """Read-only: the strongest pairs of products viewed together or used together. Staff may pin or exclude
+    pairs from here (it takes the permissions to add and change curated pairs)."""
 
-    list_display = ["first_thumbnail", "product_a", "second_thumbnail", "product_b", "count", "last_seen"]
+    list_display = ["first_thumbnail", "product_a", "second_thumbnail", "product_b", "kind", "count", "last_seen"]
+    list_filter = ["kind"]
     list_select_related = ["product_a", "product_b"]
     search_fields = ["product_a__name", "product_a__sku", "product_b__name", "product_b__sku"]
     ordering = ["-count", "-last_seen"]
     list_per_page = 50
+    actions = ["pin_pairs", "exclude_pairs"]
 
     @admin.display(description="")
     def first_thumbnail(self, pair: CoView) -> str:
@@ -177,3 +235,60 @@ class CoViewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_curate_permission(self, request) -> bool:
+        return request.user.has_perms(["catalog.add_complementcuration", "catalog.change_complementcuration"])
+
+    def _curate(self, request, queryset, action: str) -> None:
+        pairs = list(queryset.select_related("product_a", "product_b")[: self.list_per_page + 1])
+        if len(pairs) > self.list_per_page:
+            self.message_user(
+                request, f"Select at most {self.list_per_page} pairs at a time; nothing was changed.", messages.ERROR
+            )
+            return
+        with transaction.atomic():  # all of them or none
+            for pair in pairs:
+                complement_curate(product=pair.product_a, other=pair.product_b, action=action)
+        label = ComplementCuration.Action(action).label
+        self.message_user(request, f"{len(pairs)} pair(s) now {label}.", messages.SUCCESS)
+
+    @admin.action(description="Pin selected pairs under “Goes well with”", permissions=["curate"])
+    def pin_pairs(self, request, queryset):
+        self._curate(request, queryset, ComplementCuration.Action.PIN)
+
+    @admin.action(description="Exclude selected pairs from “Goes well with”", permissions=["curate"])
+    def exclude_pairs(self, request, queryset):
+        self._curate(request, queryset, ComplementCuration.Action.EXCLUDE)
+
+
+@admin.register(ComplementCuration)
+class ComplementCurationAdmin(admin.ModelAdmin):
+    """Every pinned and excluded pair; also curated inline on each product's page."""
+
+    list_display = ["product", "action", "other", "created_at"]
+    list_filter = ["action"]
+    list_select_related = ["product", "other"]
+    search_fields = ["product__name", "product__sku", "other__name", "other__sku"]
+    autocomplete_fields = ["product", "other"]
+    fields = ["product", "other", "action"]
+    list_per_page = 50
+
+
+@admin.register(CategoryComplementExclusion)
+class CategoryComplementExclusionAdmin(admin.ModelAdmin):
+    """Categories whose products never go together, either way (a dining chair and an oven)."""
+
+    list_display = ["category", "excluded", "created_at"]
+    list_select_related = ["category", "excluded"]
+    search_fields = ["category__name", "category__display_name", "excluded__name", "excluded__display_name"]
+    autocomplete_fields = ["category", "excluded"]
+    fields = ["category", "excluded"]
+
+    def save_model(self, request, obj: CategoryComplementExclusion, form, change: bool) -> None:
+        category_exclusion_save(exclusion=obj)
+
+    def delete_model(self, request, obj: CategoryComplementExclusion) -> None:
+        category_exclusions_delete(exclusion_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        category_exclusions_delete(exclusion_ids=list(queryset.values_list("pk", flat=True)))

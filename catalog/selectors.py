@@ -1,9 +1,15 @@
 """Reading the catalog: querysets with their joins already applied."""
 
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 
-from catalog.models import Category, Product
+from catalog.models import Category, CategoryComplementExclusion, ComplementCuration, Product
+
+CATEGORY_EXCLUSIONS_CACHE_KEY = "catalog:category-complement-exclusions"
 
 
 def _contains_any_case(field: str, text: str) -> Q:
@@ -34,3 +40,58 @@ def categories_with_active_products() -> QuerySet[Category]:
         .filter(active_count__gt=0)
         .order_by(Coalesce(NullIf("display_name", Value("")), "name"), "name")
     )
+
+
+@dataclass(frozen=True)
+class ComplementCurationOf:
+    """Staff's word on one product's "goes well with": the pinned products in the order they were pinned, and
+    the excluded ones."""
+
+    pinned: list[int]
+    excluded: frozenset[int]
+
+
+def complement_curation_of(*, product_id: int) -> ComplementCurationOf:
+    """One indexed query (both foreign keys are indexed); a product's curations are as many as staff made."""
+    rows = ComplementCuration.objects.filter(Q(product_id=product_id) | Q(other_id=product_id)).order_by(
+        "created_at", "pk"
+    )
+    pinned, excluded = [], set()
+    for first, second, action in rows.values_list("product_id", "other_id", "action"):
+        partner = second if first == product_id else first
+        if action == ComplementCuration.Action.PIN:
+            pinned.append(partner)
+        else:
+            excluded.add(partner)
+    return ComplementCurationOf(pinned=pinned, excluded=frozenset(excluded))
+
+
+def curated_pairs() -> tuple[list[tuple[int, int]], frozenset[tuple[int, int]]]:
+    """Every pinned and every excluded pair of products, as (lower id, higher id): what training reads."""
+    pinned, excluded = [], set()
+    for first, second, action in ComplementCuration.objects.order_by("pk").values_list(
+        "product_id", "other_id", "action"
+    ):
+        pair = (min(first, second), max(first, second))
+        if action == ComplementCuration.Action.PIN:
+            pinned.append(pair)
+        else:
+            excluded.add(pair)
+    return pinned, frozenset(excluded)
+
+
+def category_exclusion_pairs(*, cached: bool = True) -> frozenset[tuple[int, int]]:
+    """Every pair of categories that never go together, as (lower id, higher id): a small set (at most the
+    square of the number of categories, in practice a few dozen), cached, so a request usually reads nothing.
+    ``cached=False`` reads the database (training, which must see the latest word)."""
+    pairs = cache.get(CATEGORY_EXCLUSIONS_CACHE_KEY) if cached else None
+    if pairs is None:
+        rows = CategoryComplementExclusion.objects.values_list("category_id", "excluded_id")
+        pairs = frozenset((min(a, b), max(a, b)) for a, b in rows)
+        cache.set(CATEGORY_EXCLUSIONS_CACHE_KEY, pairs, settings.CATEGORY_EXCLUSIONS_CACHE_SECONDS)
+    return pairs
+
+
+def categories_never_with(*, category_id: int) -> frozenset[int]:
+    """The categories whose products never go with a product of ``category_id``."""
+    return frozenset(b if a == category_id else a for a, b in category_exclusion_pairs() if category_id in (a, b))

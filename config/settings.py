@@ -146,9 +146,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Co-view: products viewed in one session within this window are paired.
 COVIEW_WINDOW_MINUTES = int(os.environ.get("COVIEW_WINDOW_MINUTES", "30"))
-# A viewed-together pair is shown to shoppers only once this many distinct sessions viewed both products (it
-# trains the encoder from the first one): one visit never changes what others see.
+# "Goes well with" shows a used-together pair only once this many rooms, sets or orders held both products (it
+# trains the encoder from the first one); viewed-together pairs (alternatives, mostly) are never shown there, and
+# staff pins always are. The name is older than the kinds.
 COVIEW_MIN_SESSIONS = int(os.environ.get("COVIEW_MIN_SESSIONS", "3"))
+# How long a process may keep the set of categories that never go together before reading it again.
+CATEGORY_EXCLUSIONS_CACHE_SECONDS = 60
 COVIEW_SESSION_VIEWS = 50  # a view is paired with at most this many of the session's latest views in the window
 
 # Celery. Without REDIS_URL / CELERY_BROKER_URL the broker is a folder under var/.

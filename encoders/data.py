@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from catalog.models import CoView, Product
+from catalog.selectors import category_exclusion_pairs, curated_pairs
 from encoders.queries import Catalog, QuerySet, load_query_set
 
 
@@ -20,7 +21,7 @@ from encoders.queries import Catalog, QuerySet, load_query_set
 class TrainingData:
     product_ids: list[int]
     catalog: Catalog
-    coview_pairs: list[tuple[int, int, int]]  # indices into product_ids
+    coview_pairs: list[tuple[int, int, int]]  # indices into product_ids: used together, for the goes-with head
     backgrounds: list[Path]
     scene_photos: list[tuple[Path, list[int]]]  # a TRAIN room photo and the indices of its products
 
@@ -48,16 +49,20 @@ def training_rooms() -> list[tuple[Path, list[str]]]:
 
 
 def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> TrainingData:
-    """The active catalog and its co-view pairs, in a stable order (by product id). ``extra_pairs`` are more
-    (product id, product id, count) pairs from elsewhere (shoppers' "good match" answers), added to the
-    co-view counts; pairs with an inactive or unknown product are left out."""
+    """The active catalog and the pairs that train "goes with", in a stable order (by product id).
+
+    The pairs are those used together (rooms, sets, orders; viewed-together pairs are alternatives, mostly,
+    and never train "goes with"), plus ``extra_pairs`` (product id, product id, count) from elsewhere (shoppers'
+    "good match" answers), plus staff pins, each as strong as the strongest pair; staff exclusions, and pairs
+    of categories staff said never go together, are left out (a pin wins over its categories' exclusion, as it
+    does on the page). Pairs with an inactive or unknown product are left out."""
     products = list(Product.objects.filter(is_active=True).select_related("category").order_by("pk"))
     if len(products) < 2:
         raise ValueError("the catalog needs at least two active products to train an encoder")
     index = {product.pk: i for i, product in enumerate(products)}
     counts: dict[tuple[int, int], int] = {}
     coviews = (
-        CoView.objects.filter(product_a__is_active=True, product_b__is_active=True)
+        CoView.objects.filter(kind=CoView.Kind.USED, product_a__is_active=True, product_b__is_active=True)
         .order_by("product_a_id", "product_b_id")
         .values_list("product_a_id", "product_b_id", "count")
     )
@@ -65,6 +70,20 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
         if a in index and b in index and a != b:
             pair = (min(index[a], index[b]), max(index[a], index[b]))
             counts[pair] = counts.get(pair, 0) + count
+    pinned, excluded = curated_pairs()
+    never_together = category_exclusion_pairs(cached=False)
+    for a, b in excluded:
+        if a in index and b in index:
+            counts.pop((min(index[a], index[b]), max(index[a], index[b])), None)
+    for pair in list(counts):
+        categories = sorted((products[pair[0]].category_id, products[pair[1]].category_id))
+        if tuple(categories) in never_together:
+            del counts[pair]
+    pin_count = max(counts.values(), default=1)
+    for a, b in pinned:
+        if a in index and b in index:
+            pair = (min(index[a], index[b]), max(index[a], index[b]))
+            counts[pair] = max(counts.get(pair, 0), pin_count)
     pairs = [(a, b, count) for (a, b), count in sorted(counts.items())]
     rooms = training_rooms()
     sku_index = {product.sku: i for i, product in enumerate(products)}

@@ -24,6 +24,18 @@ def isolated_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def no_cached_category_exclusions():
+    """The cached set of categories that never go together belongs to one test's database."""
+    from django.core.cache import cache
+
+    from catalog.selectors import CATEGORY_EXCLUSIONS_CACHE_KEY
+
+    cache.delete(CATEGORY_EXCLUSIONS_CACHE_KEY)
+    yield
+    cache.delete(CATEGORY_EXCLUSIONS_CACHE_KEY)
+
+
+@pytest.fixture(autouse=True)
 def eager_celery():
     """Tasks run in the calling process unless a test starts a real worker (see tests/integration)."""
     from config.celery import app

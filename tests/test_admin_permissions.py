@@ -111,3 +111,58 @@ def test_a_viewer_cannot_run_a_periodic_task_now(viewer, django_user_model, monk
     )
 
     assert sent == []
+
+
+def test_a_viewer_cannot_curate_goes_with_and_sees_no_way_to(client, django_user_model):
+    from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
+    from tests.catalog.factories import CategoryFactory
+
+    client.force_login(
+        staff(
+            django_user_model,
+            *VIEW_ONLY,
+            "view_coview",
+            "view_complementcuration",
+            "view_categorycomplementexclusion",
+        )
+    )
+    sofa, lamp = ProductFactory(), ProductFactory()
+    pair = CoView.objects.create(product_a=sofa, product_b=lamp, kind="used", count=3, last_seen="2026-01-01T00:00Z")
+    chairs, ovens = CategoryFactory(name="chair"), CategoryFactory(name="oven")
+    product_page = reverse("admin:catalog_product_change", args=[sofa.pk])
+    inline = {
+        "complement_curations-TOTAL_FORMS": "1",
+        "complement_curations-INITIAL_FORMS": "0",
+        "complement_curations-0-other": lamp.pk,
+        "complement_curations-0-action": "pin",
+    }
+
+    page = client.get(product_page).content.decode()
+    pairs_page = client.get(reverse("admin:catalog_coview_changelist")).content.decode()
+    responses = [
+        client.post(product_page, {"sku": sofa.sku, "name": sofa.name, "category": sofa.category.pk, **inline}),
+        client.post(reverse("admin:catalog_complementcuration_add"), {"product": sofa.pk, "other": lamp.pk}),
+        client.post(
+            reverse("admin:catalog_categorycomplementexclusion_add"), {"category": chairs.pk, "excluded": ovens.pk}
+        ),
+    ]
+    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin_pairs", "_selected_action": [pair.pk]})
+
+    assert "complement_curations-0-other" not in page  # no empty row to fill in
+    assert 'value="pin_pairs"' not in pairs_page
+    assert [response.status_code for response in responses] == [403, 403, 403]
+    assert not ComplementCuration.objects.exists() and not CategoryComplementExclusion.objects.exists()
+
+
+def test_staff_given_the_curation_permissions_may_curate(client, django_user_model):
+    from catalog.models import ComplementCuration, CoView
+
+    client.force_login(
+        staff(django_user_model, *VIEW_ONLY, "view_coview", "add_complementcuration", "change_complementcuration")
+    )
+    sofa, lamp = ProductFactory(), ProductFactory()
+    pair = CoView.objects.create(product_a=sofa, product_b=lamp, kind="used", count=3, last_seen="2026-01-01T00:00Z")
+
+    client.post(reverse("admin:catalog_coview_changelist"), {"action": "pin_pairs", "_selected_action": [pair.pk]})
+
+    assert list(ComplementCuration.objects.values_list("product", "other", "action")) == [(sofa.pk, lamp.pk, "pin")]

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from catalog.importers.records import BadRow, ProductRecord, SessionRecord
+from catalog.importers.records import BadRow, GroupRecord, ProductRecord
 
 
 def _load_json_list(path: Path) -> list:
@@ -49,19 +49,20 @@ def read_ikea_catalog(folder: Path) -> list[ProductRecord | BadRow]:
     return records
 
 
-def read_ikea_rooms(path: Path, *, split: str | None = None) -> tuple[list[SessionRecord | BadRow], int]:
-    """Each room is one browsing session in which all its products were viewed together.
-    Returns the sessions and how many rooms the split filter left out."""
-    sessions: list[SessionRecord | BadRow] = []
+def read_ikea_rooms(path: Path, *, split: str | None = None) -> tuple[list[GroupRecord | BadRow], int]:
+    """Each room is one group of products used together. Returns the groups and how many rooms the split filter
+    left out. The group key is the one rooms had when they were imported as browsing sessions, so importing
+    them again finds and moves those (see ``used_together_record``)."""
+    groups: list[GroupRecord | BadRow] = []
     left_out = 0
     for number, room in enumerate(_load_json_list(path), start=1):
         line = f"{path.name} room {number}"
         if not isinstance(room, dict) or not isinstance(room.get("items"), list) or not room.get("room"):
-            sessions.append(BadRow(line, "expected an object with 'room' and a list of 'items'"))
+            groups.append(BadRow(line, "expected an object with 'room' and a list of 'items'"))
             continue
         if split and room.get("split") != split:
             left_out += 1
             continue
-        views = [(line, str(sku), None) for sku in room["items"]]
-        sessions.append(SessionRecord(line=line, session_key=f"ikea-room:{room['room']}", views=views))
-    return sessions, left_out
+        items = [(line, str(sku)) for sku in room["items"]]
+        groups.append(GroupRecord(line=line, group_key=f"ikea-room:{room['room']}", items=items))
+    return groups, left_out

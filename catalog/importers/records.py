@@ -36,9 +36,20 @@ class LeftOut:
 
 @dataclass(frozen=True)
 class SessionRecord:
-    """Views of one browsing session. ``viewed_at`` None means "all viewed together": such a session is
-    imported once as a whole (IKEA rooms); timed views are imported view by view (CSV logs)."""
+    """Views of one browsing session: its products were viewed together (alternatives, mostly). ``viewed_at``
+    None means "all viewed at once": such a session is imported once as a whole; timed views are imported view by
+    view."""
 
     line: str
     session_key: str
     views: list[tuple[str, str, datetime | None]]  # (line, sku, viewed_at)
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """The products of one room, set or order: they were used together (complements). A group is imported once,
+    as a whole, each pair of its products counted once."""
+
+    line: str
+    group_key: str
+    items: list[tuple[str, str]]  # (line, sku)

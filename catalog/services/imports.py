@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.images import validate_image_bytes
-from catalog.importers.records import BadRow, LeftOut, ProductRecord, SessionRecord
+from catalog.importers.records import BadRow, GroupRecord, LeftOut, ProductRecord, SessionRecord
 from catalog.models import Product, ProductView
-from catalog.services.coviews import coview_record, session_hash
+from catalog.services.coviews import coview_record, session_hash, used_together_record
 from catalog.services.products import category_get_or_create, product_save
 
 Progress = Callable[[Iterable], Iterable]
@@ -111,10 +111,12 @@ def catalog_import(*, records: list[ProductRecord | BadRow | LeftOut], progress:
 
 @dataclass
 class CoviewImportSummary:
-    sessions: int = 0
+    sessions: int = 0  # browsing sessions imported: their products were viewed together
     views: int = 0
+    groups: int = 0  # rooms, sets or orders imported: their products were used together
     pairs_counted: int = 0
     already_imported: int = 0
+    moved_from_viewed: int = 0  # groups once imported as browsing sessions, now counted as used together
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -152,13 +154,43 @@ def _session_import(session: SessionRecord, products: dict[str, Product], summar
         summary.already_imported += 1
 
 
-def coview_import(*, sessions: list[SessionRecord | BadRow], progress: Progress = iter) -> CoviewImportSummary:
+def _group_import(group: GroupRecord, products: dict[str, Product], summary: CoviewImportSummary) -> None:
+    known = []
+    for line, sku in group.items:
+        product = products.get(sku)
+        if product is None:
+            summary.skipped.append((line, f"unknown sku {sku}"))
+        else:
+            known.append(product)
+    if len({product.pk for product in known}) < 2:
+        return  # nothing to pair yet: left unrecorded, so an import after the catalog grows counts the group
+    try:
+        recorded = used_together_record(group_key=group.group_key, products=known)
+    except ValueError as error:
+        summary.skipped.append((group.line, str(error)))
+        return
+    if recorded.already_recorded:
+        summary.already_imported += 1
+        return
+    summary.groups += 1
+    summary.pairs_counted += recorded.pairs
+    summary.moved_from_viewed += int(recorded.moved_from_viewed)
+
+
+def coview_import(
+    *, records: list[SessionRecord | GroupRecord | BadRow], progress: Progress = iter
+) -> CoviewImportSummary:
+    """Import browsing sessions (viewed together) and rooms, sets or orders (used together); each session or
+    group in its own transaction."""
     summary = CoviewImportSummary()
-    skus = {sku for s in sessions if isinstance(s, SessionRecord) for _, sku, _ in s.views}
+    skus = {sku for r in records if isinstance(r, SessionRecord) for _, sku, _ in r.views}
+    skus |= {sku for r in records if isinstance(r, GroupRecord) for _, sku in r.items}
     products = Product.objects.in_bulk(list(skus), field_name="sku")
-    for session in progress(sessions):
-        if isinstance(session, BadRow):
-            summary.skipped.append((session.line, session.reason))
-            continue
-        _session_import(session, products, summary)
+    for record in progress(records):
+        if isinstance(record, BadRow):
+            summary.skipped.append((record.line, record.reason))
+        elif isinstance(record, GroupRecord):
+            _group_import(record, products, summary)
+        else:
+            _session_import(record, products, summary)
     return summary

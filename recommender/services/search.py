@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -20,6 +21,7 @@ import numpy as np
 from django.conf import settings
 
 from catalog.models import CoView, Product
+from catalog.selectors import categories_never_with, complement_curation_of
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
@@ -29,6 +31,7 @@ from recommender.services.vectors import SPACES, vectors_revision, vectors_since
 logger = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 4096  # filtered queries over-fetch up to this many neighbours, never the whole catalog
+PINNED_SCORE = 3.0  # a staff pin's score under "goes with": above used-together pairs (1 to 2) and learned ones
 
 _cache_lock = threading.Lock()
 _index_cache: annoy_index.IndexCache | None = None
@@ -183,14 +186,14 @@ def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str) -> list[t
     return annoy_index.exact_search(matrix, list(fresh.ids), vector, k=len(fresh.ids))
 
 
-def _allowed(product_ids: list[int], filters: Filters, exclude_category_id: int | None = None) -> set[int]:
+def _allowed(product_ids: list[int], filters: Filters, exclude_category_ids: Collection[int] = ()) -> set[int]:
     products = Product.objects.filter(pk__in=product_ids, is_active=True)
     if filters.category:
         products = products.filter(category__slug=filters.category)
     if filters.max_price is not None:
         products = products.filter(price__lte=filters.max_price)
-    if exclude_category_id is not None:
-        products = products.exclude(category_id=exclude_category_id)
+    if exclude_category_ids:
+        products = products.exclude(category_id__in=list(exclude_category_ids))
     return set(products.values_list("pk", flat=True))
 
 
@@ -201,7 +204,7 @@ def search_vector(
     space: str = "similar",
     filters: Filters = Filters(),
     exclude: set[int] = frozenset(),
-    exclude_category_id: int | None = None,
+    exclude_category_ids: Collection[int] = (),
     state: ServingState | None = None,
 ) -> list[tuple[int, float]]:
     """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first."""
@@ -221,7 +224,7 @@ def search_vector(
         merged = annoy_index.merge_results(
             indexed, fresh_hits, k=len(indexed) + len(fresh_hits), exclude=exclude, superseded=fresh.ids
         )
-        allowed = _allowed([pid for pid, _ in merged], filters, exclude_category_id)
+        allowed = _allowed([pid for pid, _ in merged], filters, exclude_category_ids)
         results = [(pid, score) for pid, score in merged if pid in allowed][:k]
         if len(results) >= k or index is None or fetch >= min(len(index), MAX_CANDIDATES):
             return results
@@ -254,38 +257,55 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
 
 
 def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
-    """Products of other categories that go with ``product``: first those that at least COVIEW_MIN_SESSIONS
-    distinct sessions viewed together with it (strongest pairs first, scored by their share of the strongest
-    count), then the nearest in the encoder's "goes with" space, which also covers products nobody has viewed
-    yet. One visit never puts a pair in front of other shoppers."""
-    support = settings.COVIEW_MIN_SESSIONS
+    """Products that go with ``product``, best first. First the products staff pinned to it, in the order they
+    were pinned (whatever their category); then products of other categories that at least COVIEW_MIN_SESSIONS
+    rooms, sets or orders held together with it (strongest pairs first, scored by their share of the strongest
+    count); then the nearest in the encoder's "goes with" space, which also covers products no data pairs yet.
+    Pairs only viewed together are alternatives, mostly, and are never shown here. Products staff excluded, and
+    products of categories staff said never go with this one, are never shown.
+
+    Bounded per request: one indexed query for the product's curations, the cached set of excluded categories,
+    at most ``3k`` pairs, and the over-fetch of ``search_vector``."""
+    curation = complement_curation_of(product_id=product.pk)
+    never_categories = {product.category_id, *categories_never_with(category_id=product.category_id)}
+    hidden = {product.pk, *curation.excluded}
+    pinned = [pid for pid in curation.pinned if pid not in hidden][:k]
+    used = CoView.objects.filter(kind=CoView.Kind.USED, count__gte=settings.COVIEW_MIN_SESSIONS)
     pairs = list(
-        CoView.objects.filter(product_a=product, count__gte=support)
+        used.filter(product_a=product)
         .values_list("product_b_id", "count")
-        .union(CoView.objects.filter(product_b=product, count__gte=support).values_list("product_a_id", "count"))
+        .union(used.filter(product_b=product).values_list("product_a_id", "count"))
         .order_by("-count")[: k * 3]
     )
-    candidates: dict[int, float] = {}
+    category_of = dict(
+        Product.objects.filter(pk__in=[*pinned, *(pid for pid, _ in pairs)], is_active=True).values_list(
+            "pk", "category_id"
+        )
+    )
+    chosen = [(pid, PINNED_SCORE) for pid in pinned if pid in category_of]
     if pairs:
         strongest = pairs[0][1]
-        for other_id, count in pairs:
-            candidates[other_id] = 1.0 + count / strongest  # co-viewed products rank above learned neighbours
-    allowed = _allowed(list(candidates), Filters(), product.category_id)
-    viewed = sorted(((pid, s) for pid, s in candidates.items() if pid in allowed), key=lambda p: (-p[1], p[0]))
+        shown = hidden | {pid for pid, _ in chosen}
+        together = [
+            (pid, 1.0 + count / strongest)  # used together: above learned neighbours, below pins
+            for pid, count in pairs
+            if pid in category_of and pid not in shown and category_of[pid] not in never_categories
+        ]
+        chosen += sorted(together, key=lambda p: (-p[1], p[0]))
     state = serving_state()
     learned: list[tuple[int, float]] = []
-    if state.encoder_version is not None and len(viewed) < k:
+    if state.encoder_version is not None and len(chosen) < k:
         vector = product_vector(product.pk, state, space="goes_with")
         if vector is not None:
             learned = search_vector(
                 vector,
-                k=k,
+                k=k - len(chosen),
                 space="goes_with",
-                exclude={product.pk, *candidates},
-                exclude_category_id=product.category_id,
+                exclude=hidden | {pid for pid, _ in chosen},
+                exclude_category_ids=never_categories,
                 state=state,
             )
-    return (viewed + learned)[:k]
+    return (chosen + learned)[:k]
 
 
 def products_in_order(results: list[tuple[int, float]]) -> list[tuple[Product, float]]:

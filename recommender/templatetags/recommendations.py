@@ -53,9 +53,9 @@ def goes_well_with(context, product):
         section_id="goes-with",
         feedback_context="goes_with",
         items=products_in_order(goes_with_products(product=product, k=SECTION_SIZE)),
-        empty="Nothing yet: suggestions grow as shoppers browse.",
-        # No match bar on any of these cards: a pair viewed together has no similarity to show, and bars on only
-        # the learned suggestions read as if the others matched worse.
+        empty="Nothing yet: suggestions appear once the recommender has seen this product.",
+        # No match bar on any of these cards: a pinned or used-together pair has no similarity to show, and bars on
+        # only the learned suggestions read as if the others matched worse.
         hide_match=True,
     )
 

@@ -175,7 +175,13 @@ def test_the_results_photo_draws_the_box_that_was_searched(page, served):
 
 def test_goes_well_with_cards_all_show_no_match_bar(page, served, settings):
     sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
-    CoView.objects.create(product_a=sofa, product_b=lamp, count=settings.COVIEW_MIN_SESSIONS, last_seen=timezone.now())
+    CoView.objects.create(
+        kind=CoView.Kind.USED,
+        product_a=sofa,
+        product_b=lamp,
+        count=settings.COVIEW_MIN_SESSIONS,
+        last_seen=timezone.now(),
+    )
 
     page.goto(sofa.get_absolute_url())
 

@@ -30,6 +30,15 @@ def test_views_within_the_window_pair_the_products(start):
     assert pair_count(sofa, lamp) == 1
 
 
+def test_products_viewed_in_one_session_are_viewed_together_not_used_together(start):
+    sofa, lamp = ProductFactory(), ProductFactory()
+
+    coview_record(session_key="s1", product=sofa, viewed_at=start)
+    coview_record(session_key="s1", product=lamp, viewed_at=start + timedelta(minutes=1))
+
+    assert list(CoView.objects.values_list("kind", flat=True)) == [CoView.Kind.VIEWED]
+
+
 def test_views_further_apart_than_the_window_are_not_paired(start):
     sofa, lamp = ProductFactory(), ProductFactory()
 

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import CoView, ProductView
+from catalog.services.coviews import coview_record
 from tests.catalog.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,11 +22,14 @@ def products():
     return {sku: ProductFactory(sku=sku) for sku in ["a", "b", "c", "d"]}
 
 
-def pairs() -> dict[tuple[str, str], int]:
+def pairs(kind: str = CoView.Kind.USED) -> dict[tuple[str, str], int]:
     return {
         (pair.product_a.sku, pair.product_b.sku): pair.count
-        for pair in CoView.objects.select_related("product_a", "product_b")
+        for pair in CoView.objects.filter(kind=kind).select_related("product_a", "product_b")
     }
+
+
+VIEWED = CoView.Kind.VIEWED
 
 
 def write_rooms(tmp_path, rooms) -> str:
@@ -34,7 +38,7 @@ def write_rooms(tmp_path, rooms) -> str:
     return path
 
 
-def test_each_room_is_one_session_and_the_split_filters_rooms(tmp_path, products):
+def test_each_room_is_one_group_used_together_and_the_split_filters_rooms(tmp_path, products):
     path = write_rooms(
         tmp_path,
         [
@@ -47,7 +51,8 @@ def test_each_room_is_one_session_and_the_split_filters_rooms(tmp_path, products
     output = run_import(path, "--split", "train")
 
     assert pairs() == {("a", "b"): 2, ("a", "c"): 1, ("b", "c"): 1}
-    assert "Imported 2 sessions" in output
+    assert pairs(VIEWED) == {}
+    assert "Imported 2 rooms as used together (4 pair counts)" in output
     assert "1 outside split 'train'" in output
 
 
@@ -70,7 +75,7 @@ def test_unknown_skus_are_reported_and_the_rest_of_the_room_is_paired(tmp_path, 
     assert "rooms.json room 1: unknown sku zzz" in output
 
 
-def test_csv_view_log_uses_the_time_window_and_is_idempotent(tmp_path, products):
+def test_csv_view_log_is_viewed_together_uses_the_time_window_and_is_idempotent(tmp_path, products):
     path = tmp_path / "views.csv"
     path.write_text(
         "session_id,sku,viewed_at\n"
@@ -85,7 +90,8 @@ def test_csv_view_log_uses_the_time_window_and_is_idempotent(tmp_path, products)
     output = run_import(path)
     again = run_import(path)
 
-    assert pairs() == {("a", "b"): 2}
+    assert pairs(VIEWED) == {("a", "b"): 2}
+    assert pairs() == {}
     assert ProductView.objects.count() == 5
     assert "views.csv line 7: viewed_at 'yesterday' is not an ISO 8601 date and time" in output
     assert "Imported 0 sessions" in again
@@ -97,3 +103,92 @@ def test_a_file_of_another_kind_is_a_clear_error(tmp_path):
 
     with pytest.raises(CommandError, match="expected a rooms.json"):
         run_import(path)
+
+
+def test_a_session_csv_without_times_imports_viewed_together_pairs_once(tmp_path, products):
+    path = tmp_path / "sessions.csv"
+    path.write_text("session_id,sku\ns1,a\ns1,b\ns1,c\ns2,a\ns2,b\n")
+
+    output = run_import(path)
+    again = run_import(path)
+
+    assert pairs(VIEWED) == {("a", "b"): 2, ("a", "c"): 1, ("b", "c"): 1}
+    assert pairs() == {}
+    assert "Imported 2 sessions as viewed together" in output
+    assert "already imported 2" in again
+    assert pairs(VIEWED)[("a", "b")] == 2
+
+
+def test_an_order_csv_imports_used_together_pairs_once(tmp_path, products):
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,sku,quantity\n1001,a,1\n1001,b,2\n1002,a,1\n1002,c,1\n1002,zzz,1\n,d,1\n")
+
+    output = run_import(path)
+    again = run_import(path)
+
+    assert pairs() == {("a", "b"): 1, ("a", "c"): 1}
+    assert pairs(VIEWED) == {}
+    assert "Imported 2 orders as used together (2 pair counts)" in output
+    assert "orders.csv line 6: unknown sku zzz" in output
+    assert "orders.csv line 7: order_id and sku are required" in output
+    assert "Imported 0 orders" in again and "already imported 2" in again
+
+
+def test_the_same_pair_keeps_a_count_of_each_kind(tmp_path, products):
+    (tmp_path / "orders.csv").write_text("order_id,sku\n1,a\n1,b\n")
+    (tmp_path / "sessions.csv").write_text("session_id,sku\ns1,a\ns1,b\ns2,b\ns2,a\n")
+
+    run_import(tmp_path / "orders.csv")
+    run_import(tmp_path / "sessions.csv")
+
+    assert pairs() == {("a", "b"): 1}
+    assert pairs(VIEWED) == {("a", "b"): 2}
+
+
+def test_rooms_imported_as_browsing_sessions_before_kinds_move_to_used_together(tmp_path, products):
+    """What the migration cannot tell apart, importing the rooms again fixes: the room's views and its counts on
+    viewed-together pairs are taken back, and its pairs counted as used together."""
+    for sku in ["a", "b", "c"]:  # the room as the old import recorded it: one browsing session
+        coview_record(session_key="ikea-room:r1", product=products[sku])
+    coview_record(session_key="shopper", product=products["a"])  # a real browsing session stays
+    coview_record(session_key="shopper", product=products["b"])
+    path = write_rooms(tmp_path, [{"room": "r1", "items": ["a", "b", "c"], "split": "train"}])
+
+    output = run_import(path)
+
+    assert pairs() == {("a", "b"): 1, ("a", "c"): 1, ("b", "c"): 1}
+    assert pairs(VIEWED) == {("a", "b"): 1}
+    assert ProductView.objects.count() == 2
+    assert "1 of them moved from viewed together" in output
+
+
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("session_id,order_id,sku", "has both session_id and order_id; a file holds one kind"),
+        ("basket,sku", r"expected the columns session_id,sku\[,viewed_at\] .* or order_id,sku .*; found basket,sku"),
+        ("order_id,product", "missing column\\(s\\) sku; expected order_id,sku"),
+        ("", "found none"),
+    ],
+)
+def test_a_csv_of_no_known_kind_is_a_clear_error(tmp_path, header, message):
+    path = tmp_path / "coviews.csv"
+    path.write_text(header + "\n1,2,3\n" if header else "")
+
+    with pytest.raises(CommandError, match=message):
+        run_import(path)
+
+    assert not CoView.objects.exists()
+
+
+def test_an_order_larger_than_the_limit_is_skipped_with_its_line(tmp_path, settings):
+    from catalog.services.coviews import MAX_GROUP_PRODUCTS
+
+    rows = [ProductFactory(sku=f"p{n}").sku for n in range(MAX_GROUP_PRODUCTS + 1)]
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,sku\n" + "".join(f"big,{sku}\n" for sku in rows) + "small,p0\nsmall,p1\n")
+
+    output = run_import(path)
+
+    assert f"orders.csv line 2: a room, set or order holds at most {MAX_GROUP_PRODUCTS} products" in output
+    assert pairs() == {("p0", "p1"): 1}

@@ -108,6 +108,9 @@ def test_a_price_staff_type_is_no_longer_a_demo_price(admin_client):
         "price": "450.00",
         "price_is_demo": "on",
         "is_active": "on",
+        # the change page's curated "goes well with" rows: none
+        "complement_curations-TOTAL_FORMS": "0",
+        "complement_curations-INITIAL_FORMS": "0",
     }
 
     response = admin_client.post(reverse("admin:catalog_product_change", args=[product.pk]), form)

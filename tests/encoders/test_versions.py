@@ -74,7 +74,9 @@ def small_catalog():
                 category=sofas if i % 2 == 0 else lamps, image=ContentFile(buffer.getvalue(), name=f"p{i}.png")
             )
         )
-    CoView.objects.create(product_a=products[0], product_b=products[1], count=3, last_seen="2026-01-01T00:00Z")
+    CoView.objects.create(
+        kind=CoView.Kind.USED, product_a=products[0], product_b=products[1], count=3, last_seen="2026-01-01T00:00Z"
+    )
     return products
 
 

@@ -217,10 +217,12 @@ def test_similar_honours_the_category_and_price_filters(client, served):
     assert {card["sku"] for card in body["results"]} == cheap_lamps
 
 
-def test_goes_with_lists_co_viewed_products_first(client, served):
+def test_goes_with_lists_products_used_together_first(client, served):
     sofa, rug = served["products"]["sofa"][0], served["products"]["rug"][3]
     first, second = sorted([sofa, rug], key=lambda product: product.pk)
-    CoView.objects.create(product_a=first, product_b=second, count=3, last_seen="2026-01-01T00:00Z")
+    CoView.objects.create(
+        kind=CoView.Kind.USED, product_a=first, product_b=second, count=3, last_seen="2026-01-01T00:00Z"
+    )
 
     body = client.get(goes_with_url(sofa.sku), {"k": "5"}).json()
 

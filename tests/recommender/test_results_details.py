@@ -35,13 +35,19 @@ def test_a_malformed_box_draws_nothing(crop):
     assert crop_style(crop) == ""
 
 
-def test_no_goes_with_card_has_a_match_bar_whether_viewed_together_or_learned(client, served, settings):
+def test_no_goes_with_card_has_a_match_bar_whether_used_together_or_learned(client, served, settings):
     sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
-    CoView.objects.create(product_a=sofa, product_b=lamp, count=settings.COVIEW_MIN_SESSIONS, last_seen=timezone.now())
+    CoView.objects.create(
+        kind=CoView.Kind.USED,
+        product_a=sofa,
+        product_b=lamp,
+        count=settings.COVIEW_MIN_SESSIONS,
+        last_seen=timezone.now(),
+    )
 
     html = client.get(sofa.get_absolute_url()).content.decode()
 
     goes_with, similar = section(html, "goes-with"), section(html, "similar")
-    assert goes_with.count('class="card"') == 8 and "LAMP 0" in goes_with  # the pair viewed together, and learned ones
+    assert goes_with.count('class="card"') == 8 and "LAMP 0" in goes_with  # the pair used together, and learned ones
     assert 'class="match"' not in goes_with
     assert similar.count('class="match"') == similar.count('class="card"') == 8  # every similar card has one

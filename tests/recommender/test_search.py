@@ -112,17 +112,19 @@ def test_switching_to_a_new_index_is_atomic_and_keeps_the_old_version_for_reader
     assert serving_state().index.version == new.name
 
 
-def test_goes_with_puts_co_viewed_products_first_and_skips_the_same_category(served):
+def test_goes_with_puts_products_used_together_first_and_skips_the_same_category(served):
     from catalog.models import CoView
 
     sofa, lamp, rug = served["products"]["sofa"][0], served["products"]["lamp"][2], served["products"]["rug"][3]
     CoView.objects.create(
+        kind=CoView.Kind.USED,
         product_a=min(sofa, rug, key=lambda p: p.pk),
         product_b=max(sofa, rug, key=lambda p: p.pk),
         count=3,
         last_seen="2026-01-01T00:00Z",
     )
     CoView.objects.create(
+        kind=CoView.Kind.USED,
         product_a=min(sofa, lamp, key=lambda p: p.pk),
         product_b=max(sofa, lamp, key=lambda p: p.pk),
         count=5,
