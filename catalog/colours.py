@@ -25,7 +25,9 @@ MIN_FOREGROUND_SHARE = 0.03  # under this share of the (weighted) picture, the p
 CENTRE_SIGMA = 0.2  # of the picture's side: the middle counts most (in a room photo the piece often fills a quarter)
 
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])  # fmt: skip
+_RGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 
 
@@ -122,7 +124,7 @@ def dominant_colours(image: Image.Image, *, clusters: int = CLUSTERS) -> list[li
     order = np.argsort(-shares)
     return [
         [round(float(L), 1), round(float(a), 1), round(float(b), 1), round(float(share), 3)]
-        for (L, a, b), share in zip(centres[order], shares[order])
+        for (L, a, b), share in zip(centres[order], shares[order], strict=True)
         if share > 0
     ]
 

@@ -20,8 +20,8 @@ from recommender.services.feedback import FeedbackRejected, feedback_record, par
 from recommender.services.notify import wait_for_change
 from recommender.services.refine import upload_results
 from recommender.services.search import Filters, goes_with_products, products_in_order, similar_products
-from recommender.services.variants import with_variants
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
+from recommender.services.variants import with_variants
 
 MAX_K = 50
 MAX_WAIT_SECONDS = 30

@@ -26,9 +26,7 @@ class FeaturesSummary:
 
 def products_missing_features():
     """Products with a feature not computed yet (a product with no name has no variant key, by design)."""
-    return Product.objects.filter(
-        Q(colours__isnull=True) | Q(image_sha256="") | (Q(variant_key="") & ~Q(name=""))
-    )
+    return Product.objects.filter(Q(colours__isnull=True) | Q(image_sha256="") | (Q(variant_key="") & ~Q(name="")))
 
 
 def product_features_compute(*, product: Product, image_data: bytes) -> None:

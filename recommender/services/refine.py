@@ -85,9 +85,7 @@ def looser_filters(filters: Filters) -> list[tuple[str, Filters]]:
     looser = []
     if filters.max_price is not None:
         where = f" in {_category_label(filters.category)}" if filters.category else ""
-        looser.append(
-            (f"Show every price{where}", Filters(category=filters.category, same_colour=filters.same_colour))
-        )
+        looser.append((f"Show every price{where}", Filters(category=filters.category, same_colour=filters.same_colour)))
     if filters.category:
         price = f" up to {format_price(filters.max_price)}" if filters.max_price is not None else ""
         looser.append(

@@ -23,8 +23,8 @@ from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
-from recommender.services.notify import upload_changed
 from recommender.services.colour_ranking import search_ranked
+from recommender.services.notify import upload_changed
 from recommender.services.search import Filters, serving_state
 from recommender.services.uploads import RecommenderNotReady
 from recommender.services.vectors import vector_bytes, vector_from_bytes
@@ -92,7 +92,14 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     with transaction.atomic():
         upload.save(
             update_fields=[
-                "results", "encoder_version", "index_version", "code", "vector", "colours", "status", "error"
+                "results",
+                "encoder_version",
+                "index_version",
+                "code",
+                "vector",
+                "colours",
+                "status",
+                "error",
             ]  # fmt: skip
         )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())

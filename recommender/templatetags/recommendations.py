@@ -4,9 +4,9 @@ from urllib.parse import urlencode
 
 from django import template
 
-from recommender.services.feedback import feedback_of_session
 from catalog.colours import lab_hex, main_colour
 from catalog.variants import variant_label
+from recommender.services.feedback import feedback_of_session
 from recommender.services.search import goes_with_products, products_in_order, similar_products
 from recommender.services.variants import with_variants
 
