@@ -2,8 +2,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from catalog.colours import lab_hex
 from catalog.images import validate_image_file
 from catalog.models import Category, CoView, Product
 from catalog.prices import format_price
@@ -92,11 +93,11 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["category", "is_active", "price_is_demo"]
     list_select_related = ["category"]
     search_fields = ["sku", "name", "type"]
-    readonly_fields = ["image_preview", "created_at", "updated_at"]
+    readonly_fields = ["image_preview", "main_colours", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["sku", "name", "slug", "category", "type", "price", "price_is_demo", "is_active"]}),
         ("Details", {"fields": ["description", "color", "size"]}),
-        ("Photo", {"fields": ["image", "image_preview"]}),
+        ("Photo", {"fields": ["image", "image_preview", "main_colours"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     actions = ["activate", "deactivate"]
@@ -111,6 +112,18 @@ class ProductAdmin(admin.ModelAdmin):
         if product.price is None:
             return "—"
         return f"{format_price(product.price)} (demo price)" if product.price_is_demo else format_price(product.price)
+
+    @admin.display(description="main colours")
+    def main_colours(self, product: Product) -> str:
+        """What "same colour" compares: the picture's main colours, largest share first."""
+        if not product.colours:
+            return "— (computed on save, or by manage.py product_features --missing)"
+        return format_html_join(
+            " ",
+            '<span title="L {} a {} b {}" style="display:inline-flex;align-items:center;gap:.3rem">'
+            '<span style="width:1rem;height:1rem;border:1px solid #888;background:{}"></span>{} %</span>',
+            ((L, a, b, lab_hex([L, a, b]), round(share * 100)) for L, a, b, share in product.colours),
+        )
 
     @admin.display(description="preview")
     def image_preview(self, product: Product) -> str:

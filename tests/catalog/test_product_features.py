@@ -92,3 +92,15 @@ def test_reimporting_an_unchanged_catalog_fills_missing_features(tmp_path):
     product = Product.objects.get(sku="S1")
     assert summary.unchanged == 1
     assert delta_e(main_colour(product.colours), RED_LAB) < 8 and product.variant_key
+
+
+def test_staff_see_a_products_main_colours_in_admin(admin_client):
+    product = product_create(
+        sku="1", name="KLIPPAN", category=CategoryFactory(), image_data=image_bytes(color="#be191e", size=(200, 160))
+    )
+
+    response = admin_client.get(f"/admin/catalog/product/{product.pk}/change/")
+
+    html = response.content.decode()
+    assert "Main colours" in html
+    assert "background:#" in html.split("Main colours", 1)[1]
