@@ -51,7 +51,8 @@ def distinct_variants(
 
 def _group_members(field_name: str, values: set[str]) -> dict[str, tuple[list[Product], int]]:
     """For each value of ``field_name``: its first MAX_OPTIONS + 1 active products (by name, then sku) and how many
-    there are. One query, at most (MAX_OPTIONS + 1) rows per value."""
+    there are. One query through the field's index, returning at most (MAX_OPTIONS + 1) rows per value; the database
+    reads the members of the groups shown (a product family's colours and sizes), never the rest of the catalog."""
     if not values:
         return {}
     rows = (
