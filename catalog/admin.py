@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from catalog.colours import lab_hex
 from catalog.images import validate_image_file
 from catalog.models import Category, CategoryComplementExclusion, ComplementCuration, CoView, Product
 from catalog.prices import format_price
@@ -111,11 +112,11 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["category", "is_active", "price_is_demo"]
     list_select_related = ["category"]
     search_fields = ["sku", "name", "type"]
-    readonly_fields = ["image_preview", "created_at", "updated_at", "curated_on_other_products"]
+    readonly_fields = ["image_preview", "main_colours", "created_at", "updated_at", "curated_on_other_products"]
     fieldsets = [
         (None, {"fields": ["sku", "name", "slug", "category", "type", "price", "price_is_demo", "is_active"]}),
         ("Details", {"fields": ["description", "color", "size"]}),
-        ("Photo", {"fields": ["image", "image_preview"]}),
+        ("Photo", {"fields": ["image", "image_preview", "main_colours"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
         ("“Goes well with”, curated on other products' pages", {"fields": ["curated_on_other_products"]}),
     ]
@@ -166,6 +167,18 @@ class ProductAdmin(admin.ModelAdmin):
         if product.price is None:
             return "—"
         return f"{format_price(product.price)} (demo price)" if product.price_is_demo else format_price(product.price)
+
+    @admin.display(description="main colours")
+    def main_colours(self, product: Product) -> str:
+        """What "same colour" compares: the picture's main colours, largest share first."""
+        if not product.colours:
+            return "— (computed on save, or by manage.py product_features --missing)"
+        return format_html_join(
+            " ",
+            '<span title="L {} a {} b {}" style="display:inline-flex;align-items:center;gap:.3rem">'
+            '<span style="width:1rem;height:1rem;border:1px solid #888;background:{}"></span>{} %</span>',
+            ((L, a, b, lab_hex([L, a, b]), round(share * 100)) for L, a, b, share in product.colours),
+        )
 
     @admin.display(description="preview")
     def image_preview(self, product: Product) -> str:

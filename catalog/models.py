@@ -40,6 +40,18 @@ class Product(models.Model):
     )
     image = models.ImageField(upload_to="products/")
     image_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    variant_key = models.CharField(
+        max_length=40,
+        blank=True,
+        editable=False,
+        help_text="The same for every product of one name and type (its colours and sizes): see catalog/variants.py.",
+    )
+    colours = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The image's main colours, [[L, a, b, share], ...] in CIELAB, largest first; null: not computed.",
+    )
     thumbnail = models.ImageField(upload_to="products/thumbs/", blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,7 +59,11 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["name", "sku"]
-        indexes = [models.Index(fields=["category", "is_active"])]
+        indexes = [
+            models.Index(fields=["category", "is_active"]),
+            models.Index(fields=["variant_key", "is_active"], name="product_variant_key_active"),
+            models.Index(fields=["image_sha256"], name="product_image_sha256"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="product_price_not_negative")
         ]

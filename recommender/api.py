@@ -15,11 +15,13 @@ from catalog.models import Product
 from config.ratelimit import TOO_MANY_ANSWERS, TOO_MANY_UPLOADS, allowed, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
-from recommender.presenters import product_card
+from recommender.presenters import colour_payload, product_card
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.notify import wait_for_change
-from recommender.services.search import goes_with_products, products_in_order, similar_products
+from recommender.services.refine import upload_results
+from recommender.services.search import Filters, goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
+from recommender.services.variants import with_variants
 
 MAX_K = 50
 MAX_WAIT_SECONDS = 30
@@ -60,14 +62,22 @@ def upload_state(upload: InspirationUpload) -> str:
     return f"{upload.status}:{'pictures' if upload.reconstruction else 'answer'}"
 
 
-def upload_payload(request: HttpRequest, upload: InspirationUpload) -> dict:
-    results = upload.results if upload.status == InspirationUpload.Status.DONE else []
-    cards = products_in_order([(row["product_id"], row["score"]) for row in results])
+def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Filters | None = None) -> dict:
+    """The upload with its answer, one card per group of variants; with ``filters`` (``category``, ``max_price``,
+    ``colour=same``) the stored vector searched again, as on the results page."""
+    cards = []
+    if upload.status == InspirationUpload.Status.DONE:
+        if filters is None:
+            stored = [(row["product_id"], row["score"]) for row in upload.results]
+            cards = with_variants(products_in_order(stored))
+        else:
+            cards = upload_results(upload=upload, filters=filters).items
     return {
         "id": str(upload.id),
         "status": upload.status,
         "state": upload_state(upload),
         "error": upload.error or None,
+        "colour": colour_payload(upload.colours),
         "results": [product_card(request, product, score) for product, score in cards],
         "reconstruction": request.build_absolute_uri(upload.reconstruction.url) if upload.reconstruction else None,
     }
@@ -107,7 +117,8 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
 @allow("GET")
 def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
-    (default: its state when the request arrived), or after N seconds at the latest."""
+    (default: its state when the request arrived), or after N seconds at the latest. ``category``, ``max_price``
+    and ``colour=same`` search its stored vector again, as the results page does."""
     try:
         key = uuid.UUID(upload_id)
     except ValueError:
@@ -117,6 +128,13 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
         return error("No upload with this id.", 404)
     try:
         wait = parse_wait(request)
+        filters = None
+        if {"category", "max_price", "colour"} & set(request.GET):
+            filters = parse_filters(
+                category=request.GET.get("category"),
+                max_price=request.GET.get("max_price"),
+                colour=request.GET.get("colour"),
+            )
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     known = request.GET.get("after") or upload_state(upload)
@@ -128,7 +146,7 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
             return upload_state(upload) != known
 
         wait_for_change(str(key), timeout=wait, changed=changed)
-    return JsonResponse(upload_payload(request, upload))
+    return JsonResponse(upload_payload(request, upload, filters))
 
 
 def _product_or_none(sku: str) -> Product | None:
@@ -145,7 +163,7 @@ def product_similar(request: HttpRequest, sku: str) -> JsonResponse:
         filters = parse_filters(category=request.GET.get("category"), max_price=request.GET.get("max_price"))
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
-    results = products_in_order(similar_products(product=product, k=k, filters=filters))
+    results = with_variants(products_in_order(similar_products(product=product, k=k, filters=filters)))
     return JsonResponse({"sku": product.sku, "results": [product_card(request, p, s) for p, s in results]})
 
 

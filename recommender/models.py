@@ -107,6 +107,9 @@ class InspirationUpload(models.Model):
     vector = models.BinaryField(
         null=True, blank=True, help_text="The search vector served (float16), kept for changing filters later."
     )
+    colours = models.JSONField(
+        null=True, blank=True, help_text="The photo's (or the box's) main colours, [[L, a, b, share], ...] in CIELAB."
+    )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     worker = models.CharField(max_length=200, blank=True, help_text="The Celery worker of the last attempt.")

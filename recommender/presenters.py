@@ -6,13 +6,37 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from catalog.colours import lab_hex, main_colour
 from catalog.models import Product
 from catalog.prices import currency
+from catalog.variants import variant_label
 from recommender.models import RetrainRun
 
 
-def product_card(request: HttpRequest, product: Product, score: float | None = None) -> dict:
+def colour_payload(colours: list | None) -> dict | None:
+    """A main colour for API clients: CIELAB (D65) and its nearest sRGB as ``#rrggbb``; None when unknown."""
+    main = main_colour(colours)
+    return None if main is None else {"lab": main, "hex": lab_hex(main)}
+
+
+def variant_payload(request: HttpRequest, product: Product) -> dict:
     image = product.thumbnail or product.image
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "label": variant_label(color=product.color, size=product.size, name=product.name, sku=product.sku),
+        "color": product.color,
+        "size": product.size,
+        "url": request.build_absolute_uri(product.get_absolute_url()),
+        "image": request.build_absolute_uri(image.url) if image else None,
+    }
+
+
+def product_card(request: HttpRequest, product: Product, score: float | None = None) -> dict:
+    """A product as the API shows it; ``variants`` are its other colours and sizes when the caller grouped them
+    (``recommender.services.variants.with_variants``), at most MAX_OPTIONS of ``variants_total``."""
+    image = product.thumbnail or product.image
+    variants = getattr(product, "variants", None)
     return {
         "sku": product.sku,
         "name": product.name,
@@ -24,6 +48,9 @@ def product_card(request: HttpRequest, product: Product, score: float | None = N
         "currency": currency(),
         "price_is_demo": product.price_is_demo,
         "score": None if score is None else round(float(score), 4),
+        "colour": colour_payload(product.colours),
+        "variants": [variant_payload(request, option) for option in variants.options] if variants else [],
+        "variants_total": variants.total if variants else 0,
     }
 
 

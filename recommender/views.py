@@ -52,10 +52,12 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
 
 
 def _page_filters(request: HttpRequest) -> Filters | None:
-    """The filters chosen on the results page (``?category=&max_price=``); None when none were chosen."""
-    if "category" not in request.GET and "max_price" not in request.GET:
+    """The filters chosen on the results page (``?category=&max_price=&colour=same``); None when none were chosen."""
+    if not {"category", "max_price", "colour"} & set(request.GET):
         return None
-    return parse_filters(category=request.GET.get("category"), max_price=request.GET.get("max_price"))
+    return parse_filters(
+        category=request.GET.get("category"), max_price=request.GET.get("max_price"), colour=request.GET.get("colour")
+    )
 
 
 def latent_map(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,7 @@ from catalog.images import validate_image_bytes
 from catalog.importers.records import BadRow, GroupRecord, LeftOut, ProductRecord, SessionRecord
 from catalog.models import Product, ProductView
 from catalog.services.coviews import coview_record, session_hash, used_together_record
+from catalog.services.features import FEATURE_FIELDS, product_features_compute
 from catalog.services.products import category_get_or_create, product_save
 
 Progress = Callable[[Iterable], Iterable]
@@ -75,6 +76,9 @@ def _product_upsert(record: ProductRecord) -> str:
         changed = {name for name, value in values.items() if getattr(product, name) != value}
         image_changed = product.image_sha256 != image_sha256
         if not changed and not image_changed:
+            if product.colours is None or not product.variant_key:  # imported before these were computed
+                product_features_compute(product=product, image_data=image_data)
+                product.save(update_fields=FEATURE_FIELDS)
             return "unchanged"
         for name in changed:
             setattr(product, name, values[name])

@@ -11,9 +11,11 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from catalog.category_names import default_display_name
+from catalog.colours import dominant_colours_of_bytes
 from catalog.images import thumbnail_jpeg, validate_image_bytes
 from catalog.models import Category, Product
 from catalog.signals import notify_product_changed
+from catalog.variants import variant_key
 
 
 def category_get_or_create(*, name: str) -> Category:
@@ -42,10 +44,12 @@ def _delete_files(names: Iterable[str]) -> None:
 @transaction.atomic
 def product_save(*, product: Product, image_data: bytes | None = None, image_name: str = "") -> Product:
     """Save ``product``. With ``image_data`` (already validated bytes) the image and its thumbnail are
-    replaced. Files written here are removed again if the database write fails, and the old files are
-    removed only once the new ones are committed, so nothing is left half-saved."""
+    replaced, with the picture's content hash and main colours. Files written here are removed again if the
+    database write fails, and the old files are removed only once the new ones are committed, so nothing is left
+    half-saved."""
     if not product.slug:
         product.slug = product_slug(name=product.name, sku=product.sku)
+    product.variant_key = variant_key(name=product.name, type=product.type)
     written: list[str] = []
     replaced: list[str] = []
     try:
@@ -61,6 +65,7 @@ def product_save(*, product: Product, image_data: bytes | None = None, image_nam
             )
             written.append(product.thumbnail.name)
             product.image_sha256 = hashlib.sha256(image_data).hexdigest()
+            product.colours = dominant_colours_of_bytes(image_data)
         product.full_clean()
         product.save()
     except BaseException:

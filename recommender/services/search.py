@@ -26,6 +26,7 @@ from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
 from recommender.services.indexing import index_root
+from recommender.services.variants import distinct_variants
 from recommender.services.vectors import SPACES, vectors_revision, vectors_since
 
 logger = logging.getLogger(__name__)
@@ -49,15 +50,26 @@ def index_cache() -> annoy_index.IndexCache:
 class Filters:
     category: str = ""  # a category slug
     max_price: Decimal | None = None
+    same_colour: bool = False  # rank products of the photo's main colour first (see services/colour_ranking.py)
 
     def as_json(self) -> dict:
-        return {"category": self.category, "max_price": None if self.max_price is None else str(self.max_price)}
+        data = {"category": self.category, "max_price": None if self.max_price is None else str(self.max_price)}
+        if self.same_colour:
+            data["same_colour"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict | None) -> Filters:
         data = data or {}
         price = data.get("max_price")
-        return cls(category=data.get("category") or "", max_price=None if price in (None, "") else Decimal(price))
+        return cls(
+            category=data.get("category") or "",
+            max_price=None if price in (None, "") else Decimal(price),
+            same_colour=bool(data.get("same_colour")),
+        )
+
+    def without_colour(self) -> Filters:
+        return Filters(category=self.category, max_price=self.max_price)
 
 
 @dataclass(frozen=True)
@@ -186,7 +198,11 @@ def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str) -> list[t
     return annoy_index.exact_search(matrix, list(fresh.ids), vector, k=len(fresh.ids))
 
 
-def _allowed(product_ids: list[int], filters: Filters, exclude_category_ids: Collection[int] = ()) -> set[int]:
+def _allowed(
+    product_ids: list[int], filters: Filters, exclude_category_ids: Collection[int] = ()
+) -> dict[int, tuple[str, str]]:
+    """The products of ``product_ids`` that may be shown, each with its variant keys (picture hash, name and type),
+    read in the same query."""
     products = Product.objects.filter(pk__in=product_ids, is_active=True)
     if filters.category:
         products = products.filter(category__slug=filters.category)
@@ -194,7 +210,7 @@ def _allowed(product_ids: list[int], filters: Filters, exclude_category_ids: Col
         products = products.filter(price__lte=filters.max_price)
     if exclude_category_ids:
         products = products.exclude(category_id__in=list(exclude_category_ids))
-    return set(products.values_list("pk", flat=True))
+    return {pk: (sha, key) for pk, sha, key in products.values_list("pk", "image_sha256", "variant_key")}
 
 
 def search_vector(
@@ -206,8 +222,13 @@ def search_vector(
     exclude: set[int] = frozenset(),
     exclude_category_ids: Collection[int] = (),
     state: ServingState | None = None,
+    distinct: bool = False,
+    shown: tuple[str, str] = ("", ""),
 ) -> list[tuple[int, float]]:
-    """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first."""
+    """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first. With ``distinct``, one
+    product per group of variants (the best of the group; see ``catalog.variants``): the candidates are
+    over-fetched until ``k`` groups are found, up to MAX_CANDIDATES; variants of ``shown`` (a product's picture hash
+    and variant key, the product a page is about) are left out."""
     state = state or serving_state()
     if state.encoder_version is None:
         return []
@@ -225,7 +246,10 @@ def search_vector(
             indexed, fresh_hits, k=len(indexed) + len(fresh_hits), exclude=exclude, superseded=fresh.ids
         )
         allowed = _allowed([pid for pid, _ in merged], filters, exclude_category_ids)
-        results = [(pid, score) for pid, score in merged if pid in allowed][:k]
+        results = [(pid, score) for pid, score in merged if pid in allowed]
+        if distinct:
+            results = distinct_variants(results, allowed, shown=shown)
+        results = results[:k]
         if len(results) >= k or index is None or fetch >= min(len(index), MAX_CANDIDATES):
             return results
         fetch = min(fetch * 4, MAX_CANDIDATES)
@@ -253,7 +277,16 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
     vector = product_vector(product.pk, state)
     if vector is None:
         return []
-    return search_vector(vector, k=k, filters=filters, exclude={product.pk}, state=state)
+    # the product's own variants (another colour or size of it) are not "similar items"
+    return search_vector(
+        vector,
+        k=k,
+        filters=filters,
+        exclude={product.pk},
+        state=state,
+        distinct=True,
+        shown=(product.image_sha256, product.variant_key),
+    )
 
 
 def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:

@@ -18,12 +18,14 @@ from django.db.models import F
 from django.db.models.functions import Now
 from PIL import Image
 
+from catalog.colours import dominant_colours
 from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
+from recommender.services.colour_ranking import search_ranked
 from recommender.services.notify import upload_changed
-from recommender.services.search import Filters, search_vector, serving_state
+from recommender.services.search import Filters, serving_state
 from recommender.services.uploads import RecommenderNotReady
 from recommender.services.vectors import vector_bytes, vector_from_bytes
 
@@ -70,9 +72,15 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     state = serving_state()
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
-    vector, code = encode_query(encoder_load(state.encoder_version), query_image(upload))
-    results = search_vector(
-        vector, k=settings.RECOMMENDATIONS_PER_PAGE, filters=Filters.from_json(upload.filters), state=state
+    picture = query_image(upload)
+    vector, code = encode_query(encoder_load(state.encoder_version), picture)
+    upload.colours = dominant_colours(picture)  # of the box, when one is marked: what is searched
+    results = search_ranked(
+        vector,
+        k=settings.RECOMMENDATIONS_PER_PAGE,
+        filters=Filters.from_json(upload.filters),
+        query_colours=upload.colours,
+        state=state,
     )
     upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
     upload.encoder_version = state.encoder_version
@@ -82,7 +90,18 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     upload.status = InspirationUpload.Status.DONE
     upload.error = ""
     with transaction.atomic():
-        upload.save(update_fields=["results", "encoder_version", "index_version", "code", "vector", "status", "error"])
+        upload.save(
+            update_fields=[
+                "results",
+                "encoder_version",
+                "index_version",
+                "code",
+                "vector",
+                "colours",
+                "status",
+                "error",
+            ]  # fmt: skip
+        )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: _after_answer(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)

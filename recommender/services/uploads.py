@@ -62,7 +62,8 @@ def parse_crop(text: str | None) -> list[float] | None:
     return values
 
 
-def parse_filters(*, category: str | None, max_price: str | None) -> Filters:
+def parse_filters(*, category: str | None, max_price: str | None, colour: str | None = None) -> Filters:
+    """The filters of a form or a query string; ``colour=same`` ranks products of the photo's colour first."""
     category = (category or "").strip()
     if category and not Category.objects.filter(slug=category).exists():
         raise UploadRejected(f"Unknown category {category!r}.")
@@ -74,11 +75,18 @@ def parse_filters(*, category: str | None, max_price: str | None) -> Filters:
             raise UploadRejected("max_price must be a number.")
         if not price.is_finite() or price < 0:
             raise UploadRejected("max_price must be a number of zero or more.")
-    return Filters(category=category, max_price=price)
+    colour = (colour or "").strip()
+    if colour not in ("", "same"):
+        raise UploadRejected("colour must be 'same' (products of the photo's colour first) or empty.")
+    return Filters(category=category, max_price=price, same_colour=colour == "same")
 
 
-def parse_upload_request(*, crop: str | None, category: str | None, max_price: str | None) -> UploadRequest:
-    return UploadRequest(crop=parse_crop(crop), filters=parse_filters(category=category, max_price=max_price))
+def parse_upload_request(
+    *, crop: str | None, category: str | None, max_price: str | None, colour: str | None = None
+) -> UploadRequest:
+    return UploadRequest(
+        crop=parse_crop(crop), filters=parse_filters(category=category, max_price=max_price, colour=colour)
+    )
 
 
 def upload_create_from_post(*, data, files, too_large: bool = False) -> InspirationUpload:
@@ -92,7 +100,10 @@ def upload_create_from_post(*, data, files, too_large: bool = False) -> Inspirat
     return upload_create(
         image=files.get("image"),
         request=parse_upload_request(
-            crop=data.get("crop"), category=data.get("category"), max_price=data.get("max_price")
+            crop=data.get("crop"),
+            category=data.get("category"),
+            max_price=data.get("max_price"),
+            colour=data.get("colour"),
         ),
     )
 

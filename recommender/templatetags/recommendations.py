@@ -4,8 +4,11 @@ from urllib.parse import urlencode
 
 from django import template
 
+from catalog.colours import lab_hex, main_colour
+from catalog.variants import variant_label
 from recommender.services.feedback import feedback_of_session
 from recommender.services.search import goes_with_products, products_in_order, similar_products
+from recommender.services.variants import with_variants
 
 register = template.Library()
 SECTION_SIZE = 8
@@ -39,7 +42,7 @@ def similar_items(context, product):
         title="Similar items",
         section_id="similar",
         feedback_context="similar",
-        items=products_in_order(similar_products(product=product, k=SECTION_SIZE)),
+        items=with_variants(products_in_order(similar_products(product=product, k=SECTION_SIZE))),
         empty="Similar items appear here once the recommender has seen this product.",
     )
 
@@ -80,10 +83,24 @@ def match_share(score) -> float:
 
 @register.filter
 def filters_query(filters) -> str:
-    """A results page's query string for ``filters`` (both keys always present: empty means "any")."""
-    return urlencode(
-        {"category": filters.category, "max_price": "" if filters.max_price is None else str(filters.max_price)}
-    )
+    """A results page's query string for ``filters`` (category and price always present: empty means "any")."""
+    query = {"category": filters.category, "max_price": "" if filters.max_price is None else str(filters.max_price)}
+    if filters.same_colour:
+        query["colour"] = "same"
+    return urlencode(query)
+
+
+@register.filter
+def colour_hex(colours) -> str:
+    """The main colour of stored colours (``[[L, a, b, share], ...]``) as ``#rrggbb``; empty when unknown."""
+    main = main_colour(colours)
+    return lab_hex(main) if main else ""
+
+
+@register.filter
+def option_label(product) -> str:
+    """How a variant is named among a card's options."""
+    return variant_label(color=product.color, size=product.size, name=product.name, sku=product.sku)
 
 
 @register.filter

@@ -24,8 +24,10 @@ NAMES = {"U1": "SÖDERHAMN", "U2": "Ørsta", "U3": "Łóżko", "U4": "SDERHAMN"}
 @pytest.fixture
 def imported(tmp_path):
     (tmp_path / "img").mkdir()
-    (tmp_path / "img" / "a.jpg").write_bytes(image_bytes())
-    rows = [f"{sku},{name},Łóżka i sofy,199,Ein schönes Möbel – ½ Preis,img/a.jpg" for sku, name in NAMES.items()]
+    for sku, colour in zip(NAMES, ["red", "green", "blue", "orange"], strict=True):
+        # a picture each: products sharing one picture would be variants of one another, shown as one card
+        (tmp_path / "img" / f"{sku}.jpg").write_bytes(image_bytes(color=colour))
+    rows = [f"{sku},{name},Łóżka i sofy,199,Ein schönes Möbel – ½ Preis,img/{sku}.jpg" for sku, name in NAMES.items()]
     (tmp_path / "catalog.csv").write_text("sku,name,category,price,description,image\n" + "\n".join(rows), "utf-8")
     call_command("import_catalog", str(tmp_path / "catalog.csv"), verbosity=0)
     return {product.sku: product for product in Product.objects.select_related("category")}

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 UPLOADS = reverse("api:uploads_create")
 CARD_FIELDS = {
-    "sku", "name", "url", "image", "category", "category_name", "price", "currency", "price_is_demo", "score"
+    "sku", "name", "url", "image", "category", "category_name", "price", "currency", "price_is_demo", "score",
+    "colour", "variants", "variants_total",
 }  # fmt: skip
 
 

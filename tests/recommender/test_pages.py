@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.asserts import assertContains, assertRedirects
 
+from catalog.variants import variant_key
 from recommender.models import InspirationUpload
 from tests.recommender.conftest import KINDS, draw, png
 
@@ -116,9 +117,13 @@ def test_the_upload_page_needs_the_same_queries_for_any_number_of_results(
     client, catalog_products, django_assert_num_queries, count
 ):
     products = [product for items in catalog_products.values() for product in items][:count]
+    for product in products:
+        product.variant_key = variant_key(name=product.name, type=product.type)
+        product.save(update_fields=["variant_key"])
     upload = done_upload(products)
 
-    with django_assert_num_queries(3):  # the upload, the products with their categories, what serves (for the map)
+    # the upload, the products with their categories, their variants by picture and by name, what serves (the map)
+    with django_assert_num_queries(5):
         response = client.get(upload.get_absolute_url())
 
     assertContains(response, 'class="card"', count=count)

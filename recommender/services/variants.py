@@ -1,0 +1,93 @@
+"""One card per group of variants (see ``catalog.variants``): the best-ranked product of the group stands for it,
+and the card lists the others as its options. Both steps are bounded: grouping works on the candidates a search
+has already read, and the options are read with a fixed number of queries, at most MAX_OPTIONS per card."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
+
+from catalog.models import Product
+
+MAX_OPTIONS = 6  # options named on one card; the card says how many more there are
+
+
+@dataclass(frozen=True)
+class Variants:
+    """The other colours and sizes of a card's product: ``options`` (at most MAX_OPTIONS) out of ``total``."""
+
+    options: list[Product] = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return max(self.total - len(self.options), 0)
+
+
+def distinct_variants(
+    ranked: list[tuple[int, float]], keys: dict[int, tuple[str, str]], *, shown: tuple[str, str] = ("", "")
+) -> list[tuple[int, float]]:
+    """``ranked`` (best first) with only the first product of each group of variants. ``keys`` holds each product's
+    (picture hash, variant key); empty keys group nothing. A product left out joins its group with both its keys,
+    so a chain (same picture as one, same name and type as another) stays one group. Variants of ``shown`` (the
+    keys of the product a page is about) are all left out."""
+    seen_pictures = {shown[0]} - {""}
+    seen_names = {shown[1]} - {""}
+    kept = []
+    for product_id, score in ranked:
+        picture, name = keys.get(product_id, ("", ""))
+        is_variant = (picture and picture in seen_pictures) or (name and name in seen_names)
+        if picture:
+            seen_pictures.add(picture)
+        if name:
+            seen_names.add(name)
+        if not is_variant:
+            kept.append((product_id, score))
+    return kept
+
+
+def _group_members(field_name: str, values: set[str]) -> dict[str, tuple[list[Product], int]]:
+    """For each value of ``field_name``: its first MAX_OPTIONS + 1 active products (by name, then sku) and how many
+    there are. One query through the field's index, returning at most (MAX_OPTIONS + 1) rows per value; the database
+    reads the members of the groups shown (a product family's colours and sizes), never the rest of the catalog."""
+    if not values:
+        return {}
+    rows = (
+        Product.objects.filter(**{f"{field_name}__in": values}, is_active=True)
+        .only("pk", "sku", "name", "slug", "color", "size", "image", "thumbnail", "image_sha256", "variant_key")
+        .annotate(
+            position=Window(RowNumber(), partition_by=[F(field_name)], order_by=[F("name").asc(), F("sku").asc()]),
+            members=Window(Count("pk"), partition_by=[F(field_name)]),
+        )
+        .filter(position__lte=MAX_OPTIONS + 1)
+    )
+    groups: dict[str, tuple[list[Product], int]] = defaultdict(lambda: ([], 0))
+    for product in rows:
+        members, _ = groups[getattr(product, field_name)]
+        members.append(product)
+        groups[getattr(product, field_name)] = (members, product.members)
+    return groups
+
+
+def with_variants(items: list[tuple[Product, float]]) -> list[tuple[Product, float]]:
+    """One card per group of variants in ``items`` (an answer stored before grouping may hold several), each
+    product given ``.variants``: its other colours and sizes. Two queries whatever the number of cards."""
+    kept = distinct_variants(
+        [(index, score) for index, (_, score) in enumerate(items)],
+        {index: (product.image_sha256, product.variant_key) for index, (product, _) in enumerate(items)},
+    )
+    items = [(items[index][0], score) for index, score in kept]
+    products = [product for product, _ in items]
+    by_picture = _group_members("image_sha256", {p.image_sha256 for p in products if p.image_sha256})
+    by_name = _group_members("variant_key", {p.variant_key for p in products if p.variant_key})
+    for product in products:
+        same_picture, pictures = by_picture.get(product.image_sha256, ([], 0)) if product.image_sha256 else ([], 0)
+        same_name, names = by_name.get(product.variant_key, ([], 0)) if product.variant_key else ([], 0)
+        others = {m.pk: m for m in [*same_name, *same_picture] if m.pk != product.pk}
+        options = sorted(others.values(), key=lambda m: (m.name, m.sku))
+        total = max(len(options), pictures - 1, names - 1)
+        product.variants = Variants(options=options[:MAX_OPTIONS], total=total)
+    return items
