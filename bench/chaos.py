@@ -4,7 +4,7 @@ retrain promotes a new encoder. It reports what happened to every upload and eve
     python bench/chaos.py --seconds 600 --clients 8
 
 It runs on a copy of a served site (default: the site of this environment, DATABASE_URL and VAR_DIR: make demo,
-or manage.py retrain): a new PostgreSQL database made from it as a template, and copies of its media, models and
+or manage.py retrain): a new PostgreSQL database restored from its pg_dump, and copies of its media, models and
 index folders, so the site itself is left as it was. It then starts, on that copy:
 
 - a Redis server of its own (append-only file, fsync every second: what the README recommends for the broker),
@@ -13,11 +13,11 @@ index folders, so the site itself is left as it was. It then starts, on that cop
 and for --seconds: --clients shoppers each upload a photo (../shared/data/webphotos) and follow it with the
 long-poll as the page does; every --kill-every seconds the upload worker is SIGKILLed (main process and pool)
 and started again at once, as a supervisor would; once, Redis is killed and started again after 5 s; a staff
-thread saves a product (a copy of a random product's photo) every 2 s; at 30 s a retrain is sent, with a quick
-configuration and a tolerance that lets it promote. Then it waits for the reaper to settle what is left (up to
---settle seconds) and reports: uploads accepted / done / failed with their reasons / lost; uploads processed
-twice (an upload answered by two deliveries, from the workers' logs); products saved / findable (each is
-listed among the nearest products of the one whose photo it copies).
+thread saves a product (a random product's photo, re-encoded: see bench/twin_photo.py) every 2 s; at 30 s a
+retrain is sent, with a quick configuration and a tolerance that lets it promote. Then it waits for the reaper
+to settle what is left (up to --settle seconds) and reports: uploads accepted / done / failed with their
+reasons / lost; uploads processed twice (an upload answered by two deliveries, from the workers' logs);
+products saved / findable (each is listed among the nearest products of the one whose photo it copies).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.site_client import get_json, post_image  # noqa: E402
+from bench.twin_photo import twin_photo  # noqa: E402
 
 
 def free_port() -> int:
@@ -219,8 +220,8 @@ def main() -> None:
                 data = handle.read()
             sku = f"CHAOS-{n}"
             try:
-                product_create(sku=sku, name=f"Copy of {source.name}", category=source.category, image_data=data,
-                               image_name="copy.jpg")  # fmt: skip
+                product_create(sku=sku, name=f"Copy of {source.name}", category=source.category,
+                               image_data=twin_photo(data), image_name="copy.jpg")  # fmt: skip
                 saved.append((sku, source.sku))
             except Exception as error:  # the database is never down here; anything else is a finding
                 events.append(f"save {sku} failed: {error}")

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.site_client import get_json  # noqa: E402
+from bench.twin_photo import twin_photo  # noqa: E402
 
 
 def main() -> None:
@@ -52,7 +53,7 @@ def main() -> None:
             started = time.perf_counter()
             twin = product_create(
                 sku=f"BENCH-{os.getpid()}-{n}", name=f"Bench twin of {source.name}", category=source.category,
-                image_data=data, image_name="bench.jpg",
+                image_data=twin_photo(data), image_name="bench.jpg",
             )  # fmt: skip
             created.append(twin)
             url = f"{args.url}/api/products/{urllib.parse.quote(source.sku)}/similar?k=10"

@@ -75,3 +75,46 @@ def test_staff_see_the_training_curves_and_the_figures_chart_fit_the_window(page
     assert page.get_by_role("cell", name="55 % (49–61 %)").first.is_visible()  # the text alternative, opened
     assert no_sideways_scroll(page)
     screenshot(page, "admin-encoder-charts")
+
+
+def staff_login(page, django_user_model) -> None:
+    django_user_model.objects.create_user("judge", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    page.goto("/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("judge")
+    page.get_by_label("Password").fill("a-long-staff-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+
+def test_staff_read_each_figure_in_plain_words_rounded_beside_the_pretrained_baseline(page, django_user_model):
+    version = EncoderVersion.objects.create(
+        name="enc-20261130-040000-dd04",
+        status="ready",
+        metrics={"web P@10": 0.48498085599999285, "room hit@10": 0.5363},
+        baseline={"web P@10": 0.638, "room hit@10": 0.144},
+    )
+    staff_login(page, django_user_model)
+
+    page.goto(f"/admin/encoders/encoderversion/{version.pk}/change/")
+    content = page.locator("#content-main")
+    text = content.inner_text()
+    assert "Shoppers' photos" in text and "the share of the photographed kind" in text  # a label and its meaning
+    assert "48 %" in text and "64 %" in text  # rounded, and the pretrained features' figure beside it
+    assert "Goes well with (any)" in text and "54 %" in text and "14 %" in text
+    assert "0.48498" not in text
+    assert no_sideways_scroll(page)
+    screenshot(page, "admin-encoder-figures")
+
+    page.goto("/admin/encoders/encoderversion/")
+    listing = page.locator("#result_list").inner_text()
+    assert "48 %" in listing and "0.48498" not in listing
+
+
+def test_a_version_without_figures_says_why_in_the_browser(page, django_user_model):
+    version = EncoderVersion.objects.create(name="enc-20261130-040000-ee05", status="ready")
+    staff_login(page, django_user_model)
+
+    page.goto(f"/admin/encoders/encoderversion/{version.pk}/change/")
+    text = page.locator("#content-main").inner_text()
+    assert "no evaluation data is configured" in text and "EVALUATION_QUERIES" in text
+    screenshot(page, "admin-encoder-unmeasured")
