@@ -14,8 +14,9 @@ and for --seconds: --clients shoppers each upload a photo (../shared/data/webpho
 long-poll as the page does; every --kill-every seconds the upload worker is SIGKILLed (main process and pool)
 and started again at once, as a supervisor would; once, Redis is killed and started again after 5 s; a staff
 thread saves a product (a random product's photo, re-encoded: see bench/twin_photo.py) every 2 s; at 30 s a
-retrain is sent, with a quick configuration and a tolerance that lets it promote. Then it waits for the reaper
-to settle what is left (up to --settle seconds) and reports: uploads accepted / done / failed with their
+retrain is sent, with a quick configuration and a tolerance that lets it promote. Then it waits (up to --settle
+seconds) until no upload is queued or processing, every saved product is findable and the retrain has ended, and
+reports: uploads accepted / done / failed with their
 reasons / lost; uploads processed twice (an upload answered by two deliveries, from the workers' logs);
 products saved / findable (each is listed among the nearest products of the one whose photo it copies).
 """
@@ -123,6 +124,8 @@ def main() -> None:
     source_var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
     database, folders = copy_site(source_database, source_var, work)
+    # Leases copied from the running site (its nightly retrain, say) are held by no process of the copy.
+    subprocess.run(["psql", "-q", database, "-c", "DELETE FROM recommender_joblock"], check=True)
     redis_port, web_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {
@@ -256,12 +259,27 @@ def main() -> None:
     for thread in threads:
         thread.join()
 
-    settle_until = time.monotonic() + args.settle
-    while time.monotonic() < settle_until:
+    def findable_count() -> int:
+        found = 0
+        for sku, source_sku in saved:
+            status, body = get_json(f"{base}/api/products/{urllib.parse.quote(source_sku)}/similar?k=10")
+            found += status == 200 and any(card["sku"] == sku for card in body["results"])
+        return found
+
+    # Settle: the reaper finishes what a killed worker left, the reconcile job encodes what a lost message left,
+    # and the retrain ends; up to --settle seconds.
+    from recommender.models import RetrainRun
+
+    ended = time.monotonic()
+    settle_until = ended + args.settle
+    while True:
         pending = InspirationUpload.objects.filter(pk__in=accepted, status__in=["queued", "processing"]).count()
-        if not pending:
+        retraining = RetrainRun.objects.filter(trigger="chaos", status="running").exists()
+        findable = findable_count()
+        if (not pending and not retraining and findable == len(saved)) or time.monotonic() >= settle_until:
             break
-        time.sleep(5)
+        time.sleep(10)
+    settled = time.monotonic() - ended
 
     statuses = dict(InspirationUpload.objects.filter(pk__in=accepted).values_list("pk", "status").iterator())
     reasons = collections.Counter(
@@ -273,10 +291,6 @@ def main() -> None:
         for match in re.findall(r"upload ([0-9a-f-]{36}) answered", log.read_text(errors="replace"))
     )
     twice = sorted(pid for pid, count in answers.items() if count > 1)
-    findable = 0
-    for sku, source_sku in saved:
-        status, body = get_json(f"{base}/api/products/{urllib.parse.quote(source_sku)}/similar?k=10")
-        findable += status == 200 and any(card["sku"] == sku for card in body["results"])
     counts = collections.Counter(str(status) for status in statuses.values())
 
     print(f"chaos soak: {args.clients} clients for {args.seconds:.0f} s, load average {os.getloadavg()[0]:.1f}")
@@ -289,7 +303,7 @@ def main() -> None:
     for reason, count in refused.most_common():
         print(f"  refused: {reason} ×{count}")
     print(f"products saved {len(saved)} · findable {findable}")
-    from recommender.models import RetrainRun
+    print(f"settled {settled:.0f} s after the soak ended (at most --settle {args.settle:.0f} s)")
 
     runs = "; ".join(f"{run.status}: {run.reason or run.error}" for run in RetrainRun.objects.filter(trigger="chaos"))
     print(f"retrain runs: {runs or 'none finished'}")

@@ -34,11 +34,14 @@ import io, json, os, sys, resource
 sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-def rss_mb():
+def rss_mb():  # RSS, of it anonymous, of it file pages (mapped index files and libraries, shared with others)
+    fields = {{}}
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon", "RssFile"):
+                fields[name] = int(value.split()[0]) / 1024
+    return [fields["VmRSS"], fields["RssAnon"], fields["RssFile"]]
 
 import django
 django.setup()
@@ -72,7 +75,7 @@ if {worker!r}:
     vector, _ = encode_query(encoder, photo)
     search_vector(vector, k=12, state=state)
     stages["encoder loaded and one photo answered"] = rss_mb()
-stages["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+stages["peak"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None, None]
 print(json.dumps(stages))
 """
 
@@ -127,8 +130,8 @@ def main() -> None:
             f"{args.products:,} products, similar {dimensions['similar']}-d and goes-with {dimensions['goes_with']}-d "
             f"(float32 in Annoy), index files {files / 2**20:.0f} MB, encoder {version.name}\n"
         )
-        print("| process | stage | RSS MB |")
-        print("|---|---|---|")
+        print("| process | stage | RSS MB | of it anonymous | of it file pages (index, libraries) |")
+        print("|---|---|---|---|---|")
         for process, worker in [("web", False), ("worker", True)]:
             code = PROBE.format(root=str(ROOT), worker=worker)
             result = subprocess.run(
@@ -140,8 +143,9 @@ def main() -> None:
             )
             if result.returncode != 0:
                 raise SystemExit(result.stderr[-3000:])
-            for stage, megabytes in json.loads(result.stdout.strip().splitlines()[-1]).items():
-                print(f"| {process} | {stage} | {megabytes:.0f} |")
+            for stage, figures in json.loads(result.stdout.strip().splitlines()[-1]).items():
+                cells = " | ".join("—" if value is None else f"{value:.0f}" for value in figures)
+                print(f"| {process} | {stage} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Locks held as leases in the database (see JobLock)."""
+"""Locks held as leases in the database (see JobLock). Every time here is the database's own clock (``Now()``), so
+workers on machines whose clocks disagree still agree on when a lease runs out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from recommender.models import JobLock
 
@@ -18,9 +19,8 @@ def lock_owner() -> str:
 
 
 def lock_acquire(*, name: str, owner: str, seconds: float) -> bool:
-    now = timezone.now()
-    expires = now + timedelta(seconds=seconds)
-    if JobLock.objects.filter(name=name, expires_at__lt=now).update(owner=owner, expires_at=expires):
+    expires = Now() + timedelta(seconds=seconds)
+    if JobLock.objects.filter(name=name, expires_at__lt=Now()).update(owner=owner, expires_at=expires):
         return True  # took over an expired lease
     try:
         with transaction.atomic():
@@ -32,7 +32,7 @@ def lock_acquire(*, name: str, owner: str, seconds: float) -> bool:
 
 def lock_refresh(*, name: str, owner: str, seconds: float) -> bool:
     """Extend the lease; False if it is no longer ours."""
-    expires = timezone.now() + timedelta(seconds=seconds)
+    expires = Now() + timedelta(seconds=seconds)
     return bool(JobLock.objects.filter(name=name, owner=owner).update(expires_at=expires))
 
 

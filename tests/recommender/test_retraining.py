@@ -154,6 +154,16 @@ def test_the_lock_of_a_crashed_worker_runs_out():
     assert JobLock.objects.get().owner == "me"
 
 
+def test_a_worker_whose_clock_runs_an_hour_fast_never_takes_a_live_lease(monkeypatch):
+    assert lock_acquire(name=RETRAIN_LOCK, owner="a running pipeline", seconds=600)
+    fast = timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: fast)  # this process's clock, not the database's
+
+    assert not lock_acquire(name=RETRAIN_LOCK, owner="a worker with a fast clock", seconds=600)
+    assert lock_refresh(name=RETRAIN_LOCK, owner="a running pipeline", seconds=600)
+    assert JobLock.objects.get().owner == "a running pipeline"
+
+
 def test_retrain_schedule_is_editable_in_the_database():
     from django_celery_beat.models import PeriodicTask
 
