@@ -79,7 +79,7 @@ def ssim(first: np.ndarray, second: np.ndarray) -> float:
     1.0 for identical images; near 0 or below when the structure differs or is inverted."""
     x, y = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2 or min(x.shape) < SSIM_WINDOW:
-        raise ValueError(f"two grey images of the same shape, at least {SSIM_WINDOW} px a side, not {x.shape}, {y.shape}")
+        raise ValueError(f"two grey images alike in shape, {SSIM_WINDOW} px a side at least: {x.shape}, {y.shape}")
     window = _gaussian_window()
     c1, c2 = (SSIM_K1 * SSIM_RANGE) ** 2, (SSIM_K2 * SSIM_RANGE) ** 2
     mu_x, mu_y = _filter_valid(x, window), _filter_valid(y, window)
