@@ -248,7 +248,8 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         }
         said = ", ".join(f"{count} {why}" for why, count in skipped.items() if count)
         if said:
-            self.message_user(request, f"Not queued: {said}.", messages.WARNING if not outcome.queued else messages.INFO)
+            level = messages.INFO if outcome.queued else messages.WARNING
+            self.message_user(request, f"Not queued: {said}.", level)
 
     @admin.action(description="Draw what the model sees of the selected uploads", permissions=["draw"])
     def draw(self, request, queryset):

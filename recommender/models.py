@@ -99,7 +99,9 @@ class InspirationUpload(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     results = models.JSONField(default=list, blank=True, help_text="[{product_id, score}], best first.")
     reconstruction = models.ImageField(
-        upload_to="uploads/reconstructions/", blank=True, help_text="The decoder's redrawing of the query image, drawn only when staff ask (admin).",
+        upload_to="uploads/reconstructions/",
+        blank=True,
+        help_text="The decoder's redrawing of the query image, drawn only when staff ask (admin).",
     )
     code = models.BinaryField(
         null=True, blank=True, help_text="The photo's latent code (float16), kept for drawing the reconstruction."

@@ -30,7 +30,8 @@ class DrawingRequest:
 
 def drawable(upload: InspirationUpload) -> bool:
     """Answered, with the latent code and the encoder version that made it: all a worker needs to draw it."""
-    return upload.status == InspirationUpload.Status.DONE and bool(upload.code) and upload.encoder_version_id is not None
+    answered = upload.status == InspirationUpload.Status.DONE
+    return answered and bool(upload.code) and upload.encoder_version_id is not None
 
 
 def upload_drawings_request(*, uploads: QuerySet[InspirationUpload]) -> DrawingRequest:

@@ -63,8 +63,8 @@ def shopper_upload(django_capture_on_commit_callbacks) -> InspirationUpload:
     """A sofa photo answered by the worker (the task runs eagerly in tests)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from recommender.services.uploads import UploadRequest
     from recommender.services.search import Filters
+    from recommender.services.uploads import UploadRequest
 
     image = SimpleUploadedFile("sofa.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
     with django_capture_on_commit_callbacks(execute=True):
