@@ -186,6 +186,7 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "what_the_model_sees",
         "crop",
         "filters",
+        "colours",
         "status",
         "error",
         "attempts",
@@ -198,6 +199,7 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
     ]
+    fields = readonly_fields  # the file field itself shows only as "what the model sees"
     change_form_template = "admin/recommender/inspirationupload/change_form.html"
 
     def get_urls(self):
