@@ -7,10 +7,11 @@ measured in the same run so that the overhead is a ratio.
 
 Each client does what the page does: it uploads a real photo (default ../shared/data/webphotos) through
 POST /api/uploads, then long-polls GET /api/uploads/<id>?wait=25&after=<state> until the upload is done or
-failed (the server answers at the change). The compute floor is what the worker must do for one photo, in this
-process, with the encoder and index the site serves (same settings and database): decode the stored photo,
-run the backbone and heads, search. The site re-encodes each photo on arrival; the floor is measured on photos
-re-encoded the same way.
+failed (the server answers at the change; done is the last state: nothing is drawn for a shopper after the
+answer, so no "what the model sees" drawing on the ``pictures`` queue takes CPU from the next upload). The compute
+floor is what the worker must do for one photo, in this process, with the encoder and index the site serves
+(same settings and database): decode the stored photo, run the backbone and heads, search. The site re-encodes
+each photo on arrival; the floor is measured on photos re-encoded the same way.
 """
 
 from __future__ import annotations

@@ -221,8 +221,9 @@ UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
 UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12
 
-# Workers: shoppers' uploads alone on "default"; their pictures on "pictures"; product encodes on "products" (a
-# bulk import never waits in front of a shopper); retraining on "training", one at a time.
+# Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, on
+# "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on
+# "training", one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

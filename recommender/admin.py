@@ -16,6 +16,12 @@ from encoders.queries import FIGURE_LABELS
 from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
 from recommender.presenters import retrain_progress
 from recommender.services.search import products_in_order, similar_products
+from recommender.services.upload_drawing import (
+    MAX_DRAWINGS_PER_REQUEST,
+    DrawingRequest,
+    drawable,
+    upload_drawings_request,
+)
 
 NEIGHBOURS = 8
 
@@ -168,14 +174,19 @@ class IndexVersionAdmin(ReadOnlyAdmin):
 
 @admin.register(InspirationUpload)
 class InspirationUploadAdmin(ReadOnlyAdmin):
+    """Shoppers' uploads. "What the model sees" (the decoder's redrawing) is drawn only here, when staff with the
+    permission ask: on the upload's page, or for the selected uploads; a worker on the ``pictures`` queue draws it."""
+
     list_display = ["id", "status", "attempts", "worker", "created_at", "finished_at", "error"]
     list_filter = ["status"]
+    actions = ["draw"]
     readonly_fields = [
         "id",
         "image",
-        "reconstruction",
+        "what_the_model_sees",
         "crop",
         "filters",
+        "colours",
         "status",
         "error",
         "attempts",
@@ -188,6 +199,72 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
     ]
+    fields = readonly_fields  # the file field itself shows only as "what the model sees"
+    change_form_template = "admin/recommender/inspirationupload/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:upload_id>/draw/",
+                self.admin_site.admin_view(self.draw_view),
+                name="recommender_inspirationupload_draw",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_draw_permission(self, request) -> bool:
+        return request.user.has_perm("recommender.draw_inspirationupload")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        upload = self.get_object(request, object_id) if self.has_draw_permission(request) else None
+        offer = upload is not None and not upload.reconstruction and drawable(upload)
+        extra_context = {**(extra_context or {}), "offer_drawing": offer}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="what the model sees")
+    def what_the_model_sees(self, upload: InspirationUpload):
+        if upload.reconstruction:
+            return format_html(
+                '<img src="{}" alt="What the model sees: the decoder\'s redrawing of this upload" width="192" '
+                'height="192" style="image-rendering:pixelated" id="model-sees">',
+                upload.reconstruction.url,
+            )
+        if drawable(upload):
+            return "Not drawn yet."
+        return "Nothing to draw: the upload has no answer (or was answered before codes were kept)."
+
+    def _report(self, request, outcome: DrawingRequest) -> None:
+        if outcome.error:
+            self.message_user(request, f"Could not queue the drawing: {outcome.error}", messages.ERROR)
+            return
+        if outcome.queued:
+            self.message_user(
+                request,
+                f"Drawing what the model sees of {outcome.queued} upload(s); reload the page in a few seconds.",
+                messages.SUCCESS,
+            )
+        skipped = {
+            "drawn already": outcome.drawn_already,
+            "without an answer to draw from": outcome.cannot_draw,
+            f"beyond {MAX_DRAWINGS_PER_REQUEST} at a time": outcome.over_limit,
+        }
+        said = ", ".join(f"{count} {why}" for why, count in skipped.items() if count)
+        if said:
+            level = messages.INFO if outcome.queued else messages.WARNING
+            self.message_user(request, f"Not queued: {said}.", level)
+
+    @admin.action(description="Draw what the model sees of the selected uploads", permissions=["draw"])
+    def draw(self, request, queryset):
+        self._report(request, upload_drawings_request(uploads=queryset))
+
+    def draw_view(self, request, upload_id):
+        """POST from the upload's page: queue its drawing, then back to the page."""
+        if not self.has_draw_permission(request):
+            raise PermissionDenied("Drawing needs the “Can draw what the model sees of an upload” permission.")
+        if request.method != "POST":
+            return redirect("admin:recommender_inspirationupload_change", upload_id)
+        self._report(request, upload_drawings_request(uploads=InspirationUpload.objects.filter(pk=upload_id)))
+        return redirect("admin:recommender_inspirationupload_change", upload_id)
 
 
 @admin.register(RecommendationFeedback)

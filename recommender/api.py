@@ -58,8 +58,9 @@ def parse_k(request: HttpRequest) -> int:
 
 
 def upload_state(upload: InspirationUpload) -> str:
-    """What a waiting client has seen: the status, and whether the pictures are drawn yet."""
-    return f"{upload.status}:{'pictures' if upload.reconstruction else 'answer'}"
+    """What a waiting client has seen. ``done:answer`` (or ``failed:answer``) is the last state: nothing is drawn
+    for shoppers after the answer any more (the ``:answer`` suffix stays for clients that read it)."""
+    return f"{upload.status}:answer"
 
 
 def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Filters | None = None) -> dict:
@@ -79,7 +80,7 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
         "error": upload.error or None,
         "colour": colour_payload(upload.colours),
         "results": [product_card(request, product, score) for product, score in cards],
-        "reconstruction": request.build_absolute_uri(upload.reconstruction.url) if upload.reconstruction else None,
+        "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
     }
 
 
@@ -117,7 +118,8 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
 @allow("GET")
 def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
-    (default: its state when the request arrived), or after N seconds at the latest. ``category``, ``max_price``
+    (default: its state when the request arrived), or after N seconds at the latest. A done or failed upload is
+    answered at once: nothing follows the answer, so there is nothing to wait for. ``category``, ``max_price``
     and ``colour=same`` search its stored vector again, as the results page does."""
     try:
         key = uuid.UUID(upload_id)
@@ -138,7 +140,8 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     known = request.GET.get("after") or upload_state(upload)
-    if wait and upload_state(upload) == known and upload.status != InspirationUpload.Status.FAILED:
+    final = upload.status in (InspirationUpload.Status.DONE, InspirationUpload.Status.FAILED)
+    if wait and upload_state(upload) == known and not final:
 
         def changed() -> bool:
             nonlocal upload

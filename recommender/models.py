@@ -99,7 +99,9 @@ class InspirationUpload(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     results = models.JSONField(default=list, blank=True, help_text="[{product_id, score}], best first.")
     reconstruction = models.ImageField(
-        upload_to="uploads/reconstructions/", blank=True, help_text="The decoder's redrawing of the query image."
+        upload_to="uploads/reconstructions/",
+        blank=True,
+        help_text="The decoder's redrawing of the query image, drawn only when staff ask (admin).",
     )
     code = models.BinaryField(
         null=True, blank=True, help_text="The photo's latent code (float16), kept for drawing the reconstruction."
@@ -122,6 +124,7 @@ class InspirationUpload(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "queued_at"]), models.Index(fields=["status", "started_at"])]
+        permissions = [("draw_inspirationupload", "Can draw what the model sees of an upload")]
 
     def __str__(self) -> str:
         return f"upload {self.id} ({self.status})"

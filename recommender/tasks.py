@@ -1,8 +1,8 @@
 """Celery tasks: each takes ids, re-fetches, and calls one service. State lives in the database.
 
-Queues (CELERY_TASK_ROUTES): ``default`` answers shoppers' uploads and nothing else heavy; ``pictures`` draws
-their reconstructions after the answer; ``products`` (re)encodes catalog products, so a bulk import never
-waits in front of a shopper; ``training`` retrains, one at a time.
+Queues (CELERY_TASK_ROUTES): ``default`` answers shoppers' uploads and nothing else heavy; ``pictures`` draws an
+upload's reconstruction ("what the model sees") when staff ask for it in admin; ``products`` (re)encodes catalog
+products, so a bulk import never waits in front of a shopper; ``training`` retrains, one at a time.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """The upload's status while a worker encodes it; then the products, "what the model sees" once drawn, and
-    where the photo lands on the catalog's map."""
+    """The upload's status while a worker encodes it; then the products and where the photo lands on the catalog's
+    map (the answer is final: nothing is drawn for the shopper after it)."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
     context = {"upload": upload, "items": [], "answers": {}}
     if upload.status == InspirationUpload.Status.DONE:

@@ -64,7 +64,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-# One worker per kind of work: shoppers' uploads alone on "default"; product encodes and the uploads' pictures on
+# One worker per kind of work: shoppers' uploads alone on "default"; product encodes and staff's drawings on
 # "products,pictures" and retraining on "training", both niced so that a shopper's answer gets the CPU first.
 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q default -n default@%h >var/worker.log 2>&1 &
 pids+=($!)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from catalog.models import Product
 from encoders.models import EncoderVersion
-from recommender.models import RetrainRun
+from recommender.models import InspirationUpload, RetrainRun
 from tests.catalog.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,16 @@ def queued(monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.retrain, "delay", lambda *args: sent.append(("retrain", args)))
     monkeypatch.setattr(tasks.make_live, "delay", lambda *args: sent.append(("make_live", args)))
+    monkeypatch.setattr(tasks.draw_upload, "delay", lambda *args: sent.append(("draw_upload", args)))
     return sent
+
+
+def answered_upload() -> InspirationUpload:
+    """A done upload with the latent code a drawing is made from."""
+    version = EncoderVersion.objects.create(name="enc-drawn", status=EncoderVersion.Status.READY)
+    return InspirationUpload.objects.create(
+        image="uploads/x.jpg", status=InspirationUpload.Status.DONE, code=b"\0\0" * 8, encoder_version=version
+    )
 
 
 def test_every_admin_action_declares_a_permission():
@@ -95,6 +104,35 @@ def test_staff_with_the_permissions_may_do_each(client, django_user_model, queue
     assert "Retrain now" in page
     assert queued == [("make_live", (version.pk,)), ("retrain", ("staff",))]
     assert not RetrainRun.objects.exists()  # queued, not run in the web process
+
+
+def test_a_viewer_cannot_draw_what_the_model_sees_and_sees_no_button(viewer, django_user_model, queued):
+    viewer.force_login(staff(django_user_model, *VIEW_ONLY, "view_inspirationupload"))
+    upload = answered_upload()
+
+    page = viewer.get(reverse("admin:recommender_inspirationupload_change", args=[upload.pk])).content.decode()
+    viewer.post(
+        reverse("admin:recommender_inspirationupload_changelist"), {"action": "draw", "_selected_action": [upload.pk]}
+    )
+    response = viewer.post(reverse("admin:recommender_inspirationupload_draw", args=[upload.pk]))
+
+    assert "Not drawn yet." in page and 'id="draw-model-sees"' not in page
+    assert response.status_code == 403
+    assert queued == []
+
+
+def test_staff_with_the_draw_permission_may_draw_from_the_page_and_the_list(client, django_user_model, queued):
+    client.force_login(staff(django_user_model, *VIEW_ONLY, "view_inspirationupload", "draw_inspirationupload"))
+    upload = answered_upload()
+
+    page = client.get(reverse("admin:recommender_inspirationupload_change", args=[upload.pk])).content.decode()
+    client.post(reverse("admin:recommender_inspirationupload_draw", args=[upload.pk]))
+    client.post(
+        reverse("admin:recommender_inspirationupload_changelist"), {"action": "draw", "_selected_action": [upload.pk]}
+    )
+
+    assert 'id="draw-model-sees"' in page
+    assert queued == [("draw_upload", (str(upload.pk),))] * 2  # queued, not drawn in the web process
 
 
 def test_a_viewer_cannot_run_a_periodic_task_now(viewer, django_user_model, monkeypatch):

@@ -1,8 +1,10 @@
-"""Answering an upload in a worker (torch): the shopper's answer first, the pictures after.
+"""Answering an upload in a worker (torch): the shopper's answer, and "what the model sees" when staff ask.
 
 ``upload_answer`` decodes the stored photo once, runs the backbone and heads, searches, writes the ranked
-results and marks the upload done: that is all the shopper waits for. ``upload_draw`` (a low-priority task
-sent once the answer is committed) draws "what the model sees" from the latent code kept on the upload.
+results and marks the upload done: that is all the shopper waits for, and the last state of the upload. The
+decoder's redrawing is not recognisable enough to show shoppers (README, "What the model sees"), so nothing is
+drawn for them; ``upload_draw`` draws it from the latent code kept on the upload when staff ask in admin (a task
+on the ``pictures`` queue).
 """
 
 from __future__ import annotations
@@ -103,24 +105,15 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
             ]  # fmt: skip
         )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
-        transaction.on_commit(lambda: _after_answer(str(upload.pk)))
+        transaction.on_commit(lambda: upload_changed(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)
     return upload
 
 
-def _after_answer(upload_id: str) -> None:
-    from recommender.tasks import draw_upload
-
-    upload_changed(upload_id)
-    try:
-        draw_upload.delay(upload_id)
-    except Exception:  # the pictures are a nicety: the answer stands without them
-        logger.warning("could not enqueue the pictures of upload %s", upload_id, exc_info=True)
-
-
 def upload_draw(*, upload_id) -> bool:
-    """Draw "what the model sees" of a done upload from its stored code; False if there is nothing to draw.
-    A retry replaces the file of an earlier attempt."""
+    """Draw "what the model sees" of a done upload from its stored code (for staff); False if there is nothing
+    to draw or it is drawn already. A retry replaces the file of an earlier attempt. Nobody waits on it: the
+    upload's state (what a long-poll follows) does not change."""
     upload = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.DONE).first()
     if upload is None or not upload.code or upload.encoder_version is None or upload.reconstruction:
         return False
@@ -135,5 +128,4 @@ def upload_draw(*, upload_id) -> bool:
     picture.save(buffer, format="PNG")
     upload.reconstruction.save(name, ContentFile(buffer.getvalue()), save=False)
     upload.save(update_fields=["reconstruction"])
-    upload_changed(str(upload.pk))
     return True

@@ -1,6 +1,6 @@
 // Follows the upload with a long-poll: the server answers as soon as the upload's state changes (or after
-// WAIT seconds), so the page learns "done" at once instead of a poll interval later. Once the answer is in, the
-// page reloads to show it; "what the model sees" is drawn after the answer and is put in place without a reload.
+// WAIT seconds), so the page learns "done" at once instead of a poll interval later. Once the answer is in (or the
+// upload failed), the page reloads to show it; that is the last state, and nothing more is waited for.
 (function () {
   "use strict";
   var status = document.getElementById("upload-status");
@@ -25,21 +25,6 @@
     if (step && current === "processing") step.className = "step-current";
   }
 
-  function showPicture(src) {
-    var pending = document.getElementById("model-sees-pending");
-    var note = document.getElementById("model-sees-note");
-    if (!pending) return;
-    var img = document.createElement("img");
-    img.className = "upload-photo pixelated";
-    img.width = 160;
-    img.height = 160;
-    img.alt = "What the model sees: the autoencoder's redrawing of " +
-      (status.dataset.crop ? "the part of your photo you marked" : "your photo");
-    img.src = src;
-    pending.replaceWith(img);
-    if (note) note.remove();
-  }
-
   function follow() {
     var address = url + "?wait=" + WAIT + "&after=" + encodeURIComponent(state);
     fetch(address, { headers: { Accept: "application/json" } })
@@ -49,30 +34,25 @@
       })
       .then(function (data) {
         failures = 0;
-        var wasAnswered = state.indexOf("done:") === 0;
         state = data.state;
-        if (!wasAnswered && (data.status === "done" || data.status === "failed")) {
+        if (data.status === "done" || data.status === "failed") {
           var step = document.querySelector('[data-step="done"]');
           if (step) step.className = "step-current";
           window.location.reload();
           return;
         }
-        if (data.status === "done") {
-          if (data.reconstruction) { showPicture(data.reconstruction); return; }
-        } else {
-          show(data);
-        }
+        show(data);
         follow();
       })
       .catch(function () {
         failures += 1;
-        if (failures === 3 && state.indexOf("done:") !== 0) {
+        if (failures === 3) {
           status.textContent = "Still working… (the connection is unsteady; we keep trying)";
         }
         window.setTimeout(follow, Math.min(1000 * failures, 5000));
       });
   }
 
-  if (state === "done:pictures" || state.indexOf("failed") === 0) return;
+  if (state.indexOf("done:") === 0 || state.indexOf("failed:") === 0) return;
   follow();
 })();

@@ -101,3 +101,35 @@ def test_staff_see_the_live_versions_and_can_retrain(page, served, slow_training
     screenshot(page, "admin-retrain-running")
     page.locator("#result_list").get_by_text("Promoted").wait_for(timeout=240_000)  # the list reloads at the end
     assert page.locator("#retrain-live").is_hidden()
+
+
+def test_staff_draw_what_the_model_sees_of_an_upload_on_its_admin_page(page, served, worker, django_user_model):
+    """Shoppers are not shown the decoder's redrawing; staff ask for it on the upload's page, and a worker on the
+    pictures queue draws it."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from recommender.models import InspirationUpload
+    from recommender.services.uploads import parse_upload_request, upload_create
+
+    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    photo = SimpleUploadedFile("lamp.png", png(draw(LAMP[1], LAMP[2])), content_type="image/png")
+    upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
+    change_url = f"/admin/recommender/inspirationupload/{upload.pk}/change/"
+    answered = reload_until(page, f"/api/uploads/{upload.pk}", lambda: '"status": "done"' in page.content())
+    assert answered, worker.log.read_text()[-3000:]
+
+    page.goto(f"/admin/login/?next={change_url}")
+    page.get_by_label("Username").fill("staff")
+    page.get_by_label("Password").fill("a-long-staff-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{change_url}")
+    assert "Not drawn yet." in page.locator(".field-what_the_model_sees").inner_text()
+    page.get_by_role("button", name="Draw what the model sees").click()
+    page.wait_for_url(f"**{change_url}")
+    assert "Drawing what the model sees of 1 upload(s)" in page.locator(".messagelist").inner_text()
+
+    picture = page.get_by_role("img", name="What the model sees: the decoder's redrawing of this upload")
+    assert reload_until(page, change_url, lambda: picture.count() == 1), worker.log.read_text()[-3000:]
+    assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert InspirationUpload.objects.get(pk=upload.pk).reconstruction
+    screenshot(page, "admin-upload-model-sees")

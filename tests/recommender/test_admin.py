@@ -1,6 +1,10 @@
 import pytest
 from django.urls import reverse
 
+from recommender.models import InspirationUpload
+from recommender.services.uploads import upload_create
+from tests.recommender.conftest import KINDS, draw, png
+
 pytestmark = pytest.mark.django_db
 
 
@@ -53,3 +57,57 @@ def test_the_add_page_explains_when_neighbours_appear(staff_client, catalog_prod
 )
 def test_the_staff_pages_of_the_recommender_open(staff_client, served, url):
     assert staff_client.get(reverse(url)).status_code == 200
+
+
+def shopper_upload(django_capture_on_commit_callbacks) -> InspirationUpload:
+    """A sofa photo answered by the worker (the task runs eagerly in tests)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from recommender.services.search import Filters
+    from recommender.services.uploads import UploadRequest
+
+    image = SimpleUploadedFile("sofa.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=image, request=UploadRequest(filters=Filters(), crop=None))
+    upload.refresh_from_db()
+    return upload
+
+
+def test_staff_draw_what_the_model_sees_of_an_upload_and_see_it_once_drawn(
+    staff_client, served, django_capture_on_commit_callbacks
+):
+    upload = shopper_upload(django_capture_on_commit_callbacks)
+    page_url = reverse("admin:recommender_inspirationupload_change", args=[upload.pk])
+    before = staff_client.get(page_url).content.decode()
+
+    response = staff_client.post(reverse("admin:recommender_inspirationupload_draw", args=[upload.pk]), follow=True)
+
+    after = response.content.decode()
+    assert "Not drawn yet." in before and 'id="draw-model-sees"' in before
+    assert "Drawing what the model sees of 1 upload(s)" in after
+    assert f'src="/media/uploads/reconstructions/{upload.id}.png"' in after and 'id="draw-model-sees"' not in after
+
+
+def test_the_draw_action_queues_only_uploads_that_can_be_drawn_and_are_not(staff_client, served, monkeypatch):
+    from recommender import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.draw_upload, "delay", lambda upload_id: queued.append(upload_id))
+    version = served["encoder"]
+    answered = InspirationUpload.objects.create(
+        image="uploads/a.jpg", status=InspirationUpload.Status.DONE, code=b"\0\0" * 8, encoder_version=version
+    )
+    drawn = InspirationUpload.objects.create(
+        image="uploads/b.jpg", status=InspirationUpload.Status.DONE, code=b"\0\0" * 8, encoder_version=version,
+        reconstruction="uploads/reconstructions/b.png",
+    )  # fmt: skip
+    waiting = InspirationUpload.objects.create(image="uploads/c.jpg", status=InspirationUpload.Status.QUEUED)
+
+    response = staff_client.post(
+        reverse("admin:recommender_inspirationupload_changelist"),
+        {"action": "draw", "_selected_action": [answered.pk, drawn.pk, waiting.pk]},
+        follow=True,
+    )
+
+    assert queued == [str(answered.pk)]
+    assert "Not queued: 1 drawn already, 1 without an answer to draw from." in response.content.decode()

@@ -71,6 +71,20 @@ def test_a_client_that_knows_an_older_state_gets_the_current_one_at_once(client,
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("status", [InspirationUpload.Status.DONE, InspirationUpload.Status.FAILED])
+def test_a_long_poll_after_the_answer_returns_at_once_for_it_is_the_last_state(client, settings, status):
+    """Nothing is drawn for the shopper after the answer: a client still waiting after "done:answer" (an older page
+    that waited for the picture) is not held for the whole wait."""
+    settings.REDIS_URL = ""
+    upload = InspirationUpload.objects.create(image="uploads/x.jpg", status=status)
+
+    started = time.monotonic()
+    response = client.get(f"/api/uploads/{upload.pk}?wait=20&after={status}:answer")
+
+    assert response.json()["state"] == f"{status}:answer" and response.json()["reconstruction"] is None
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize("wait", ["-1", "31", "soon", "nan"])
 def test_a_bad_wait_is_a_bad_request(client, wait, settings):
     upload = InspirationUpload.objects.create(image="uploads/x.jpg")

@@ -101,15 +101,18 @@ def test_a_done_upload_shows_the_product_cards_best_first(client, catalog_produc
     assert "upload-status.js" not in html  # everything is there: nothing to wait for
 
 
-def test_a_done_upload_waits_only_for_its_picture_while_it_is_drawn(client, catalog_products):
-    upload = done_upload(catalog_products["lamp"][:2], drawn=False)
+@pytest.mark.parametrize("drawn", [False, True])
+def test_a_done_upload_shows_no_model_picture_and_waits_for_nothing(client, catalog_products, drawn):
+    """The answer is final: "what the model sees" is staff-only, even for an old upload that has one drawn."""
+    upload = done_upload(catalog_products["lamp"][:2], drawn=drawn)
 
     response = client.get(upload.get_absolute_url())
 
+    html = response.content.decode()
     assertContains(response, "2 products look like your photo.")
-    assertContains(response, 'id="model-sees-pending"')
+    assert "What the model sees" not in html and 'id="model-sees' not in html and "reconstructions/" not in html
     assertContains(response, 'data-state="done:answer"')
-    assertContains(response, "js/upload-status.js")
+    assert "upload-status.js" not in html
 
 
 @pytest.mark.parametrize("count", [1, 12])

@@ -11,7 +11,7 @@ from catalog.models import Product
 from recommender.models import InspirationUpload
 from recommender.services.maps import place_among, places_of
 from recommender.services.search import Filters
-from recommender.services.upload_processing import query_image, upload_claim
+from recommender.services.upload_processing import query_image, upload_claim, upload_draw
 from recommender.services.uploads import (
     UploadRejected,
     parse_crop,
@@ -332,24 +332,35 @@ def test_reaping_leaves_a_recent_upload_alone(settings):
     assert upload.status == InspirationUpload.Status.PROCESSING
 
 
-# what the model sees, where the photo lands
+# what the model sees (drawn for staff only), where the photo lands
 
 
-def test_the_answer_comes_first_and_what_the_model_sees_is_drawn_after(served, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        upload = upload_create(image=photo(), request=request_for())
-    with django_capture_on_commit_callbacks(execute=False) as after_answer:
-        callbacks[0]()  # the worker answers
+def test_the_answer_is_the_last_step_and_nothing_is_drawn_for_a_shopper(
+    served, django_capture_on_commit_callbacks, monkeypatch
+):
+    from recommender import tasks
 
-    answered = InspirationUpload.objects.get(pk=upload.pk)
-    assert answered.status == InspirationUpload.Status.DONE and not answered.reconstruction
+    drawings = []
+    monkeypatch.setattr(tasks.draw_upload, "delay", lambda *args: drawings.append(args))
     with django_capture_on_commit_callbacks(execute=True):
-        after_answer[0]()  # then the low-priority task draws
+        upload = upload_create(image=photo(), request=request_for())
+
+    upload.refresh_from_db()
+    assert upload.status == InspirationUpload.Status.DONE and upload.code
+    assert not upload.reconstruction and drawings == []
+
+
+def test_a_drawing_staff_ask_for_is_drawn_from_the_kept_code(served, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo(), request=request_for())
+
+    assert upload_draw(upload_id=upload.pk) is True
 
     upload.refresh_from_db()
     assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
     with Image.open(upload.reconstruction.path) as picture:
         assert picture.format == "PNG" and picture.size[0] == picture.size[1]
+    assert upload_draw(upload_id=upload.pk) is False  # drawn already: asking twice draws once
 
 
 def test_the_photo_lands_among_its_matches_on_the_map(served, django_capture_on_commit_callbacks):
@@ -368,6 +379,8 @@ def test_the_crop_is_what_the_model_redraws(served, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks(execute=True):
         left = upload_create(image=photo(sofa_left_lamp_right()), request=request_for(crop="0,0,0.5,1"))
         right = upload_create(image=photo(sofa_left_lamp_right()), request=request_for(crop="0.5,0,0.5,1"))
+    upload_draw(upload_id=left.pk)
+    upload_draw(upload_id=right.pk)
 
     left.refresh_from_db()
     right.refresh_from_db()
@@ -379,30 +392,31 @@ def test_the_crop_is_what_the_model_redraws(served, django_capture_on_commit_cal
     assert reds[0] > reds[1]  # the sofa is red, the lamp blue
 
 
-def test_a_retried_upload_replaces_its_reconstruction(served, django_capture_on_commit_callbacks, isolated_media):
+def test_a_retried_drawing_replaces_its_reconstruction(served, django_capture_on_commit_callbacks, isolated_media):
     from recommender.tasks import draw_upload
 
     with django_capture_on_commit_callbacks(execute=True):
         upload = upload_create(image=photo(), request=request_for())
-    InspirationUpload.objects.filter(pk=upload.pk).update(status=InspirationUpload.Status.QUEUED, reconstruction="")
+    draw_upload.delay(str(upload.id))
+    InspirationUpload.objects.filter(pk=upload.pk).update(reconstruction="")  # as if the first attempt was lost
 
-    with django_capture_on_commit_callbacks(execute=True):
-        encode_upload.delay(str(upload.id))
-        draw_upload.delay(str(upload.id))
+    draw_upload.delay(str(upload.id))
 
     assert len(list((isolated_media / "uploads" / "reconstructions").iterdir())) == 1
     upload.refresh_from_db()
     assert upload.reconstruction.name == f"uploads/reconstructions/{upload.id}.png"
 
 
-def test_the_results_page_shows_what_the_model_sees_once_drawn(client, served, django_capture_on_commit_callbacks):
+def test_the_results_page_never_shows_what_the_model_sees(client, served, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         upload = upload_create(image=photo(), request=request_for())
+    upload_draw(upload_id=upload.pk)  # even once staff had it drawn
 
     html = client.get(upload.get_absolute_url()).content.decode()
+    body = client.get(f"/api/uploads/{upload.pk}").json()
 
-    assert f'src="/media/uploads/reconstructions/{upload.id}.png"' in html
-    assert "What the model sees" in html
+    assert "reconstructions/" not in html and "What the model sees" not in html
+    assert body["state"] == "done:answer" and body["reconstruction"] is None
 
 
 def test_the_results_page_places_the_photo_among_its_matches_on_the_map(
