@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,7 @@ def train_encoder(
     num_threads: int | None = None,
     cache_dir: str | Path | None = None,
     scene_photos: list[tuple[str | Path, list[int]]] | None = None,
+    held_out: Sequence[int] = (),
 ) -> dict:
     """Train an encoder on a catalog and return its checkpoint dict.
 
@@ -239,6 +241,9 @@ def train_encoder(
     is called as progress(stage, done, total, info) instead of drawing tqdm bars.
     `cache_dir` keeps frozen-backbone features of each view between runs. `scene_photos`
     are (photo, product indices) of TRAIN rooms; they train the scene head (w_scene).
+    `held_out` (indices) are products the model must never see (encoders.holdout): the inputs are built for
+    the whole catalog, so the cached backbone features serve, then every trace of them is taken out
+    (``TrainingInputs.without``) before the loop and the served projection's fit.
     """
     if len(product_images) != len(categories):
         raise ValueError("product_images and categories differ in length")
@@ -246,7 +251,8 @@ def train_encoder(
         torch.set_num_threads(num_threads)
     started = time.perf_counter()
     seed_everything(seed)
-    model = build_model(config, categories)
+    gone = set(held_out)
+    model = build_model(config, [c for i, c in enumerate(categories) if i not in gone])
     inputs = prepare_inputs(
         config=config,
         model=model,
@@ -258,7 +264,7 @@ def train_encoder(
         seed=seed,
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         progress=progress,
-    )
+    ).without(held_out)
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)
