@@ -5,7 +5,8 @@
    views 1..K the product composited onto TRAIN room photos, "in the wild"), the reconstruction targets, the
    co-view pairs and the crops of TRAIN room photos. With a frozen backbone each view goes through it once
    (optionally cached on disk) and the loop trains the heads and the decoder on those features, which is what
-   fits the CPU budget.
+   fits the CPU budget. With ``held_out`` products (encoders.holdout) the inputs are cut to the others
+   (``TrainingInputs.without``): the held-out model that measures how the encoder does on new products.
 3. ``train_loop``: each step (``step_terms``) takes a batch of products, a clean and a wild view of each ->
    category SupCon + instance InfoNCE on the "similar" code and the reconstruction of the clean product from
    both; a batch of co-viewed pairs (clean shots) -> count-weighted InfoNCE on the "goes with" code; a few TRAIN

@@ -159,7 +159,7 @@ def test_the_pretrained_baseline_is_measured_on_the_same_held_out_products(dev_q
     assert version.baseline["loo P@10"] == pytest.approx(float(metrics.loo_precision(features, catalog.categories)))
 
 
-def test_evaluate_encoder_prints_the_held_out_figures_beside_loo(dev_queries, settings):
+def test_evaluate_encoder_prints_the_held_out_figures_beside_loo(dev_queries, settings, tmp_path):
     from encoders.data import evaluation_query_set
 
     version = encoder_train(config=tiny(), queries=evaluation_query_set())
@@ -176,6 +176,8 @@ def test_evaluate_encoder_prints_the_held_out_figures_beside_loo(dev_queries, se
         "--version",
         version.name,
         "--held-out",
+        "--json",
+        str(tmp_path / "figures.json"),
         stdout=out,
     )
 
@@ -186,3 +188,20 @@ def test_evaluate_encoder_prints_the_held_out_figures_beside_loo(dev_queries, se
     assert "its backbone's pretrained features, no training" in text
     version.refresh_from_db()
     assert set(HELD_OUT_FIGURES) <= set(version.metrics)
+    written = json.loads((tmp_path / "figures.json").read_text())
+    assert written[version.name]["held-out P@10"] == version.metrics["held-out P@10"]
+    assert set(written[version.name]["intervals"]) >= set(HELD_OUT_FIGURES)
+
+
+def test_staff_read_the_held_out_figures_in_plain_words_beside_the_pretrained_features(admin_client):
+    version = version_with("measured", measured(loo=[1.0] * 50, held_out=[1.0] * 30 + [0.0] * 20))
+    version.baseline = {"held-out P@10": 0.42}
+    version.save(update_fields=["baseline"])
+
+    page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
+    listing = admin_client.get("/admin/encoders/encoderversion/").content.decode()
+
+    assert "New products&#x27; lookalikes" in page and "products the model never saw in training" in page
+    low, high = (round(v * 100) for v in version.intervals["held-out P@10"])
+    assert f"<strong>60 %</strong> ({low}–{high} %)" in page and "<td>42 %</td>" in page
+    assert "New products&#x27; lookalikes" in listing and f"60 % ({low}–{high} %)" in listing

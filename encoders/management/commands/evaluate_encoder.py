@@ -82,7 +82,7 @@ class Command(BaseCommand):
             f"In brackets: the bootstrap 95 % interval of each figure ({RESAMPLES} resamples of its queries, seed 0)."
         )
         if json_out is not None:
-            figures = {name: {**results[name], "intervals": intervals[name]} for name in results}
+            figures = {name: {**results[name], "intervals": intervals.get(name, {})} for name in results}
             json_out.write_text(json.dumps(figures, indent=2))
 
     def _held_out(self, target: EncoderVersion, query_set, fraction: float, results: dict, intervals: dict) -> None:
