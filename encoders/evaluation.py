@@ -54,6 +54,11 @@ class EncoderEmbedder:
             self._features[key] = backbone_features(self.encoder, list(images))
         return self._features[key]
 
+    def use_catalog_features(self, images, features: np.ndarray) -> None:
+        """Take ``features`` (N, F) as the backbone features of the catalog ``images``, computed elsewhere with the
+        same frozen backbone and preprocessing (training's clean views)."""
+        self._features[("catalog", tuple(images))] = np.asarray(features, dtype=np.float32)
+
     def catalog(self, images, *, head):
         features = self.features(("catalog", tuple(images)), images)
         return embed_backbone_features(self.encoder, features, head=head)

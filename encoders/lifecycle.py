@@ -165,12 +165,13 @@ def held_out_measure(
     is too small to hold any product out (a category keeps one product in training).
 
     The inputs are built for the whole catalog before the held-out products are taken out, so the backbone
-    features cached by the version's own training (ENCODER_CACHE_DIR) serve again: the cost is a second
-    training loop and one backbone pass over the catalog's clean shots."""
+    features cached by the version's own training (ENCODER_CACHE_DIR) serve again, and with a frozen backbone
+    the clean shots' features are the catalog's for the evaluation too: the cost is a second training loop."""
     catalog = data.catalog
     held_out = holdout_split(categories=catalog.categories, skus=catalog.skus, fraction=fraction)
     if not held_out:
         return None
+    full: dict[str, torch.Tensor] = {}
     checkpoint = train_encoder(
         config=config,
         product_images=catalog.images,
@@ -183,8 +184,12 @@ def held_out_measure(
         num_threads=settings.TORCH_THREADS,
         cache_dir=settings.ENCODER_CACHE_DIR,
         held_out=held_out,
+        on_full_inputs=lambda inputs: full.update(clean=inputs.views[0]),
     )
     embedder = EncoderEmbedder(load_encoder(checkpoint))
+    if config.model.freeze_backbone:
+        # the clean views' features are the backbone features of the catalog, as evaluation computes them
+        embedder.use_catalog_features(catalog.images, full["clean"].numpy())
     scores = held_out_scores(embedder, catalog, queries, held_out)
     baseline = held_out_scores(BackboneEmbedder(embedder), catalog, queries, held_out)
     rooms = retrieval.room_products(queries.rooms, catalog.sku_index) if queries is not None else []

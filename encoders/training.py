@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +233,7 @@ def train_encoder(
     cache_dir: str | Path | None = None,
     scene_photos: list[tuple[str | Path, list[int]]] | None = None,
     held_out: Sequence[int] = (),
+    on_full_inputs: Callable[[TrainingInputs], None] | None = None,
 ) -> dict:
     """Train an encoder on a catalog and return its checkpoint dict.
 
@@ -244,7 +245,9 @@ def train_encoder(
     are (photo, product indices) of TRAIN rooms; they train the scene head (w_scene).
     `held_out` (indices) are products the model must never see (encoders.holdout): the inputs are built for
     the whole catalog, so the cached backbone features serve, then every trace of them is taken out
-    (``TrainingInputs.without``) before the loop and the served projection's fit.
+    (``TrainingInputs.without``) before the loop and the served projection's fit. `on_full_inputs`, if given,
+    receives the inputs of the whole catalog before they are cut (the held-out evaluation reads the clean shots'
+    cached backbone features there instead of computing them again).
     """
     if len(product_images) != len(categories):
         raise ValueError("product_images and categories differ in length")
@@ -265,7 +268,10 @@ def train_encoder(
         seed=seed,
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         progress=progress,
-    ).without(held_out)
+    )
+    if on_full_inputs is not None:
+        on_full_inputs(inputs)
+    inputs = inputs.without(held_out)
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)

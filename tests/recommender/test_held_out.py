@@ -141,13 +141,18 @@ def test_held_out_figures_of_other_products_are_compared_by_their_intervals_not_
     assert not promote and comparison["held-out P@10"]["worse"]  # still below the live figure's interval
 
 
-def test_the_pretrained_baseline_is_measured_on_the_same_held_out_products(dev_queries):
+def test_the_pretrained_baseline_is_measured_on_the_same_held_out_products(dev_queries, monkeypatch):
+    from encoders import evaluation
     from encoders.data import evaluation_query_set
 
     queries = evaluation_query_set()
     version = encoder_train(config=tiny(freeze_backbone=True), queries=queries)
+    passes = []
+    monkeypatch.setattr(evaluation, "backbone_features", lambda *a, **k: passes.append(a) or backbone_features(*a, **k))
 
     encoder_held_out(version=version, queries=queries)
+
+    assert passes == []  # the catalog's features are training's cached clean views: no second pass over it
 
     # a frozen backbone is the same network in the version and in its held-out model: its features, untrained,
     # scored on the same held-out products against the whole catalog
