@@ -7,7 +7,7 @@ from django.utils.safestring import mark_safe
 from encoders.charts import ChartedVersion, figures_chart_html, training_curves_html
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
-from encoders.queries import FIGURE_LABELS, FIGURES, figures_measured
+from encoders.queries import FIGURE_LABELS, FIGURES, HELD_OUT_FIGURES, figures_measured
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
@@ -190,8 +190,9 @@ class EncoderVersionAdmin(admin.ModelAdmin):
             live=version.is_active,
             current=True,
         )
-        labels = {name: FIGURE_LABELS[name][0] for name in FIGURES}
-        return mark_safe(figures_chart_html(charted, FIGURES, labels))  # noqa: S308  (escaped by encoders.charts)
+        charted_figures = [*FIGURES, *HELD_OUT_FIGURES]  # a figure no version has is left out of the chart
+        labels = {name: FIGURE_LABELS[name][0] for name in charted_figures}
+        return mark_safe(figures_chart_html(charted, charted_figures, labels))  # noqa: S308  (escaped by encoders.charts)
 
     @admin.display(description="training curves")
     def training_curves(self, version):

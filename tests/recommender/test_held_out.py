@@ -3,6 +3,7 @@ the products, the gate reads those figures in place of loo, and the pretrained f
 way."""
 
 import json
+import re
 from io import StringIO
 
 import numpy as np
@@ -210,3 +211,4 @@ def test_staff_read_the_held_out_figures_in_plain_words_beside_the_pretrained_fe
     low, high = (round(v * 100) for v in version.intervals["held-out P@10"])
     assert f"<strong>60 %</strong> ({low}–{high} %)" in page and "<td>42 %</td>" in page
     assert "New products&#x27; lookalikes" in listing and f"60 % ({low}–{high} %)" in listing
+    assert re.search(r"<text[^>]*>New products&#x27; lookalikes</text>", page)  # charted beside the other figures
