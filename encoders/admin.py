@@ -7,7 +7,7 @@ from django.utils.safestring import mark_safe
 from encoders.charts import ChartedVersion, figures_chart_html, training_curves_html
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
-from encoders.queries import FIGURE_LABELS, FIGURES
+from encoders.queries import FIGURE_LABELS, FIGURES, HELD_OUT_FIGURES, figures_measured
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
@@ -64,7 +64,18 @@ def settings_table(values: dict) -> str:
 
 @admin.register(EncoderVersion)
 class EncoderVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "is_active", "web", "loo", "room", "scene", "train_minutes", "created_at"]
+    list_display = [
+        "name",
+        "status",
+        "is_active",
+        "web",
+        "loo",
+        "held_out",
+        "room",
+        "scene",
+        "train_minutes",
+        "created_at",
+    ]
     list_filter = ["status", "is_active"]
     readonly_fields = [
         "name",
@@ -104,6 +115,10 @@ class EncoderVersionAdmin(admin.ModelAdmin):
     def loo(self, version):
         return self._figure(version, "loo P@10")
 
+    @admin.display(description=FIGURE_LABELS["held-out P@10"][0])
+    def held_out(self, version):
+        return self._figure(version, "held-out P@10")
+
     @admin.display(description=FIGURE_LABELS["room hit@10"][0])
     def room(self, version):
         return self._figure(version, "room hit@10")
@@ -141,7 +156,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
                     percent((version.baseline or {}).get(name)),
                     format_html("<td>{}</td>", self._figure(live, name)) if live else "",
                 )
-                for name in FIGURES
+                for name in figures_measured(version.metrics)
             ),
         )
         live_head = format_html("<th scope=col>live version ({})</th>", live.name) if live else ""
@@ -175,8 +190,9 @@ class EncoderVersionAdmin(admin.ModelAdmin):
             live=version.is_active,
             current=True,
         )
-        labels = {name: FIGURE_LABELS[name][0] for name in FIGURES}
-        return mark_safe(figures_chart_html(charted, FIGURES, labels))  # noqa: S308  (escaped by encoders.charts)
+        charted_figures = [*FIGURES, *HELD_OUT_FIGURES]  # a figure no version has is left out of the chart
+        labels = {name: FIGURE_LABELS[name][0] for name in charted_figures}
+        return mark_safe(figures_chart_html(charted, charted_figures, labels))  # noqa: S308  (escaped by encoders.charts)
 
     @admin.display(description="training curves")
     def training_curves(self, version):

@@ -3,7 +3,8 @@ version and for the baselines, and the six figures. ``evaluate_encoder`` (the co
 bench both go through ``evaluate``.
 
 Tasks (k = 10, cosine neighbours over the whole catalog; see encoders.metrics for the exact readings):
-web P@10, loo P@10, room hit@10 / R@10, scene hit@10 / R@10.
+web P@10, loo P@10, room hit@10 / R@10, scene hit@10 / R@10; and, with a model trained without a share of the
+products (encoders.holdout), held-out P@10 and held-out room hit@10 (``held_out_scores``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from encoders import baselines, metrics
 from encoders.inference import LoadedEncoder, backbone_features, embed_backbone_features, scene_crops
-from encoders.queries import FIGURES, Catalog, QuerySet
+from encoders.queries import FIGURES, HELD_OUT_FIGURES, Catalog, QuerySet
 
 
 class Embedder(Protocol):
@@ -35,15 +36,28 @@ class EncoderEmbedder:
     "goes with" vectors for the room task. Backbone features are computed once per image set and kept,
     so the pretrained-features baseline (``BackboneEmbedder``) is measured on them at no extra cost."""
 
-    def __init__(self, encoder: LoadedEncoder, *, scene_grid: Sequence[int] = (1, 2, 3)):
+    def __init__(
+        self,
+        encoder: LoadedEncoder,
+        *,
+        scene_grid: Sequence[int] = (1, 2, 3),
+        features_of: EncoderEmbedder | None = None,
+    ):
+        """``features_of``: another embedder whose backbone features this one shares (both frozen, with the same
+        backbone and preprocessing: the held-out model of a version reads the version's features)."""
         self.encoder = encoder
         self.scene_grid = tuple(scene_grid)
-        self._features: dict[tuple, np.ndarray] = {}
+        self._features: dict[tuple, np.ndarray] = features_of._features if features_of is not None else {}
 
     def features(self, key: tuple, images) -> np.ndarray:
         if key not in self._features:
             self._features[key] = backbone_features(self.encoder, list(images))
         return self._features[key]
+
+    def use_catalog_features(self, images, features: np.ndarray) -> None:
+        """Take ``features`` (N, F) as the backbone features of the catalog ``images``, computed elsewhere with the
+        same frozen backbone and preprocessing (training's clean views)."""
+        self._features[("catalog", tuple(images))] = np.asarray(features, dtype=np.float32)
 
     def catalog(self, images, *, head):
         features = self.features(("catalog", tuple(images)), images)
@@ -179,6 +193,25 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
     }
 
 
+def held_out_scores(
+    embedder: Embedder, catalog: Catalog, queries: QuerySet | None, held_out: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """The held-out figures' per-query scores: ``embedder`` is the model trained without the ``held_out`` products
+    (catalog indices); every product of the catalog is encoded by it. P@10: each held-out product against the
+    whole catalog, itself excluded. Room hit@10: the dev rooms' (room, product) queries whose product is held out
+    ("goes with" vectors). See encoders.metrics."""
+    similar = embedder.catalog(catalog.images, head="similar")
+    room_hit = np.zeros(0)
+    if queries is not None and queries.rooms:
+        goes_with = embedder.catalog(catalog.images, head="goes_with")
+        rooms = metrics.room_products(queries.rooms, catalog.sku_index)
+        room_hit, _ = metrics.room_hit_recall_scores(goes_with, rooms, query_products=held_out)
+    return {
+        "held-out P@10": metrics.held_out_precision_scores(similar, catalog.categories, held_out),
+        "held-out room hit@10": room_hit,
+    }
+
+
 def figures_of(scores: dict[str, np.ndarray]) -> dict[str, float]:
     """The figures: each the mean of its per-query scores (0 where a figure has no queries)."""
     return {name: float(np.mean(values)) if len(values) else 0.0 for name, values in scores.items()}
@@ -202,10 +235,10 @@ def markdown_table(
     """One row per method; with ``intervals`` ({method: {figure: [low, high]}}) each figure carries its 95 %
     bootstrap interval."""
     intervals = intervals or {}
-    lines = ["| method | " + " | ".join(FIGURES) + " |", "|---|" + "---|" * len(FIGURES)]
+    names = [*FIGURES, *(f for f in HELD_OUT_FIGURES if any(f in figures for figures in rows.values()))]
+    lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for name, figures in rows.items():
         spans = intervals.get(name, {})
-        lines.append(
-            f"| {name} | " + " | ".join(figure_with_interval(figures[f], spans.get(f)) for f in FIGURES) + " |"
-        )
+        cells = [figure_with_interval(figures[f], spans.get(f)) if f in figures else "–" for f in names]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

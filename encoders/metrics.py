@@ -20,6 +20,10 @@ Readings of the protocol where the README is terse:
   catalog; relevant = the room's products; hit@10 and (capped) recall@10 as above, averaged over
   photos. A photo may be queried with several vectors (crops): a product's score is its best
   cosine over the crops (multi_query_scores).
+- held-out (encoders.holdout): the vectors come from a model trained without the held-out products.
+  P@10: each held-out product queries the whole catalog (held-out products included) without itself, as loo.
+  room hit@10: the room queries above whose query product is held out (relevant: the room's other products,
+  held out or not).
 """
 
 from __future__ import annotations
@@ -98,6 +102,19 @@ def loo_precision(catalog_vectors: np.ndarray, catalog_categories: Sequence[str]
     return _mean(loo_precision_scores(catalog_vectors, catalog_categories, k=k))
 
 
+def held_out_precision_scores(
+    catalog_vectors: np.ndarray, catalog_categories: Sequence[str], held_out: Sequence[int], *, k: int = K
+) -> np.ndarray:
+    """Precision@k of each held-out product (catalog index, in the order given) against the whole catalog without
+    itself, same category: (H,). Memory is (H, N), not (N, N)."""
+    queries = np.asarray(list(held_out), dtype=np.int64)
+    if not len(queries):
+        return np.zeros(0)
+    nn = top_k(cosine_scores(catalog_vectors[queries], catalog_vectors), k=k, exclude=queries)
+    cats = np.asarray(catalog_categories)
+    return (cats[nn] == cats[queries][:, None]).mean(axis=1)
+
+
 def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> list[list[int]]:
     """Rooms of skus -> rooms of catalog indices, unique, in first-seen order, unknown skus dropped."""
     out = []
@@ -111,20 +128,29 @@ def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> 
 
 
 def room_hit_recall_scores(
-    catalog_vectors: np.ndarray, rooms: Sequence[Sequence[int]], *, k: int = K
+    catalog_vectors: np.ndarray,
+    rooms: Sequence[Sequence[int]],
+    *,
+    k: int = K,
+    query_products: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(hit@k, recall@k) of every (room, product) query, in room order: two arrays (Q,).
 
-    `rooms` hold catalog indices (see room_products). Rooms with < 2 products are skipped.
+    `rooms` hold catalog indices (see room_products). Rooms with < 2 products are skipped. With
+    `query_products`, only those products query (the held-out room task); relevant stays every other product
+    of the room.
     """
     rooms = [list(dict.fromkeys(r)) for r in rooms if len(set(r)) >= 2]
-    queries = [p for r in rooms for p in r]
+    asking = None if query_products is None else set(int(p) for p in query_products)
+    queries = [p for r in rooms for p in r if asking is None or p in asking]
     if not queries:
         return np.zeros(0), np.zeros(0)
     nn = top_k(cosine_scores(catalog_vectors[queries], catalog_vectors), k=k, exclude=queries)
     hits, recalls, row = [], [], 0
     for r in rooms:
         for p in r:
+            if asking is not None and p not in asking:
+                continue
             relevant = set(r) - {p}
             found = len(relevant.intersection(nn[row].tolist()))
             hits.append(float(found > 0))

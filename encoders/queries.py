@@ -9,6 +9,8 @@ from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 FIGURES = ["web P@10", "loo P@10", "room hit@10", "room R@10", "scene hit@10", "scene R@10"]
+# Measured with a second model trained without a share of the products (EVALUATION_HOLDOUT; encoders.holdout).
+HELD_OUT_FIGURES = ["held-out P@10", "held-out room hit@10"]
 # What staff read: a plain name and one line on what each figure measures (k = 10 everywhere).
 FIGURE_LABELS = {
     "web P@10": ("Shoppers' photos", "Of the 10 products answered to a web photo, the share of the photographed kind."),
@@ -23,7 +25,20 @@ FIGURE_LABELS = {
     ),
     "scene hit@10": ("Room photos (any)", "How often the 10 products answered to a room photo hold one of that room."),
     "scene R@10": ("Room photos (share)", "The share of a room's products among the 10 answered to its photo."),
+    "held-out P@10": (
+        "New products' lookalikes",
+        "Like catalog lookalikes, for products the model never saw in training: the share in their category.",
+    ),
+    "held-out room hit@10": (
+        "New products go well with",
+        "Like goes well with (any), for products the model never saw in training.",
+    ),
 }
+
+
+def figures_measured(metrics: dict) -> list[str]:
+    """The figures to show for a version: the six, then the held-out ones where it has them."""
+    return [*FIGURES, *(name for name in HELD_OUT_FIGURES if name in (metrics or {}))]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@
    views 1..K the product composited onto TRAIN room photos, "in the wild"), the reconstruction targets, the
    co-view pairs and the crops of TRAIN room photos. With a frozen backbone each view goes through it once
    (optionally cached on disk) and the loop trains the heads and the decoder on those features, which is what
-   fits the CPU budget.
+   fits the CPU budget. With ``held_out`` products (encoders.holdout) the inputs are cut to the others
+   (``TrainingInputs.without``): the held-out model that measures how the encoder does on new products.
 3. ``train_loop``: each step (``step_terms``) takes a batch of products, a clean and a wild view of each ->
    category SupCon + instance InfoNCE on the "similar" code and the reconstruction of the clean product from
    both; a batch of co-viewed pairs (clean shots) -> count-weighted InfoNCE on the "goes with" code; a few TRAIN
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +232,8 @@ def train_encoder(
     num_threads: int | None = None,
     cache_dir: str | Path | None = None,
     scene_photos: list[tuple[str | Path, list[int]]] | None = None,
+    held_out: Sequence[int] = (),
+    on_full_inputs: Callable[[TrainingInputs], None] | None = None,
 ) -> dict:
     """Train an encoder on a catalog and return its checkpoint dict.
 
@@ -239,6 +243,11 @@ def train_encoder(
     is called as progress(stage, done, total, info) instead of drawing tqdm bars.
     `cache_dir` keeps frozen-backbone features of each view between runs. `scene_photos`
     are (photo, product indices) of TRAIN rooms; they train the scene head (w_scene).
+    `held_out` (indices) are products the model must never see (encoders.holdout): the inputs are built for
+    the whole catalog, so the cached backbone features serve, then every trace of them is taken out
+    (``TrainingInputs.without``) before the loop and the served projection's fit. `on_full_inputs`, if given,
+    receives the inputs of the whole catalog before they are cut (the held-out evaluation reads the clean shots'
+    cached backbone features there instead of computing them again).
     """
     if len(product_images) != len(categories):
         raise ValueError("product_images and categories differ in length")
@@ -246,7 +255,8 @@ def train_encoder(
         torch.set_num_threads(num_threads)
     started = time.perf_counter()
     seed_everything(seed)
-    model = build_model(config, categories)
+    gone = set(held_out)
+    model = build_model(config, [c for i, c in enumerate(categories) if i not in gone])
     inputs = prepare_inputs(
         config=config,
         model=model,
@@ -259,6 +269,9 @@ def train_encoder(
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         progress=progress,
     )
+    if on_full_inputs is not None:
+        on_full_inputs(inputs)
+    inputs = inputs.without(held_out)
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)

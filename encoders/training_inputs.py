@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +220,47 @@ class TrainingInputs:
     @property
     def products(self) -> int:
         return self.views.shape[1]
+
+    def without(self, held_out: Sequence[int]) -> TrainingInputs:
+        """These inputs with the ``held_out`` products taken out wholly: their clean shots and in-the-wild
+        composites, reconstruction targets and labels, every pair that has one of them (the rest re-indexed), and
+        their places among the room photos' products (a photo left with none is dropped; the photos themselves
+        stay, unlabelled pixels of TRAIN rooms). The label set is that of the products kept.
+
+        Taken from inputs built for the whole catalog, so the held-out model reuses its cached backbone features:
+        view i of a product depends on that product's image alone (and the backgrounds), never on the others."""
+        gone = set(int(i) for i in held_out)
+        if not gone:
+            return self
+        kept = [i for i in range(self.products) if i not in gone]
+        new = torch.full((self.products,), -1, dtype=torch.long)
+        new[kept] = torch.arange(len(kept))
+        keep = torch.tensor(kept, dtype=torch.long)
+        names = [self.categories[int(label)] for label in self.labels[keep]]
+        vocab = sorted(set(names))
+        pairs = self.pairs
+        if len(pairs):
+            pairs = pairs[(new[pairs[:, 0]] >= 0) & (new[pairs[:, 1]] >= 0)]
+            pairs = torch.stack([new[pairs[:, 0]], new[pairs[:, 1]], pairs[:, 2]], dim=1)
+        positives = self.scene_positives[:, keep]
+        rooms = positives.any(dim=1)
+        return replace(
+            self,
+            categories=vocab,
+            labels=torch.tensor([vocab.index(name) for name in names], dtype=torch.long),
+            views=self.views[:, keep],
+            targets=self.targets[keep],
+            pairs=pairs.view(-1, 3),
+            scene_features=self.scene_features[rooms] if len(self.scene_features) else self.scene_features,
+            scene_positives=positives[rooms],
+            counts={
+                **self.counts,
+                "products": len(kept),
+                "pairs": len(pairs),
+                "scene_photos": int(rooms.sum()),
+                "held_out": len(gone),
+            },
+        )
 
 
 def prepare_inputs(

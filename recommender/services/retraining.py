@@ -1,5 +1,6 @@
-"""The retraining pipeline: train → evaluate → promote only if no figure is worse beyond its interval → encode the
-catalog → build the index → switch serving to both at once → catch up on products saved meanwhile.
+"""The retraining pipeline: train → measure on held-out products → evaluate → promote only if no figure is worse
+beyond its interval → encode the catalog → build the index → switch serving to both at once → catch up on products
+saved meanwhile.
 
 One pipeline at a time (a retrain, or staff making a version live), under a lease lock in the database. A
 thread renews the lease through every stage; a run whose lease was lost (another process took the lock after
@@ -19,7 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from encoders.data import evaluation_query_set
-from encoders.lifecycle import encoder_evaluate, encoder_train
+from encoders.lifecycle import encoder_evaluate, encoder_held_out, encoder_train, held_out_fraction
 from encoders.model import EncoderConfig
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version, encoder_is_not_worse
@@ -184,6 +185,7 @@ def retrain_run(
             return None
         run = stages.run
         queries = evaluation_query_set()
+        feedback = feedback_training_pairs()
         candidate = stages(
             "train",
             lambda: encoder_train(
@@ -191,10 +193,18 @@ def retrain_run(
                 seed=seed,
                 progress=stages.progress,
                 queries=queries,
-                extra_pairs=feedback_training_pairs(),
+                extra_pairs=feedback,
             ),
         )
         run.candidate = candidate
+        if queries is not None and held_out_fraction() > 0:
+            # a second training without a share of the products: how the candidate's recipe does on new ones
+            stages(
+                "held_out",
+                lambda: encoder_held_out(
+                    version=candidate, queries=queries, progress=stages.progress, extra_pairs=feedback
+                ),
+            )
         live = run.live_before
         if live is not None and queries is not None:
             # Measure the live version on today's catalog too, so both are compared on the same ground.
