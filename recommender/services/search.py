@@ -142,16 +142,29 @@ class FreshVectors:
     matrices: dict[str, np.ndarray] = field(default_factory=dict)  # space -> (n, D) float32
 
     def updated(self, batch) -> FreshVectors:
-        """This snapshot with ``batch``'s rows added or replacing the products' older rows."""
-        merged = {pid: {space: self.matrices[space][row] for space in SPACES} for pid, row in self.rows.items()}
+        """This snapshot with ``batch``'s rows added or replacing the products' older rows (a later row of the
+        same product wins). Copies the matrices once; no per-row Python work on the rows already held."""
+        rows = dict(self.rows)
+        ids = list(self.ids)
+        appended: list[int] = []  # positions in the batch of products new to the set
+        replaced: list[tuple[int, int]] = []  # (row, position in the batch), in batch order
         for position, product_id in enumerate(batch.product_ids.tolist()):
-            merged[product_id] = {"similar": batch.similar[position], "goes_with": batch.goes_with[position]}
-        ids = tuple(merged)
-        return FreshVectors(
-            ids=ids,
-            rows={pid: row for row, pid in enumerate(ids)},
-            matrices={space: np.stack([merged[pid][space] for pid in ids]) for space in SPACES},
-        )
+            row = rows.get(product_id)
+            if row is None:
+                rows[product_id] = len(ids)
+                ids.append(product_id)
+                appended.append(position)
+            else:
+                replaced.append((row, position))
+        matrices = {}
+        for space in SPACES:
+            incoming = np.asarray(getattr(batch, space), dtype=np.float32)
+            held = self.matrices.get(space, np.zeros((0, incoming.shape[1]), np.float32))
+            matrix = np.concatenate([held, incoming[appended]])
+            for row, position in replaced:
+                matrix[row] = incoming[position]
+            matrices[space] = matrix
+        return FreshVectors(ids=tuple(ids), rows=rows, matrices=matrices)
 
 
 class FreshSet:
@@ -191,11 +204,12 @@ def fresh_vectors(state: ServingState) -> FreshVectors:
     return fresh.refresh(state.encoder_version)
 
 
-def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str) -> list[tuple[int, float]]:
+def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str, *, k: int) -> list[tuple[int, float]]:
+    """The ``k`` nearest of the fresh set: a request reads no more candidates from it than from the index."""
     matrix = fresh.matrices.get(space)
     if matrix is None or matrix.shape[1] != vector.size:
         return []
-    return annoy_index.exact_search(matrix, list(fresh.ids), vector, k=len(fresh.ids))
+    return annoy_index.exact_search(matrix, list(fresh.ids), vector, k=k)
 
 
 def _allowed(
@@ -234,7 +248,6 @@ def search_vector(
         return []
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     fresh = state.fresh
-    fresh_hits = _fresh_search(fresh, vector, space)
     index = state.index if state.index is not None and state.index.has_space(space) else None
     if index is not None and index.dimension_of(space) != vector.size:
         logger.error("a %d-d %s vector cannot query index %s", vector.size, space, index.version)
@@ -242,6 +255,7 @@ def search_vector(
     fetch = max(50, k * 5)
     while True:
         indexed = index.query(vector, k=fetch, space=space) if index is not None else []
+        fresh_hits = _fresh_search(fresh, vector, space, k=fetch)
         merged = annoy_index.merge_results(
             indexed, fresh_hits, k=len(indexed) + len(fresh_hits), exclude=exclude, superseded=fresh.ids
         )
@@ -250,7 +264,8 @@ def search_vector(
         if distinct:
             results = distinct_variants(results, allowed, shown=shown)
         results = results[:k]
-        if len(results) >= k or index is None or fetch >= min(len(index), MAX_CANDIDATES):
+        searched_all = fetch >= max(len(index) if index is not None else 0, len(fresh.ids))
+        if len(results) >= k or searched_all or fetch >= MAX_CANDIDATES:
             return results
         fetch = min(fetch * 4, MAX_CANDIDATES)
 

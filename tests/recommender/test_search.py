@@ -198,3 +198,50 @@ def test_a_query_reads_a_fixed_number_of_rows_whatever_the_catalog_size(served, 
 
     with django_assert_max_num_queries(3):
         similar_products(product=sofa, k=5)
+
+
+def fresh_batch(ids, similar, goes_with):
+    from recommender.services.vectors import VectorBatch
+
+    return VectorBatch(
+        product_ids=np.asarray(ids, dtype=np.int64),
+        similar=np.asarray(similar, dtype=np.float32),
+        goes_with=np.asarray(goes_with, dtype=np.float32),
+        revisions=np.arange(1, len(ids) + 1),
+    )
+
+
+def test_a_fresh_set_update_appends_new_products_and_replaces_rewritten_ones_the_last_write_winning():
+    from recommender.services.search import FreshVectors
+
+    first = FreshVectors().updated(fresh_batch([1, 2], [[1, 0], [0, 1]], [[1], [2]]))
+    second = first.updated(fresh_batch([2, 3, 2], [[5, 5], [3, 3], [7, 7]], [[20], [30], [70]]))
+
+    assert second.ids == (1, 2, 3)
+    assert second.matrices["similar"].tolist() == [[1, 0], [7, 7], [3, 3]]
+    assert second.matrices["goes_with"][second.rows[3]].tolist() == [30]
+    assert first.matrices["similar"].tolist() == [[1, 0], [0, 1]]  # readers of the old snapshot are untouched
+
+
+def test_a_large_fresh_set_adds_no_more_candidates_to_a_query_than_the_index_does(served, monkeypatch):
+    from recommender.services import search
+
+    state = serving_state()
+    dimension = state.index.dimension_of("similar")
+    rng = np.random.default_rng(0)
+    many = 2_000  # written since the index was built, as a bulk edit leaves them
+    snapshot = search.FreshVectors().updated(
+        fresh_batch(
+            np.arange(10**8, 10**8 + many),
+            rng.standard_normal((many, dimension)),
+            rng.standard_normal((many, state.index.dimension_of("goes_with"))),
+        )
+    )
+    state.__dict__["fresh"] = snapshot  # the state's cached fresh set
+    read = []
+    real_allowed = search._allowed
+    monkeypatch.setattr(search, "_allowed", lambda ids, *args: read.append(len(ids)) or real_allowed(ids, *args))
+
+    search.search_vector(rng.standard_normal(dimension), k=12, state=state)
+
+    assert read and max(read) <= 2 * max(50, 12 * 5) * 4  # this round's index and fresh candidates, never all 2,000
