@@ -223,7 +223,7 @@ def main() -> None:
                 data = handle.read()
             sku = f"CHAOS-{n}"
             try:
-                product_create(sku=sku, name=f"Copy of {source.name}", category=source.category,
+                product_create(sku=sku, name=f"Copy {n} of {source.name}", category=source.category,
                                image_data=twin_photo(data), image_name="copy.jpg")  # fmt: skip
                 saved.append((sku, source.sku))
             except Exception as error:  # the database is never down here; anything else is a finding

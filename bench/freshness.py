@@ -52,7 +52,7 @@ def main() -> None:
                 data = handle.read()
             started = time.perf_counter()
             twin = product_create(
-                sku=f"BENCH-{os.getpid()}-{n}", name=f"Bench twin of {source.name}", category=source.category,
+                sku=f"BENCH-{os.getpid()}-{n}", name=f"Bench twin {n} of {source.name}", category=source.category,
                 image_data=twin_photo(data), image_name="bench.jpg",
             )  # fmt: skip
             created.append(twin)

@@ -1,6 +1,7 @@
 """A product photo for a bench's "twin" product: the source's picture re-encoded, so it looks the same to the encoder
 but is not the same file. A byte-identical picture would make the twin a variant of its source (one card, see
-``catalog.variants``), and a product's own variants are left out of its "similar" list."""
+``catalog.variants``), and a product's own variants are left out of its "similar" list; for the same reason each
+twin gets a name of its own (two twins of one source with one name and type would be one card)."""
 
 from __future__ import annotations
 

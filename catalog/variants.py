@@ -5,6 +5,7 @@ Shoppers see one card per group, with the others as its options."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 
 def variant_key(*, name: str, type: str) -> str:
@@ -19,5 +20,5 @@ def variant_key(*, name: str, type: str) -> str:
 
 def variant_label(*, color: str, size: str, name: str, sku: str) -> str:
     """How an option is named on a card: its colour and size where the catalog has them, else its name."""
-    parts = [part.strip() for part in (color, size) if part and part.strip()]
+    parts = [re.sub(r"\s*,\s*", ", ", part.strip()) for part in (color, size) if part and part.strip()]
     return " · ".join(parts) if parts else f"{name} ({sku})"

@@ -55,6 +55,24 @@ def _new_name() -> str:
     return timezone.now().strftime("enc-%Y%m%d-%H%M%S-") + os.urandom(2).hex()
 
 
+def _train_on(data, *, config: EncoderConfig, seed: int, progress, **options) -> dict:
+    """``train_encoder`` on the catalog, pairs, backgrounds and room photos of ``data``, with this machine's threads
+    and feature cache."""
+    return train_encoder(
+        config=config,
+        product_images=data.catalog.images,
+        categories=data.catalog.categories,
+        coview_pairs=data.coview_pairs,
+        backgrounds=data.backgrounds,
+        scene_photos=data.scene_photos,
+        seed=seed,
+        progress=progress,
+        num_threads=settings.TORCH_THREADS,
+        cache_dir=settings.ENCODER_CACHE_DIR,
+        **options,
+    )
+
+
 def encoder_train(
     *,
     config: EncoderConfig,
@@ -74,18 +92,7 @@ def encoder_train(
     started = time.monotonic()
     try:
         directory.mkdir(parents=True, exist_ok=False)
-        checkpoint = train_encoder(
-            config=config,
-            product_images=data.catalog.images,
-            categories=data.catalog.categories,
-            coview_pairs=data.coview_pairs,
-            backgrounds=data.backgrounds,
-            scene_photos=data.scene_photos,
-            seed=seed,
-            progress=progress,
-            num_threads=settings.TORCH_THREADS,
-            cache_dir=settings.ENCODER_CACHE_DIR,
-        )
+        checkpoint = _train_on(data, config=config, seed=seed, progress=progress)
         checkpoint["data"]["product_ids"] = data.product_ids
         temporary = directory / (CHECKPOINT_NAME + ".tmp")
         torch.save(checkpoint, temporary)
@@ -172,17 +179,11 @@ def held_out_measure(
     if not held_out:
         return None
     full: dict[str, torch.Tensor] = {}
-    checkpoint = train_encoder(
+    checkpoint = _train_on(
+        data,
         config=config,
-        product_images=catalog.images,
-        categories=catalog.categories,
-        coview_pairs=data.coview_pairs,
-        backgrounds=data.backgrounds,
-        scene_photos=data.scene_photos,
         seed=seed,
         progress=progress,
-        num_threads=settings.TORCH_THREADS,
-        cache_dir=settings.ENCODER_CACHE_DIR,
         held_out=held_out,
         on_full_inputs=lambda inputs: full.update(clean=inputs.views[0]),
     )

@@ -12,7 +12,7 @@ from django.db.models.functions import RowNumber
 
 from catalog.models import Product
 
-MAX_OPTIONS = 6  # options named on one card; the card says how many more there are
+MAX_OPTIONS = 3  # options named on one card; the card says how many more there are
 
 
 @dataclass(frozen=True)

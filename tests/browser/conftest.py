@@ -93,3 +93,13 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
 
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def staff_sign_in(page, django_user_model, *, next_url: str = "/admin/") -> None:
+    """A new superuser "staff" signs in on the admin's login page and lands on ``next_url``."""
+    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    page.goto(f"/admin/login/?next={next_url}")
+    page.get_by_label("Username").fill("staff")
+    page.get_by_label("Password").fill("a-long-staff-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{next_url}")

@@ -4,18 +4,9 @@ shopper's product page shows it first."""
 import pytest
 
 from catalog.models import ComplementCuration
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, staff_sign_in
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, django_user_model) -> None:
-    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
 
 
 def test_staff_pin_a_product_and_the_product_page_shows_it_first(page, served, django_user_model):
@@ -25,7 +16,7 @@ def test_staff_pin_a_product_and_the_product_page_shows_it_first(page, served, d
     before = cards.all_inner_texts()
     pinned = next(p for p in served["products"]["rug"] + served["products"]["lamp"] if p.name != before[0])
 
-    sign_in(page, django_user_model)
+    staff_sign_in(page, django_user_model)
     page.goto(f"/admin/catalog/product/{sofa.pk}/change/")
     row = page.locator("#complement_curations-group tr.form-row").first
     row.locator(".select2-selection").click()  # the autocomplete: type a few letters, pick the product

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from encoders.models import EncoderVersion
-from tests.browser.conftest import DESKTOP, no_sideways_scroll, screenshot
+from tests.browser.conftest import DESKTOP, no_sideways_scroll, screenshot, staff_sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -51,12 +51,7 @@ def versions():
 
 
 def test_staff_see_the_training_curves_and_the_figures_chart_fit_the_window(page, versions, django_user_model):
-    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
+    staff_sign_in(page, django_user_model)
 
     page.goto(f"/admin/encoders/encoderversion/{versions[-1].pk}/change/")
 
@@ -77,15 +72,6 @@ def test_staff_see_the_training_curves_and_the_figures_chart_fit_the_window(page
     screenshot(page, "admin-encoder-charts")
 
 
-def staff_login(page, django_user_model) -> None:
-    django_user_model.objects.create_user("judge", password="a-long-staff-password", is_staff=True, is_superuser=True)
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("judge")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
-
-
 def test_staff_read_each_figure_in_plain_words_rounded_beside_the_pretrained_baseline(page, django_user_model):
     version = EncoderVersion.objects.create(
         name="enc-20261130-040000-dd04",
@@ -93,7 +79,7 @@ def test_staff_read_each_figure_in_plain_words_rounded_beside_the_pretrained_bas
         metrics={"web P@10": 0.48498085599999285, "room hit@10": 0.5363},
         baseline={"web P@10": 0.638, "room hit@10": 0.144},
     )
-    staff_login(page, django_user_model)
+    staff_sign_in(page, django_user_model)
 
     page.goto(f"/admin/encoders/encoderversion/{version.pk}/change/")
     content = page.locator("#content-main")
@@ -112,7 +98,7 @@ def test_staff_read_each_figure_in_plain_words_rounded_beside_the_pretrained_bas
 
 def test_a_version_without_figures_says_why_in_the_browser(page, django_user_model):
     version = EncoderVersion.objects.create(name="enc-20261130-040000-ee05", status="ready")
-    staff_login(page, django_user_model)
+    staff_sign_in(page, django_user_model)
 
     page.goto(f"/admin/encoders/encoderversion/{version.pk}/change/")
     text = page.locator("#content-main").inner_text()

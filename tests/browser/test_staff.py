@@ -5,7 +5,7 @@ import time
 import pytest
 
 from catalog.models import Product
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, staff_sign_in
 from tests.recommender.conftest import KINDS, draw, png
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -24,14 +24,8 @@ def reload_until(page, url: str, condition, *, timeout: float = 30) -> bool:
 
 
 def test_staff_add_a_product_and_find_it_on_a_similar_products_page(page, served, worker, django_user_model):
-    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
     lamp = served["products"]["lamp"][0]
-
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
+    staff_sign_in(page, django_user_model)
 
     page.goto("/admin/catalog/product/add/")
     page.fill("#id_sku", "NEW-LAMP-1")
@@ -78,12 +72,7 @@ def slow_training_worker(redis_url, live_server, tmp_path, eager_celery):
 
 
 def test_staff_see_the_live_versions_and_can_retrain(page, served, slow_training_worker, django_user_model):
-    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
+    staff_sign_in(page, django_user_model)
 
     page.goto("/admin/encoders/encoderversion/")
     assert "enc-test" in page.locator("#result_list").inner_text()
@@ -111,18 +100,13 @@ def test_staff_draw_what_the_model_sees_of_an_upload_on_its_admin_page(page, ser
     from recommender.models import InspirationUpload
     from recommender.services.uploads import parse_upload_request, upload_create
 
-    django_user_model.objects.create_user("staff", password="a-long-staff-password", is_staff=True, is_superuser=True)
     photo = SimpleUploadedFile("lamp.png", png(draw(LAMP[1], LAMP[2])), content_type="image/png")
     upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
     change_url = f"/admin/recommender/inspirationupload/{upload.pk}/change/"
     answered = reload_until(page, f"/api/uploads/{upload.pk}", lambda: '"status": "done"' in page.content())
     assert answered, worker.log.read_text()[-3000:]
 
-    page.goto(f"/admin/login/?next={change_url}")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("a-long-staff-password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{change_url}")
+    staff_sign_in(page, django_user_model, next_url=change_url)
     assert "Not drawn yet." in page.locator(".field-what_the_model_sees").inner_text()
     page.get_by_role("button", name="Draw what the model sees").click()
     page.wait_for_url(f"**{change_url}")
