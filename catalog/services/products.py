@@ -1,6 +1,5 @@
 """Writing products: every path that creates or changes a product (admin, imports) comes through here."""
 
-import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import PurePath
@@ -11,9 +10,9 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from catalog.category_names import default_display_name
-from catalog.colours import dominant_colours_of_bytes
 from catalog.images import thumbnail_jpeg, validate_image_bytes
 from catalog.models import Category, Product
+from catalog.services.features import product_features_compute
 from catalog.signals import notify_product_changed
 from catalog.variants import variant_key
 
@@ -64,8 +63,7 @@ def product_save(*, product: Product, image_data: bytes | None = None, image_nam
                 f"{stem}.jpg", ContentFile(thumbnail_jpeg(image_data, size=settings.THUMBNAIL_SIZE)), save=False
             )
             written.append(product.thumbnail.name)
-            product.image_sha256 = hashlib.sha256(image_data).hexdigest()
-            product.colours = dominant_colours_of_bytes(image_data)
+            product_features_compute(product=product, image_data=image_data)
         product.full_clean()
         product.save()
     except BaseException:
