@@ -112,6 +112,12 @@ class InspirationUpload(models.Model):
     colours = models.JSONField(
         null=True, blank=True, help_text="The photo's (or the box's) main colours, [[L, a, b, share], ...] in CIELAB."
     )
+    categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What the photo looks like, by the encoder\'s category head: [{"slug", "probability"}], most '
+        "likely first (at most CATEGORY_GUESSES); empty when the encoder has no category head.",
+    )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     worker = models.CharField(max_length=200, blank=True, help_text="The Celery worker of the last attempt.")
