@@ -1,10 +1,11 @@
 """The evaluation protocol end to end (pure: no Django): query sets from disk, embedders for an encoder
-version and for the baselines, and the six figures. ``evaluate_encoder`` (the command) and the research
+version and for the baselines, and the figures. ``evaluate_encoder`` (the command) and the research
 bench both go through ``evaluate``.
 
 Tasks (k = 10, cosine neighbours over the whole catalog; see encoders.metrics for the exact readings):
-web P@10, loo P@10, room hit@10 / R@10, scene hit@10 / R@10; and, with a model trained without a share of the
-products (encoders.holdout), held-out P@10 and held-out room hit@10 (``held_out_scores``).
+web P@10 (ranked with the photo's category guess, as the product answers it) and its mean over classes,
+loo P@10, room hit@10 / R@10, scene hit@10 / R@10; and, with a model trained without a share of the products
+(encoders.holdout), held-out P@10 and held-out room hit@10 (``held_out_scores``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Protocol
 import numpy as np
 
 from encoders import baselines, metrics
-from encoders.inference import LoadedEncoder, backbone_features, embed_backbone_features, scene_crops
+from encoders.inference import (
+    LoadedEncoder,
+    backbone_features,
+    category_probabilities,
+    embed_backbone_features,
+    scene_crops,
+)
 from encoders.queries import FIGURES, HELD_OUT_FIGURES, Catalog, QuerySet
 
 
@@ -66,6 +73,13 @@ class EncoderEmbedder:
     def queries(self, images):
         features = self.features(("queries", tuple(images)), images)
         return embed_backbone_features(self.encoder, features, head="similar")
+
+    def query_categories(self, images) -> list[dict[str, float]] | None:
+        """Each photo's category distribution from the category head (None for a version without one)."""
+        if not self.encoder.has_category_head:
+            return None
+        probabilities = category_probabilities(self.encoder, self.features(("queries", tuple(images)), images))
+        return [dict(zip(self.encoder.categories, row.tolist(), strict=True)) for row in probabilities]
 
     def scene_features(self, photo) -> np.ndarray:
         """(M, F): the whole photo first, then the crops of the grid."""
@@ -176,15 +190,20 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
     scene_hit, scene_recall = metrics.scene_hit_recall_scores(
         scene_scores, metrics.room_products(queries.scene_rooms, index)
     )
-    web = (
-        metrics.web_precision_scores(
-            embedder.queries(queries.web_images), queries.web_classes, queries.accept, similar, catalog.categories
+    web = np.zeros(0)
+    if queries.web_images:
+        query_categories = getattr(embedder, "query_categories", None)
+        web = metrics.web_precision_scores(
+            embedder.queries(queries.web_images),
+            queries.web_classes,
+            queries.accept,
+            similar,
+            catalog.categories,
+            guesses=query_categories(queries.web_images) if query_categories is not None else None,
         )
-        if queries.web_images
-        else np.zeros(0)
-    )
     return {
         "web P@10": web,
+        "web class P@10": metrics.class_mean_scores(web, queries.web_classes),
         "loo P@10": metrics.loo_precision_scores(similar, catalog.categories),
         "room hit@10": room_hit,
         "room R@10": room_recall,
@@ -218,7 +237,7 @@ def figures_of(scores: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def evaluate(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, float]:
-    """The six figures of one embedder on one catalog and query set."""
+    """The figures of one embedder on one catalog and query set."""
     return figures_of(query_scores(embedder, catalog, queries))
 
 

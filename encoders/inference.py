@@ -27,13 +27,15 @@ class LoadedEncoder:
     preprocess: dict
     categories: list[str]
     checkpoint: dict = field(repr=False)  # metrics, data snapshot, version
+    has_category_head: bool = True  # False for versions trained before the category head: they guess nothing
 
 
 def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
     """A checkpoint file (or the dict train_encoder returned) -> a ready, eval-mode encoder.
 
     A frozen pretrained backbone is not in the checkpoint; it is rebuilt from the installed
-    package, so only the keys under "backbone." may be missing.
+    package, so only the keys under "backbone." may be missing; a version trained before the category head has
+    none under "category." either (it guesses no categories).
     """
     if isinstance(path_or_checkpoint, dict):
         ckpt = path_or_checkpoint
@@ -43,7 +45,12 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
     backbone = build_backbone(config, pretrained=config.freeze_backbone)
     model = LookalikeEncoder(config=config, backbone=backbone, num_categories=len(ckpt["categories"]))
     result = model.load_state_dict(ckpt["state_dict"], strict=False)
-    missing = [k for k in result.missing_keys if config.backbone_in_checkpoint or not k.startswith("backbone.")]
+    has_category_head = not any(k.startswith("category.") for k in result.missing_keys)
+    missing = [
+        k
+        for k in result.missing_keys
+        if (config.backbone_in_checkpoint or not k.startswith("backbone.")) and not k.startswith("category.")
+    ]
     if missing or result.unexpected_keys:
         raise ValueError(f"checkpoint does not match the model: missing {missing}, unexpected {result.unexpected_keys}")
     model.eval()
@@ -53,6 +60,7 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
         preprocess=dict(ckpt["preprocess"]),
         categories=list(ckpt["categories"]),
         checkpoint=ckpt,
+        has_category_head=has_category_head,
     )
 
 
@@ -98,14 +106,33 @@ def reconstruct(encoder: LoadedEncoder, images: Sequence[ImageInput], *, batch_s
     return reconstruct_features(encoder, backbone_features(encoder, images, batch_size=batch_size))
 
 
+@dataclass(frozen=True)
+class QueryEncoding:
+    """What one photo is searched with, and what is kept of it."""
+
+    vector: np.ndarray  # (D,) its "similar" search vector
+    code: np.ndarray  # (latent_dim,) its raw latent code: what ``reconstruct_codes`` draws later, without the photo
+    categories: dict[str, float]  # what it looks like: category -> probability; empty without a category head
+
+
 @torch.inference_mode()
-def encode_query(encoder: LoadedEncoder, image: ImageInput) -> tuple[np.ndarray, np.ndarray]:
-    """One photo -> (its "similar" search vector (D,), its raw latent code (latent_dim,)): the backbone runs
-    once; the code is what ``reconstruct_codes`` draws later, without the photo."""
-    feats = torch.from_numpy(backbone_features(encoder, [image]))
+def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.ndarray:
+    """Backbone features (N, F) -> the category head's probabilities (N, C) over ``encoder.categories``."""
+    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    return torch.softmax(encoder.model.category_logits(feats), dim=1).numpy().astype(np.float32)
+
+
+@torch.inference_mode()
+def encode_query(encoder: LoadedEncoder, image: ImageInput) -> QueryEncoding:
+    """One photo -> its search vector, latent code and category guess: the backbone runs once."""
+    features = backbone_features(encoder, [image])
+    feats = torch.from_numpy(features)
     vector = encoder.model.query_vectors(feats, head="similar")[0].numpy().astype(np.float32)
     code = encoder.model.embed_features(feats)["similar"][0].numpy().astype(np.float32)
-    return vector, code
+    guess: dict[str, float] = {}
+    if encoder.has_category_head:
+        guess = dict(zip(encoder.categories, category_probabilities(encoder, features)[0].tolist(), strict=True))
+    return QueryEncoding(vector=vector, code=code, categories=guess)
 
 
 @torch.inference_mode()

@@ -5,7 +5,10 @@ normalised; they are normalised here. Ties are broken by catalog index (stable s
 
 Readings of the protocol where the README is terse:
 - web: precision@10 = the share of the 10 nearest catalog products whose category is in
-  accept[class of the query photo], averaged over all query photos.
+  accept[class of the query photo], averaged over all query photos. With the encoder's category guess for
+  each photo, its answer is ranked as the product ranks it (encoders.category_ranking) over the same candidates
+  the serving path fetches. "web class P@10" is the mean over classes of each class's mean, so the 41 table
+  photos count as much as the 309 chair photos.
 - loo: every catalog product queries the catalog without itself; precision@10 = the share of
   the 10 neighbours with the query's category, averaged over all products.
 - room: a room's products are its items that are in the catalog, counted once (items not in
@@ -31,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from encoders.category_ranking import category_ranked, likely_categories
 
 K = 10
 
@@ -67,13 +72,65 @@ def web_precision_scores(
     catalog_categories: Sequence[str],
     *,
     k: int = K,
+    guesses: Sequence[dict[str, float]] | None = None,
+    **ranking,
 ) -> np.ndarray:
-    """Precision@k of each web photo (Q,): the share of its neighbours whose category is accepted for its class."""
+    """Precision@k of each web photo (Q,): the share of its answer whose category is accepted for its class. The
+    answer is its nearest neighbours, or with ``guesses`` (each photo's category distribution) the product's
+    category-aware ranking of them (``category_ranked_top_k``)."""
     if len(query_vectors) == 0:
         return np.zeros(0)
-    nn = top_k(cosine_scores(query_vectors, catalog_vectors), k=k)
+    scores = cosine_scores(query_vectors, catalog_vectors)
+    if guesses is None:
+        nn = top_k(scores, k=k)
+    else:
+        nn = category_ranked_top_k(scores, catalog_categories, guesses, k=k, **ranking)
     cats = np.asarray(catalog_categories)
     return np.array([np.isin(cats[row], list(accept[c])).mean() for row, c in zip(nn, query_classes, strict=True)])
+
+
+def category_ranked_top_k(
+    scores: np.ndarray,
+    catalog_categories: Sequence[str],
+    guesses: Sequence[dict[str, float]],
+    *,
+    k: int = K,
+    **ranking,
+) -> np.ndarray:
+    """Indices (Q, k) of each query's answer as the product ranks it with the photo's category guess
+    (encoders.category_ranking): the candidates are the ``k`` nearest overall and the ``k`` nearest of each likely
+    category, as the serving path fetches them (recommender.services.category_search); ``ranking`` passes a mode
+    and its parameter."""
+    cats = np.asarray(catalog_categories)
+    members = {category: np.flatnonzero(cats == category) for category in set(catalog_categories)}
+    category_of = dict(enumerate(catalog_categories))
+    rows = []
+    for row, guess in zip(scores, guesses, strict=True):
+        picked = [np.argsort(-row, kind="stable")[:k]]
+        for category in likely_categories(guess):
+            inside = members.get(category, np.zeros(0, dtype=int))
+            picked.append(inside[np.argsort(-row[inside], kind="stable")[:k]])
+        candidates = [(int(i), float(row[i])) for i in np.concatenate(picked)]
+        rows.append([i for i, _ in category_ranked(candidates, category_of, guess, k=k, **ranking)])
+    return np.asarray(rows, dtype=int).reshape(len(rows), -1)
+
+
+def class_mean_scores(scores: np.ndarray, query_classes: Sequence[str]) -> np.ndarray:
+    """Per-query scores reweighted so that their plain mean is the mean over classes of each class's mean: every
+    class counts the same however many photos it has (a bootstrap over these gives the class mean's interval)."""
+    classes = np.asarray(query_classes)
+    if len(scores) == 0:
+        return np.zeros(0)
+    names, counts = np.unique(classes, return_counts=True)
+    per_class = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    weights = np.array([len(scores) / (len(names) * per_class[c]) for c in classes.tolist()])
+    return np.asarray(scores, dtype=np.float64) * weights
+
+
+def per_class_means(scores: np.ndarray, query_classes: Sequence[str]) -> dict[str, float]:
+    """The mean score of each class, by class name."""
+    classes = np.asarray(query_classes)
+    return {c: float(np.mean(np.asarray(scores)[classes == c])) for c in sorted(set(query_classes))}
 
 
 def web_precision(

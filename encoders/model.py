@@ -5,7 +5,8 @@
         h --goes-with head--> g (B, G) "goes well with": trained on co-view pairs
         h --scene head--> z + delta (B, D) a crop of a room photo, in the "similar" space
         z --decoder--> x_hat (B, 3, R, R) the reconstruction shown as "what the model sees"
-        z --classifier--> logits (B, C)
+        z --classifier--> logits (B, C)  (unused unless w_classify > 0)
+        f --category head--> logits (B, C) what the photo shows: ranks answers by category (category_ranking)
 
 The backbone is a separate module handed to the constructor, so a frozen pretrained one
 (see encoders.backbone) and the small from-scratch TinyCNN plug in the same way.
@@ -86,6 +87,8 @@ class OptimisationConfig:
     w_coview: float = 1.0
     coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
     w_scene: float = 1.0  # crops of TRAIN room photos -> the room's products (multiple-instance)
+    w_category: float = 1.0  # the category head's cross-entropy on clean and in-the-wild views
+    category_smoothing: float = 0.1  # label smoothing of that cross-entropy: keeps its probabilities honest
 
     def loss_weights(self) -> dict[str, float]:
         """Each loss term's weight, by the term's name in the training history."""
@@ -97,6 +100,7 @@ class OptimisationConfig:
             "uniform": self.w_uniform,
             "coview": self.w_coview,
             "scene": self.w_scene,
+            "category": self.w_category,
         }
 
 
@@ -212,7 +216,7 @@ def _mlp(*, in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Se
 
 
 class LookalikeEncoder(nn.Module):
-    """Backbone + two embedding heads + decoder + category classifier."""
+    """Backbone + three embedding heads ("similar", "goes with", "scene") + decoder + category head."""
 
     def __init__(self, *, config: ModelConfig, backbone: nn.Module, num_categories: int):
         super().__init__()
@@ -231,6 +235,14 @@ class LookalikeEncoder(nn.Module):
         nn.init.zeros_(self.scene[-1].bias)
         self.decoder = Decoder(latent_dim=c.latent_dim, size=c.recon_size, width=c.decoder_width)
         self.classifier = nn.Linear(c.latent_dim, max(1, num_categories))
+        # what the photo shows, from the backbone feature alone (its own normalisation: it trains nothing the
+        # search heads use)
+        self.category = nn.Sequential(
+            nn.LayerNorm(c.backbone_dim),
+            _mlp(
+                in_dim=c.backbone_dim, hidden_dim=c.hidden_dim // 2, out_dim=max(1, num_categories), dropout=c.dropout
+            ),
+        )
         # the served projection (z + residual -> served_dim), fitted after training by fit_projection
         rows = c.served_dim if c.projects else 0
         self.register_buffer("projection", torch.zeros(rows, c.query_dim))  # (P, D + F)
@@ -248,6 +260,10 @@ class LookalikeEncoder(nn.Module):
         h = self.feature_norm(feats)  # (B, F)
         z = self.similar(h)  # (B, D)
         return {"similar": z, "goes_with": self.goes_with(h), "scene": z + self.scene(h)}  # (B, D), (B, G), (B, D)
+
+    def category_logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """Backbone features (B, F) -> logits over the checkpoint's categories (B, C)."""
+        return self.category(feats)
 
     def query_vectors(self, feats: torch.Tensor, *, head: str) -> torch.Tensor:
         """The L2-normalised search vectors of one head: "goes_with" (B, G); "similar" and "scene" (B, P) after
@@ -290,4 +306,5 @@ class LookalikeEncoder(nn.Module):
         codes = self.embed_features(feats)
         codes["reconstruction"] = self.decoder(codes["similar"])  # (B, 3, R, R)
         codes["logits"] = self.classifier(codes["similar"])  # (B, C)
+        codes["category_logits"] = self.category_logits(feats)  # (B, C)
         return codes

@@ -8,9 +8,10 @@
    fits the CPU budget. With ``held_out`` products (encoders.holdout) the inputs are cut to the others
    (``TrainingInputs.without``): the held-out model that measures how the encoder does on new products.
 3. ``train_loop``: each step (``step_terms``) takes a batch of products, a clean and a wild view of each ->
-   category SupCon + instance InfoNCE on the "similar" code and the reconstruction of the clean product from
-   both; a batch of co-viewed pairs (clean shots) -> count-weighted InfoNCE on the "goes with" code; a few TRAIN
-   room photos (crops) -> a multiple-instance loss on the scene head. The mean of each term per epoch is kept.
+   category SupCon + instance InfoNCE on the "similar" code, the reconstruction of the clean product from both,
+   and the category head's cross-entropy on both; a batch of co-viewed pairs (clean shots) -> count-weighted
+   InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
+   The mean of each term per epoch is kept.
 4. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim``, so that the served
    vector is compact whatever the width of the code and its residual.
 5. ``checkpoint_of``: a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
@@ -60,8 +61,9 @@ def _product_terms(
     """The "similar" code's terms on a batch of products, a clean and a wild view of each."""
     opt, b, n_views = config.optimisation, len(idx), inputs.views.shape[0]
     wild_view = torch.randint(1, n_views, (b,), generator=gen) if n_views > 1 else torch.zeros(b, dtype=torch.long)
-    codes_a = model.embed_features(_to_features(model, inputs, inputs.views[0, idx]))  # clean shots
-    codes_b = model.embed_features(_to_features(model, inputs, inputs.views[wild_view, idx]))  # in the wild
+    feats_a = _to_features(model, inputs, inputs.views[0, idx])  # clean shots
+    feats_b = _to_features(model, inputs, inputs.views[wild_view, idx])  # in the wild
+    codes_a, codes_b = model.embed_features(feats_a), model.embed_features(feats_b)
     z = torch.cat([codes_a["similar"], codes_b["similar"]])  # (2B, D)
     y = torch.cat([inputs.labels[idx], inputs.labels[idx]])
     # decode a slice of the codes, half clean half wild views, all aiming at the clean shot
@@ -77,6 +79,9 @@ def _product_terms(
         terms["classify"] = torch.nn.functional.cross_entropy(model.classifier(z), y)
     if opt.w_uniform:
         terms["uniform"] = losses.uniformity_loss(z)
+    if opt.w_category:
+        logits = model.category_logits(torch.cat([feats_a, feats_b]).detach())  # (2B, C)
+        terms["category"] = torch.nn.functional.cross_entropy(logits, y, label_smoothing=opt.category_smoothing)
     return terms
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from catalog.colours import delta_e, main_colour
 from catalog.models import Product
-from recommender.services.search import Filters, ServingState, search_vector
+from recommender.services.category_search import category_search
+from recommender.services.search import Filters, ServingState
 
 SAME_COLOUR_POOL = 60  # distinct products re-ranked by colour
 # Cosine similarity given up per unit of colour difference (CIE76): a clearly other colour (ΔE 50) costs 1.0, so
@@ -31,15 +32,21 @@ def colour_ranked(
 
 
 def search_ranked(
-    vector, *, k: int, filters: Filters, query_colours: list | None, state: ServingState | None = None
+    vector,
+    *,
+    k: int,
+    filters: Filters,
+    query_colours: list | None,
+    query_categories: dict[str, float] | None = None,
+    state: ServingState | None = None,
 ) -> list[tuple[int, float]]:
-    """What a shopper's photo is answered with: one product per group of variants, filtered; with
+    """What a shopper's photo is answered with: one product per group of variants, filtered, ranked with what the
+    photo looks like (``query_categories``, slug -> probability; see ``category_search``); with
     ``filters.same_colour`` (and a known photo colour), the products of the photo's main colour first."""
     query = main_colour(query_colours)
+    plain = filters.without_colour()
     if not (filters.same_colour and query):
-        return search_vector(vector, k=k, filters=filters.without_colour(), state=state, distinct=True)
-    pool = search_vector(
-        vector, k=max(k, SAME_COLOUR_POOL), filters=filters.without_colour(), state=state, distinct=True
-    )
+        return category_search(vector, k=k, filters=plain, guess=query_categories, state=state)
+    pool = category_search(vector, k=max(k, SAME_COLOUR_POOL), filters=plain, guess=query_categories, state=state)
     colours = dict(Product.objects.filter(pk__in=[pid for pid, _ in pool]).values_list("pk", "colours"))
     return colour_ranked(pool, colours, query)[:k]

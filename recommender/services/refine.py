@@ -11,6 +11,7 @@ from django.conf import settings
 from catalog.models import Category, Product
 from catalog.prices import format_price
 from recommender.models import InspirationUpload
+from recommender.services.category_guess import guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.search import Filters, products_in_order, serving_state
 from recommender.services.variants import with_variants
@@ -47,6 +48,7 @@ def upload_results(*, upload: InspirationUpload, filters: Filters | None = None)
             k=settings.RECOMMENDATIONS_PER_PAGE,
             filters=chosen,
             query_colours=upload.colours,
+            query_categories=guess_of(upload.categories),
             state=state,
         )
         refined = True

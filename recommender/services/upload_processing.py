@@ -25,6 +25,7 @@ from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
+from recommender.services.category_guess import category_guess, guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.notify import upload_changed
 from recommender.services.search import Filters, serving_state
@@ -75,13 +76,16 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
     picture = query_image(upload)
-    vector, code = encode_query(encoder_load(state.encoder_version), picture)
+    encoded = encode_query(encoder_load(state.encoder_version), picture)
+    vector, code = encoded.vector, encoded.code
     upload.colours = dominant_colours(picture)  # of the box, when one is marked: what is searched
+    upload.categories = category_guess(encoded.categories)
     results = search_ranked(
         vector,
         k=settings.RECOMMENDATIONS_PER_PAGE,
         filters=Filters.from_json(upload.filters),
         query_colours=upload.colours,
+        query_categories=guess_of(upload.categories),
         state=state,
     )
     upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
@@ -100,6 +104,7 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
                 "code",
                 "vector",
                 "colours",
+                "categories",
                 "status",
                 "error",
             ]  # fmt: skip

@@ -202,9 +202,10 @@ def test_evaluate_encoder_gives_the_figures_computed_by_hand(tmp_path, models_ro
 
     figures = json.loads(out.read_text())["raw pixels, 16×16 RGB"]
     # each figure with its bootstrap interval: the two web photos score 1 and 0, the one room photo 1
-    assert "| raw pixels, 16×16 RGB | 0.500 (0.00–1.00) | 1.000 (1.00–1.00) |" in printed.getvalue()
+    # (one class of photos: its mean is the mean over classes)
+    assert "| raw pixels, 16×16 RGB | 0.500 (0.00–1.00) | 0.500 (0.00–1.00) | 1.000 (1.00–1.00) |" in printed.getvalue()
     assert figures["intervals"]["web P@10"] == [0.0, 1.0] and figures["intervals"]["scene hit@10"] == [1.0, 1.0]
-    assert figures["web P@10"] == pytest.approx(0.5)
+    assert figures["web P@10"] == pytest.approx(0.5) and figures["web class P@10"] == pytest.approx(0.5)
     assert figures["loo P@10"] == pytest.approx(1.0)
     assert figures["room hit@10"] == pytest.approx(2 / 4)
     assert figures["room R@10"] == pytest.approx(2 / 4)

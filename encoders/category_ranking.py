@@ -1,0 +1,86 @@
+"""Ranking by what the photo shows (numpy only: the web process uses it too).
+
+The encoder's category head guesses the photo's category distribution ("sofa 0.92, armchair 0.05, ..."). The
+answer combines that guess with visual similarity: a confident "sofa" photo is answered with sofas, an unsure one
+with a mix. Three ways were measured on the dev photos (``bench/category_ranking.py``; figures in the README):
+
+- ``prior`` (what the product serves): each candidate's cosine plus ``weight`` × log of the probability of its
+  category, so a product of an unlikely category must look much more alike to stay;
+- ``filter``: only the most likely category, when the head gives it at least ``threshold``;
+- ``quota``: the first k slots shared among the likely categories in proportion to their probabilities.
+
+Candidates come from a bounded search per likely category (the ``LIKELY_CATEGORIES`` most likely with at least
+``MIN_PROBABILITY``) plus the unfiltered neighbours, so the cost per query does not grow with the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+
+LIKELY_CATEGORIES = 3  # categories searched on their own for candidates
+MIN_PROBABILITY = 0.02  # below this a category is not searched on its own
+PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a finite penalty
+PRIOR_WEIGHT = 0.05  # cosine given up per unit of log probability (the measured choice: see the module docstring)
+MODES = ("none", "prior", "filter", "quota")
+
+Candidate = tuple[Hashable, float]  # (product id, cosine similarity)
+
+
+def likely_categories(guess: Mapping[str, float]) -> list[str]:
+    """The categories worth a search of their own, most likely first."""
+    ranked = sorted(guess.items(), key=lambda item: -item[1])
+    return [category for category, p in ranked[:LIKELY_CATEGORIES] if p >= MIN_PROBABILITY]
+
+
+def prior_score(score: float, probability: float, *, weight: float = PRIOR_WEIGHT) -> float:
+    return score + weight * math.log(max(probability, PROBABILITY_FLOOR))
+
+
+def category_ranked(
+    candidates: Sequence[Candidate],
+    category_of: Mapping[Hashable, str],
+    guess: Mapping[str, float],
+    *,
+    k: int,
+    mode: str = "prior",
+    weight: float = PRIOR_WEIGHT,
+    threshold: float = 0.5,
+) -> list[Candidate]:
+    """The ``k`` best of ``candidates`` (each at most once) for a photo whose category distribution is ``guess``.
+    The scores returned are the cosines: the category changes the order, not what "how alike" means."""
+    unique = list(dict(sorted(candidates, key=lambda c: c[1])).items())  # one row per product: its best score
+    if mode == "none" or not guess:
+        return sorted(unique, key=lambda c: -c[1])[:k]
+    if mode == "prior":
+        return sorted(
+            unique, key=lambda c: -prior_score(c[1], guess.get(category_of.get(c[0], ""), 0.0), weight=weight)
+        )[:k]
+    if mode == "filter":
+        top, p = max(guess.items(), key=lambda item: item[1])
+        chosen = [c for c in unique if category_of.get(c[0]) == top] if p >= threshold else unique
+        return sorted(chosen, key=lambda c: -c[1])[:k]
+    if mode == "quota":
+        return _by_quota(unique, category_of, guess, k=k)
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _by_quota(
+    candidates: list[Candidate], category_of: Mapping[Hashable, str], guess: Mapping[str, float], *, k: int
+) -> list[Candidate]:
+    """Slots per category in proportion to its probability (largest remainders), each filled with its category's
+    best; slots a category cannot fill go to the best of the rest. Ordered by cosine."""
+    shares = {category: p * k for category, p in guess.items()}
+    slots = {category: int(share) for category, share in shares.items()}
+    for category in sorted(shares, key=lambda c: -(shares[c] - slots[c]))[: k - sum(slots.values())]:
+        slots[category] += 1
+    ordered = sorted(candidates, key=lambda c: -c[1])
+    chosen: list[Candidate] = []
+    for candidate in ordered:
+        category = category_of.get(candidate[0], "")
+        if slots.get(category, 0) > 0:
+            slots[category] -= 1
+            chosen.append(candidate)
+    taken = {pid for pid, _ in chosen}
+    chosen += [c for c in ordered if c[0] not in taken][: max(0, k - len(chosen))]
+    return sorted(chosen, key=lambda c: -c[1])[:k]

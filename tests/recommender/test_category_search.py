@@ -1,0 +1,80 @@
+"""A photo answered with what it looks like: the category head's guess kept on the upload and used by the ranking
+(recommender.services.category_search), through the worker's service and the serving index."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog.models import Product
+from recommender.models import InspirationUpload
+from recommender.services.category_search import category_search
+from recommender.services.search import Filters, product_vector, serving_state
+from recommender.services.uploads import parse_upload_request, upload_create
+from tests.recommender.conftest import KINDS, draw, png
+
+pytestmark = pytest.mark.django_db
+
+SOFA, LAMP = KINDS[0], KINDS[1]
+
+
+def upload_of(kind, django_capture_on_commit_callbacks) -> InspirationUpload:
+    photo = SimpleUploadedFile("photo.png", png(draw(kind[1], kind[2])), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
+    upload.refresh_from_db()
+    assert upload.status == InspirationUpload.Status.DONE
+    return upload
+
+
+def categories_of(results) -> list[str]:
+    slugs = dict(Product.objects.values_list("pk", "category__slug"))
+    return [slugs[pid] for pid, _ in results]
+
+
+def test_the_worker_keeps_what_the_photo_looks_like_most_likely_first(served, django_capture_on_commit_callbacks):
+    upload = upload_of(LAMP, django_capture_on_commit_callbacks)
+
+    assert [row["slug"] for row in upload.categories][0] == "lamp"
+    probabilities = [row["probability"] for row in upload.categories]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(1, abs=0.01)
+    assert categories_of((row["product_id"], row["score"]) for row in upload.results)[:4] == ["lamp"] * 4
+
+
+def test_a_photo_whose_category_the_head_is_sure_of_is_answered_within_that_category(served):
+    """A sofa's vector with a head sure it is a rug: the four rugs come first, though sofas look more alike."""
+    state = serving_state()
+    sofa = served["products"]["sofa"][0]
+    vector = product_vector(sofa.pk, state)
+    alike = category_search(vector, k=6, filters=Filters(), guess=None, state=state)
+    sure = category_search(vector, k=6, filters=Filters(), guess={"rug": 0.97, "sofa": 0.02}, state=state)
+
+    assert categories_of(alike)[:4] == ["sofa"] * 4
+    assert categories_of(sure)[:4] == ["rug"] * 4
+    assert len({pid for pid, _ in sure}) == len(sure)
+
+
+def test_an_unsure_guess_is_answered_with_a_mix(served):
+    state = serving_state()
+    vector = product_vector(served["products"]["sofa"][0].pk, state)
+
+    mixed = category_search(vector, k=8, filters=Filters(), guess={"rug": 0.5, "sofa": 0.5}, state=state)
+
+    assert set(categories_of(mixed)) == {"rug", "sofa"}
+
+
+def test_a_category_the_shopper_chose_wins_over_the_guess(served):
+    state = serving_state()
+    vector = product_vector(served["products"]["sofa"][0].pk, state)
+
+    chosen = category_search(vector, k=6, filters=Filters(category="lamp"), guess={"rug": 0.99}, state=state)
+
+    assert categories_of(chosen) == ["lamp"] * 4
+
+
+def test_category_ranking_none_answers_by_likeness_alone(served, settings):
+    settings.CATEGORY_RANKING = "none"
+    state = serving_state()
+    vector = product_vector(served["products"]["sofa"][0].pk, state)
+
+    alike = category_search(vector, k=4, filters=Filters(), guess={"rug": 0.99, "sofa": 0.01}, state=state)
+
+    assert categories_of(alike) == ["sofa"] * 4
