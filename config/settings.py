@@ -223,6 +223,8 @@ UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
 # Uploads are stored re-encoded at most this many pixels a side (upright, no metadata): enough for a marked box.
 UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12
+# The most category guesses a worker keeps per upload (most likely first); the results page names the first.
+CATEGORY_GUESSES = int(os.environ.get("CATEGORY_GUESSES", "5"))
 
 # Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, on
 # "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on
