@@ -4,7 +4,7 @@ results page's own refine mechanism (``?category=&max_price=&colour=``), so noth
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
@@ -121,7 +121,7 @@ def category_line(*, upload: InspirationUpload, filters: Filters, can_refine: bo
     else:
         offered = [top, None]
     choices = [CategoryChoice(guess, _with_category(filters, guess.slug if guess else "")) for guess in offered]
-    return CategoryLine(top=top, shown=shown, shown_guess=shown_guess, choices=choices)
+    return replace(line, choices=choices)
 
 
 def _with_category(filters: Filters, category: str) -> Filters:
