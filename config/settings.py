@@ -223,10 +223,11 @@ UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
 # Uploads are stored re-encoded at most this many pixels a side (upright, no metadata): enough for a marked box.
 UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12
-# What a photo looks like, by the encoder's category head: the guesses kept on an upload (shown and switchable on
-# its page), and how the answer uses them: "prior" (a confident "sofa" photo answered with sofas, an unsure one with
-# a mix; encoders/category_ranking.py) or "none" (similarity alone).
-CATEGORY_GUESSES = 5
+# What a photo looks like, by the encoder's category head: the most guesses a worker keeps per upload (most likely
+# first; the results page names the first and offers the next), and how the answer uses them: "prior" (a confident
+# "sofa" photo answered with sofas, an unsure one with a mix; encoders/category_ranking.py) or "none" (similarity
+# alone).
+CATEGORY_GUESSES = int(os.environ.get("CATEGORY_GUESSES", "5"))
 CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 
 # Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, on

@@ -15,7 +15,8 @@ from catalog.models import Product
 from config.ratelimit import TOO_MANY_ANSWERS, TOO_MANY_UPLOADS, allowed, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
-from recommender.presenters import colour_payload, product_card
+from recommender.presenters import category_guesses_payload, colour_payload, product_card
+from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.notify import wait_for_change
 from recommender.services.refine import upload_results
@@ -65,7 +66,8 @@ def upload_state(upload: InspirationUpload) -> str:
 
 def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Filters | None = None) -> dict:
     """The upload with its answer, one card per group of variants; with ``filters`` (``category``, ``max_price``,
-    ``colour=same``) the stored vector searched again, as on the results page."""
+    ``colour=same``) the stored vector searched again, as on the results page. ``categories``: what the photo
+    looks like, most likely first (empty when the encoder has no category head)."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
         if filters is None:
@@ -79,6 +81,7 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
         "state": upload_state(upload),
         "error": upload.error or None,
         "colour": colour_payload(upload.colours),
+        "categories": category_guesses_payload(category_guesses(upload=upload)),
         "results": [product_card(request, product, score) for product, score in cards],
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
     }

@@ -11,12 +11,18 @@ from catalog.models import Product
 from catalog.prices import currency
 from catalog.variants import variant_label
 from recommender.models import RetrainRun
+from recommender.services.category_guesses import CategoryGuess
 
 
 def colour_payload(colours: list | None) -> dict | None:
     """A main colour for API clients: CIELAB (D65) and its nearest sRGB as ``#rrggbb``; None when unknown."""
     main = main_colour(colours)
     return None if main is None else {"lab": main, "hex": lab_hex(main)}
+
+
+def category_guesses_payload(guesses: list[CategoryGuess]) -> list[dict]:
+    """What the photo looks like, for API clients: the slug the ``category`` filter takes, the name pages show."""
+    return [{"slug": guess.slug, "name": guess.label, "probability": round(guess.probability, 3)} for guess in guesses]
 
 
 def variant_payload(request: HttpRequest, product: Product) -> dict:

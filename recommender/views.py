@@ -5,6 +5,7 @@ from catalog.selectors import categories_with_active_products
 from config.ratelimit import TOO_MANY_UPLOADS, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
+from recommender.services.category_guesses import category_line
 from recommender.services.feedback import feedback_of_session
 from recommender.services.maps import results_map
 from recommender.services.refine import upload_results
@@ -30,8 +31,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """The upload's status while a worker encodes it; then the products and where the photo lands on the catalog's
-    map (the answer is final: nothing is drawn for the shopper after it)."""
+    """The upload's status while a worker encodes it; then what the photo looks like (with a switch to the next
+    likely categories), the products and where the photo lands on the catalog's map (the answer is final: nothing
+    is drawn for the shopper after it)."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
     context = {"upload": upload, "items": [], "answers": {}}
     if upload.status == InspirationUpload.Status.DONE:
@@ -41,6 +43,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
             filters, context["filters_error"] = None, rejected.message
         answer = upload_results(upload=upload, filters=filters)
         context.update(answer=answer, items=answer.items, categories=categories_with_active_products())
+        context["category_line"] = category_line(upload=upload, filters=answer.filters, can_refine=answer.can_refine)
         results = [(row["product_id"], row["score"]) for row in upload.results]  # the map shows the first answer
         first = products_in_order(results) if answer.refined else answer.items
         context["map"] = results_map(results, {product.pk: product for product, _ in first})
