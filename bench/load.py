@@ -73,7 +73,7 @@ def compute_floor(photos: list[Path], count: int) -> list[float]:
         with Image.open(io.BytesIO(data)) as image:
             image.draft("RGB", (QUERY_SIDE, QUERY_SIDE))
             picture = open_upright_rgb_image(image)
-        vector, _ = encode_query(encoder, picture)
+        vector = encode_query(encoder, picture).vector
         search_vector(vector, k=settings.RECOMMENDATIONS_PER_PAGE, state=state)
         timings.append(time.perf_counter() - started)
     return timings

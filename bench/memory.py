@@ -72,7 +72,7 @@ if {worker!r}:
     torch.set_num_threads(2)
     encoder = encoder_load(state.encoder_version)
     photo = Image.new("RGB", (1600, 1200), "white")
-    vector, _ = encode_query(encoder, photo)
+    vector = encode_query(encoder, photo).vector
     search_vector(vector, k=12, state=state)
     stages["encoder loaded and one photo answered"] = rss_mb()
 stages["peak"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None, None]

@@ -217,7 +217,7 @@ def measure_photo(encoder, name: str, source: str, picture: Image.Image) -> list
     from encoders.preprocess import letterbox
     from recommender.services.vectors import vector_bytes, vector_from_bytes
 
-    _, code = encode_query(encoder, picture)
+    code = encode_query(encoder, picture).code
     code = vector_from_bytes(vector_bytes(code))  # kept on the upload as float16, drawn from there
     drawing = reconstruct_codes(encoder, np.asarray([code]))[0]
     side = drawing.size[0]

@@ -21,7 +21,7 @@ from collections.abc import Hashable, Mapping, Sequence
 LIKELY_CATEGORIES = 3  # categories searched on their own for candidates
 MIN_PROBABILITY = 0.02  # below this a category is not searched on its own
 PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a finite penalty
-PRIOR_WEIGHT = 0.05  # cosine given up per unit of log probability (the measured choice: see the module docstring)
+PRIOR_WEIGHT = 0.1  # cosine given up per unit of log probability (the measured choice: see the module docstring)
 MODES = ("none", "prior", "filter", "quota")
 
 Candidate = tuple[Hashable, float]  # (product id, cosine similarity)

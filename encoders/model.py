@@ -87,7 +87,7 @@ class OptimisationConfig:
     w_coview: float = 1.0
     coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
     w_scene: float = 1.0  # crops of TRAIN room photos -> the room's products (multiple-instance)
-    w_category: float = 1.0  # the category head's cross-entropy on clean and in-the-wild views
+    w_category: float = 1.0  # the category head's class-balanced cross-entropy on clean shots
     category_smoothing: float = 0.1  # label smoothing of that cross-entropy: keeps its probabilities honest
 
     def loss_weights(self) -> dict[str, float]:

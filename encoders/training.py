@@ -9,7 +9,7 @@
    (``TrainingInputs.without``): the held-out model that measures how the encoder does on new products.
 3. ``train_loop``: each step (``step_terms``) takes a batch of products, a clean and a wild view of each ->
    category SupCon + instance InfoNCE on the "similar" code, the reconstruction of the clean product from both,
-   and the category head's cross-entropy on both; a batch of co-viewed pairs (clean shots) -> count-weighted
+   and the category head's cross-entropy on the clean shot; a batch of co-viewed pairs (clean shots) -> count-weighted
    InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
    The mean of each term per epoch is kept.
 4. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim``, so that the served
@@ -80,9 +80,21 @@ def _product_terms(
     if opt.w_uniform:
         terms["uniform"] = losses.uniformity_loss(z)
     if opt.w_category:
-        logits = model.category_logits(torch.cat([feats_a, feats_b]).detach())  # (2B, C)
-        terms["category"] = torch.nn.functional.cross_entropy(logits, y, label_smoothing=opt.category_smoothing)
+        terms["category"] = _category_term(model, inputs, feats_a.detach(), inputs.labels[idx], opt)
     return terms
+
+
+def _category_term(
+    model: LookalikeEncoder, inputs: TrainingInputs, feats: torch.Tensor, labels: torch.Tensor, opt
+) -> torch.Tensor:
+    """The category head's cross-entropy on clean shots, each class weighted by the inverse of its number of
+    products: shoppers photograph a sofa as often as a cushion, though the catalog holds many more textiles. The
+    in-the-wild composites are left out: on the dev photos they taught the head the rooms behind the products
+    (README, "Category-aware ranking")."""
+    counts = torch.bincount(inputs.labels, minlength=len(inputs.categories)).clamp(min=1).float()
+    weights = counts.reciprocal()  # cross_entropy divides by the batch's total weight: only the ratios matter
+    logits = model.category_logits(feats)  # (B, C)
+    return torch.nn.functional.cross_entropy(logits, labels, weight=weights, label_smoothing=opt.category_smoothing)
 
 
 def _coview_term(

@@ -116,7 +116,8 @@ class InspirationUpload(models.Model):
         default=list,
         blank=True,
         help_text='What the photo looks like, by the encoder\'s category head: [{"slug", "probability"}], most '
-        "likely first (at most CATEGORY_GUESSES); empty when the encoder has no category head.",
+        "likely first, every category the catalog still has (pages show CATEGORY_GUESSES); empty when the encoder "
+        "has no category head.",
     )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='inspirationupload',
             name='categories',
-            field=models.JSONField(blank=True, default=list, help_text='What the photo looks like, by the encoder\'s category head: [{"slug", "probability"}], most likely first (at most CATEGORY_GUESSES); empty when the encoder has no category head.'),
+            field=models.JSONField(blank=True, default=list, help_text='What the photo looks like, by the encoder\'s category head: [{"slug", "probability"}], most likely first, every category the catalog still has (pages show CATEGORY_GUESSES); empty when the encoder has no category head.'),
         ),
     ]

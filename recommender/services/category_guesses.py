@@ -1,4 +1,5 @@
-"""What an answered photo looks like, by the encoder's category head (``InspirationUpload.categories``), and the
+"""What an answered photo looks like, by the encoder's category head (``InspirationUpload.categories``, kept by the
+worker by the catalog's category slugs: the encoder knows categories by name, as it was trained), and the
 one-click switch between those categories on the results page. Switching applies a category filter through the
 results page's own refine mechanism (``?category=&max_price=&colour=``), so nothing is uploaded again."""
 
@@ -15,6 +16,20 @@ from recommender.services.search import Filters
 # A next guess less likely than this is noise, not an alternative worth a click.
 MIN_ALTERNATIVE_PROBABILITY = 0.02
 ALTERNATIVES = 2  # the 2nd and 3rd guesses
+
+
+def category_guess(probabilities: dict[str, float]) -> list[dict]:
+    """The head's distribution (category name -> probability) -> ``[{"slug", "probability"}]`` over the categories
+    the catalog still has, most likely first. All of them are kept (pages show the first CATEGORY_GUESSES): the
+    ranking reads the whole distribution, as the evaluation does. One query."""
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+    slugs = dict(Category.objects.filter(name__in=[name for name, _ in ranked]).values_list("name", "slug"))
+    return [{"slug": slugs[name], "probability": round(p, 4)} for name, p in ranked if name in slugs]
+
+
+def guess_of(categories: list[dict] | None) -> dict[str, float]:
+    """An upload's stored guess -> category slug -> probability (what the ranking reads)."""
+    return {row["slug"]: float(row["probability"]) for row in categories or []}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.conf import settings
 from catalog.models import Category, Product
 from catalog.prices import format_price
 from recommender.models import InspirationUpload
-from recommender.services.category_guess import guess_of
+from recommender.services.category_guesses import guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.search import Filters, products_in_order, serving_state
 from recommender.services.variants import with_variants

@@ -25,7 +25,7 @@ from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
 from recommender.models import IndexVersion, InspirationUpload
-from recommender.services.category_guess import category_guess, guess_of
+from recommender.services.category_guesses import category_guess, guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.notify import upload_changed
 from recommender.services.search import Filters, serving_state

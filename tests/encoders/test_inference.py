@@ -3,9 +3,16 @@ import pytest
 import torch
 from PIL import Image
 
-from encoders.inference import backbone_features, encode_images, encode_scene, load_encoder, reconstruct
+from encoders.inference import (
+    backbone_features,
+    encode_images,
+    encode_query,
+    encode_scene,
+    load_encoder,
+    reconstruct,
+)
 from encoders.training import train_encoder
-from tests.encoders.helpers import make_background, make_catalog, tiny_config
+from tests.encoders.helpers import draw_product, make_background, make_catalog, tiny_config
 
 
 @pytest.fixture
@@ -165,3 +172,39 @@ def test_a_checkpoint_from_before_the_projection_still_serves_its_full_width(tra
     vectors = encode_images(load_encoder(checkpoint), paths)
 
     assert vectors.shape[1] == older["latent_dim"]
+
+
+def test_the_category_head_guesses_the_kind_of_a_photo(tmp_path):
+    """Tables are squares and lamps rounds in the tiny catalog: a new square photo is guessed a table."""
+    paths, categories = make_catalog(tmp_path)
+    checkpoint = train_encoder(
+        config=tiny_config(epochs=30),
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[],
+        backgrounds=[],
+        seed=0,
+        progress=lambda *args: None,
+        num_threads=1,
+    )
+    square = draw_product(tmp_path / "new.png", shape="square", colour=(90, 90, 90))
+
+    guess = encode_query(load_encoder(checkpoint), Image.open(square)).categories
+
+    assert set(guess) == {"lamp", "table"} and sum(guess.values()) == pytest.approx(1.0, abs=1e-5)
+    assert guess["table"] > 0.5
+    assert "category" in checkpoint["metrics"]["history"][-1]  # the term is trained and recorded
+
+
+def test_a_checkpoint_from_before_the_category_head_still_serves_and_guesses_nothing(trained):
+    checkpoint, paths = trained
+    older = {
+        **checkpoint,
+        "state_dict": {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("category.")},
+    }
+
+    encoder = load_encoder(older)
+    encoded = encode_query(encoder, paths[0])
+
+    assert not encoder.has_category_head and encoded.categories == {}
+    assert np.allclose(encoded.vector, encode_images(load_encoder(checkpoint), [paths[0]])[0], atol=1e-6)
