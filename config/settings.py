@@ -224,9 +224,9 @@ UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
 UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12
 # What a photo looks like, by the encoder's category head: the most guesses the results page and the API show per
-# upload (most likely first; the page names the first and offers the next), and how the answer uses them: "prior" (a confident
-# "sofa" photo answered with sofas, an unsure one with a mix; encoders/category_ranking.py) or "none" (similarity
-# alone).
+# upload (most likely first; the page names the first and offers the next), and how the answer uses them:
+# "prior" (a confident "sofa" photo answered with sofas, an unsure one with a mix; encoders/category_ranking.py)
+# or "none" (similarity alone).
 CATEGORY_GUESSES = int(os.environ.get("CATEGORY_GUESSES", "5"))
 CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 
