@@ -177,8 +177,8 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
     """Shoppers' uploads. "What the model sees" (the decoder's redrawing) is drawn only here, when staff with the
     permission ask: on the upload's page, or for the selected uploads; a worker on the ``pictures`` queue draws it."""
 
-    list_display = ["id", "status", "attempts", "worker", "created_at", "finished_at", "error"]
-    list_filter = ["status"]
+    list_display = ["id", "status", "kind", "attempts", "worker", "created_at", "finished_at", "error"]
+    list_filter = ["status", "kind"]
     actions = ["draw"]
     readonly_fields = [
         "id",
@@ -192,6 +192,9 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "attempts",
         "worker",
         "results",
+        "kind",
+        "pieces",
+        "complements",
         "encoder_version",
         "index_version",
         "created_at",

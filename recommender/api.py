@@ -15,11 +15,12 @@ from catalog.models import Product
 from config.ratelimit import TOO_MANY_ANSWERS, TOO_MANY_UPLOADS, allowed, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
-from recommender.presenters import category_guesses_payload, colour_payload, product_card
+from recommender.presenters import category_guesses_payload, colour_payload, piece_payload, product_card
 from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.notify import wait_for_change
 from recommender.services.refine import upload_results
+from recommender.services.room_pieces import room_view
 from recommender.services.search import Filters, goes_with_products, products_in_order, similar_products
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 from recommender.services.variants import with_variants
@@ -67,7 +68,9 @@ def upload_state(upload: InspirationUpload) -> str:
 def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Filters | None = None) -> dict:
     """The upload with its answer, one card per group of variants; with ``filters`` (``category``, ``max_price``,
     ``colour=same``) the stored vector searched again, as on the results page. ``categories``: what the photo
-    looks like, most likely first (empty when the encoder has no category head)."""
+    looks like, most likely first (empty when the encoder has no category head). ``kind``: "room" or "piece", as
+    the page first answers it; ``pieces``: what was found in the photo, each with its own lookalikes (``results``
+    stays the photo answered as one piece); ``complements``: what goes well with those pieces."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
         if filters is None:
@@ -75,6 +78,7 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
             cards = with_variants(products_in_order(stored))
         else:
             cards = upload_results(upload=upload, filters=filters).items
+    room = room_view(upload=upload)
     return {
         "id": str(upload.id),
         "status": upload.status,
@@ -83,6 +87,9 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
         "colour": colour_payload(upload.colours),
         "categories": category_guesses_payload(category_guesses(upload=upload)),
         "results": [product_card(request, product, score) for product, score in cards],
+        "kind": upload.kind,
+        "pieces": [piece_payload(request, piece) for piece in room.pieces],
+        "complements": [product_card(request, product, score) for product, score in room.complements],
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
     }
 

@@ -90,6 +90,10 @@ class InspirationUpload(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    class Kind(models.TextChoices):
+        PIECE = "piece"
+        ROOM = "room"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.ImageField(upload_to="uploads/%Y/%m/%d/")
     crop = models.JSONField(null=True, blank=True, help_text="[x, y, w, h] as fractions of the image.")
@@ -118,6 +122,23 @@ class InspirationUpload(models.Model):
         help_text='What the photo looks like, by the encoder\'s category head: [{"slug", "probability"}], most '
         "likely first, every category the catalog still has (pages show CATEGORY_GUESSES); empty when the encoder "
         "has no category head.",
+    )
+    kind = models.CharField(
+        max_length=8,
+        choices=Kind.choices,
+        default=Kind.PIECE,
+        help_text="How the photo is answered first: as one piece, or as a room of several pieces.",
+    )
+    pieces = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The pieces found in the photo, best first: [{"box": [x, y, w, h], "category": slug, "confidence", '
+        '"results": [{product_id, score}]}]; empty when none were looked for or found.',
+    )
+    complements = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What goes well with the pieces found, [{product_id, score}], best first, none of their categories.",
     )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)

@@ -12,6 +12,7 @@ from catalog.prices import currency
 from catalog.variants import variant_label
 from recommender.models import RetrainRun
 from recommender.services.category_guesses import CategoryGuess
+from recommender.services.room_pieces import RoomPiece
 
 
 def colour_payload(colours: list | None) -> dict | None:
@@ -57,6 +58,18 @@ def product_card(request: HttpRequest, product: Product, score: float | None = N
         "colour": colour_payload(product.colours),
         "variants": [variant_payload(request, option) for option in variants.options] if variants else [],
         "variants_total": variants.total if variants else 0,
+    }
+
+
+def piece_payload(request: HttpRequest, piece: RoomPiece) -> dict:
+    """A piece found in the photo: its box (x, y, w, h as fractions of the photo), what it looks like, how sure the
+    category head is, and its own lookalikes."""
+    return {
+        "box": list(piece.box),
+        "category": piece.slug,
+        "category_name": piece.label,
+        "confidence": round(piece.confidence, 3),
+        "results": [product_card(request, product, score) for product, score in piece.items],
     }
 
 

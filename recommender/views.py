@@ -9,6 +9,8 @@ from recommender.services.category_guesses import category_line
 from recommender.services.feedback import feedback_of_session
 from recommender.services.maps import results_map
 from recommender.services.refine import upload_results
+from recommender.services.room_answer import ROOM_MIN_PIECES
+from recommender.services.room_pieces import RoomView, room_view
 from recommender.services.search import Filters, products_in_order
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
@@ -31,12 +33,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    """The upload's status while a worker encodes it; then what the photo looks like (with a switch to the next
-    likely categories), the products and where the photo lands on the catalog's map (the answer is final: nothing
-    is drawn for the shopper after it)."""
+    """The upload's status while a worker encodes it; then, for a room, the photo with a hotspot on each piece found,
+    one strip of lookalikes per piece and what goes well with them; for one piece (or when the shopper switches to
+    it), what the photo looks like (with a switch to the next likely categories), the products and where the photo
+    lands on the catalog's map. The answer is final: nothing is drawn for the shopper after it."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
-    context = {"upload": upload, "items": [], "answers": {}}
+    context = {"upload": upload, "items": [], "answers": {}, "shown_as": InspirationUpload.Kind.PIECE}
     if upload.status == InspirationUpload.Status.DONE:
+        room = room_view(upload=upload)
+        context.update(room=room, can_switch=_can_switch(upload, room), shown_as=_shown_as(request, upload, room))
+    if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.PIECE:
         try:
             filters = _page_filters(request)
         except UploadRejected as rejected:
@@ -52,6 +58,25 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
             session_key=request.session.session_key, context="upload", upload=upload
         )
     return render(request, "recommender/upload_detail.html", context)
+
+
+def _can_switch(upload: InspirationUpload, room: RoomView) -> bool:
+    """The shopper may switch between the room and the one-piece answer when it is a room, or when several pieces
+    were found although the photo was answered as one piece (the shopper knows better)."""
+    return upload.kind == InspirationUpload.Kind.ROOM or len(room.pieces) >= ROOM_MIN_PIECES
+
+
+def _shown_as(request: HttpRequest, upload: InspirationUpload, room: RoomView) -> str:
+    """How the page answers: as the shopper switched it (``?as=room`` or ``?as=piece``), else as one piece when
+    they chose filters (filters refine the one-piece answer), else as the worker decided."""
+    if not room.pieces:
+        return InspirationUpload.Kind.PIECE
+    chosen = request.GET.get("as")
+    if chosen in InspirationUpload.Kind.values:
+        return chosen
+    if {"category", "max_price", "colour"} & set(request.GET):
+        return InspirationUpload.Kind.PIECE
+    return upload.kind
 
 
 def _page_filters(request: HttpRequest) -> Filters | None:

@@ -10,7 +10,9 @@ on the ``pictures`` queue).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from io import BytesIO
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -24,10 +26,12 @@ from catalog.colours import dominant_colours
 from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
+from encoders.pieces import Piece
 from recommender.models import IndexVersion, InspirationUpload
 from recommender.services.category_guesses import category_guess, guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.notify import upload_changed
+from recommender.services.room_answer import upload_pieces_store
 from recommender.services.search import Filters, serving_state
 from recommender.services.uploads import RecommenderNotReady
 from recommender.services.vectors import vector_bytes, vector_from_bytes
@@ -69,14 +73,21 @@ def query_image(upload: InspirationUpload) -> Image.Image:
     return picture
 
 
-def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
+PiecesOf = Callable[[Any, Image.Image], list[Piece]]  # (encoder, photo) -> the pieces found in it, best first
+
+
+def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = None) -> InspirationUpload:
     """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
-    done. Idempotent: a retried upload is computed again from the stored photo."""
+    done. With ``pieces_of`` (``encoders.piece_finder.find_pieces`` with its ``max_pieces``), also the pieces of
+    the photo, each with its own lookalikes, and whether it is a room (``upload_pieces_store``); ``results``
+    stays the answer to the photo as one piece either way. Idempotent: a retried upload is computed again from
+    the stored photo."""
     state = serving_state()
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
     picture = query_image(upload)
-    encoded = encode_query(encoder_load(state.encoder_version), picture)
+    encoder = encoder_load(state.encoder_version)
+    encoded = encode_query(encoder, picture)
     vector, code = encoded.vector, encoded.code
     upload.colours = dominant_colours(picture)  # of the box, when one is marked: what is searched
     upload.categories = category_guess(encoded.categories)
@@ -89,6 +100,10 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
         state=state,
     )
     upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
+    # The pieces of a room. Not inside a box the shopper marked: they chose the one piece they want.
+    if pieces_of is not None and not upload.crop:
+        pieces = pieces_of(encoder, picture)
+        upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
     upload.encoder_version = state.encoder_version
     upload.index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
     upload.code = vector_bytes(code)
@@ -99,6 +114,9 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
         upload.save(
             update_fields=[
                 "results",
+                "kind",
+                "pieces",
+                "complements",
                 "encoder_version",
                 "index_version",
                 "code",

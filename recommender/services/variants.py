@@ -80,7 +80,13 @@ def with_variants(items: list[tuple[Product, float]]) -> list[tuple[Product, flo
         {index: (product.image_sha256, product.variant_key) for index, (product, _) in enumerate(items)},
     )
     items = [(items[index][0], score) for index, score in kept]
-    products = [product for product, _ in items]
+    variants_attach([product for product, _ in items])
+    return items
+
+
+def variants_attach(products: list[Product]) -> None:
+    """Give each of ``products`` ``.variants``: its other colours and sizes (none are left out, unlike
+    ``with_variants``). Two queries whatever the number of products."""
     by_picture = _group_members("image_sha256", {p.image_sha256 for p in products if p.image_sha256})
     by_name = _group_members("variant_key", {p.variant_key for p in products if p.variant_key})
     for product in products:
@@ -90,4 +96,3 @@ def with_variants(items: list[tuple[Product, float]]) -> list[tuple[Product, flo
         options = sorted(others.values(), key=lambda m: (m.name, m.sku))
         total = max(len(options), pictures - 1, names - 1)
         product.variants = Variants(options=options[:MAX_OPTIONS], total=total)
-    return items

@@ -111,3 +111,10 @@ def crop_style(crop) -> str:
     except (TypeError, ValueError):
         return ""
     return f"left:{x:.2%};top:{y:.2%};width:{w:.2%};height:{h:.2%}"
+
+
+@register.filter
+def hotspot_style(piece) -> str:
+    """Where a piece's hotspot sits over the photo (its ``centre``, fractions of the photo) as a CSS position."""
+    x, y = piece.centre
+    return f"left:{x:.2%};top:{y:.2%}"

@@ -1,0 +1,116 @@
+"""Answering a room photo piece by piece (in the worker, but without torch: it reads ``encoders.pieces.Piece``).
+
+``encoders.piece_finder`` finds the pieces of furniture in a photo; here each piece is answered with its own
+lookalikes, ranked with its own category guess, and the upload is said to be a room when several confident pieces
+of different kinds were found. "Goes well with what you have" are the complements of each piece's best match,
+leaving out the kinds of furniture the room already has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from catalog.models import Category, Product
+from encoders.pieces import Piece
+from recommender.models import InspirationUpload
+from recommender.services.category_search import category_search
+from recommender.services.search import Filters, ServingState, goes_with_products
+
+# A room is at least ROOM_MIN_PIECES confident pieces, of at least two different categories. Both are first
+# choices, to be measured on the dev rooms once pieces are found (issue 12): a piece the category head gives less
+# than PIECE_MIN_CONFIDENCE is not shown, and does not make a photo a room.
+ROOM_MIN_PIECES = 2
+PIECE_MIN_CONFIDENCE = 0.5
+PIECE_RESULTS = 10  # lookalikes per piece: one strip of the results page
+ROOM_COMPLEMENTS = 12  # "goes well with what you have"
+
+
+def _slugs_of(pieces: list[Piece]) -> dict[str, str]:
+    """Category name (as the encoder knows it) -> the catalog's slug, for every name the pieces mention. One query."""
+    names = {piece.category for piece in pieces}
+    for piece in pieces:
+        names.update(piece.categories or {})
+    return dict(Category.objects.filter(name__in=names).values_list("name", "slug"))
+
+
+def piece_guess(piece: Piece, slugs: dict[str, str]) -> dict[str, float]:
+    """What the piece looks like, slug -> probability (what ``category_search`` ranks with): the head's whole
+    distribution when the finder kept it, else its top category alone."""
+    distribution = piece.categories or {piece.category: piece.confidence}
+    return {slugs[name]: float(p) for name, p in distribution.items() if name in slugs}
+
+
+def room_kind(categories_and_confidences: list[tuple[str, float]]) -> str:
+    """ "room" when at least ROOM_MIN_PIECES of the pieces are confident and of at least two different categories;
+    otherwise "piece" (one thing, or nothing sure enough to split the photo into)."""
+    confident = [category for category, confidence in categories_and_confidences if confidence >= PIECE_MIN_CONFIDENCE]
+    if len(confident) >= ROOM_MIN_PIECES and len(set(confident)) >= 2:
+        return InspirationUpload.Kind.ROOM
+    return InspirationUpload.Kind.PIECE
+
+
+def room_answer(
+    pieces: list[Piece], *, state: ServingState | None, filters: Filters, k: int = PIECE_RESULTS
+) -> tuple[str, list[dict]]:
+    """The kind of the photo and its confident pieces, most confident first, each answered within what it looks
+    like: ``[{"box", "category" (slug), "confidence", "results": [{"product_id", "score"}]}]``.
+
+    A piece of a category the catalog no longer has is left out (there is nothing to name it by). The pieces are
+    searched without the upload's category filter, which would give every piece the same kind of product, and
+    without "same colour" (the colour known is the whole photo's); the highest price still applies. Cost: one
+    query for the slugs, then one ``category_search`` per piece."""
+    confident = sorted(
+        (piece for piece in pieces if piece.confidence >= PIECE_MIN_CONFIDENCE), key=lambda piece: -piece.confidence
+    )
+    slugs = _slugs_of(confident) if confident else {}
+    piece_filters = replace(filters.without_colour(), category="")
+    answered = []
+    for piece in confident:
+        if piece.category not in slugs:
+            continue
+        results = category_search(
+            piece.vector, k=k, filters=piece_filters, guess=piece_guess(piece, slugs), state=state
+        )
+        answered.append(
+            {
+                "box": [round(min(max(float(value), 0.0), 1.0), 4) for value in piece.box],
+                "category": slugs[piece.category],
+                "confidence": round(float(piece.confidence), 4),
+                "results": [{"product_id": pid, "score": round(score, 5)} for pid, score in results],
+            }
+        )
+    kind = room_kind([(row["category"], row["confidence"]) for row in answered])
+    return kind, answered
+
+
+def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) -> list[tuple[int, float]]:
+    """What goes well with the pieces: the complements of each piece's best match (the goes-with path a product
+    page shows), none of a category the pieces already have, each product once with its best score, best first.
+    At most one goes-with query per piece, plus one query for the best matches and one for the categories."""
+    best_ids = [row["results"][0]["product_id"] for row in pieces_answer if row.get("results")]
+    best = Product.objects.select_related("category").in_bulk(best_ids)
+    present = {row["category"] for row in pieces_answer} | {product.category.slug for product in best.values()}
+    scores: dict[int, float] = {}
+    for product_id in dict.fromkeys(best_ids):
+        if product_id not in best:
+            continue
+        for pid, score in goes_with_products(product=best[product_id], k=k):
+            scores[pid] = max(score, scores.get(pid, score))
+    category_of = dict(Product.objects.filter(pk__in=scores).values_list("pk", "category__slug"))
+    kept = [(pid, score) for pid, score in scores.items() if category_of.get(pid) not in present | {None}]
+    return sorted(kept, key=lambda item: (-item[1], item[0]))[:k]
+
+
+def upload_pieces_store(
+    upload: InspirationUpload, pieces: list[Piece], *, state: ServingState | None, filters: Filters
+) -> None:
+    """Set the upload's ``kind``, ``pieces`` and ``complements`` from the pieces found in its photo (the caller
+    saves them with the rest of the answer). A photo for which the shopper chose a category is answered as one
+    piece whatever it holds (they said what they want); its pieces are still kept, so the page can offer the room
+    answer. Boxes are fractions of the whole photo: pieces are not looked for inside a box the shopper marked."""
+    kind, answered = room_answer(pieces, state=state, filters=filters)
+    if filters.category:
+        kind = InspirationUpload.Kind.PIECE
+    upload.kind = kind
+    upload.pieces = answered
+    upload.complements = [{"product_id": pid, "score": round(score, 5)} for pid, score in room_complements(answered)]

@@ -1,0 +1,365 @@
+"""Shop the room: a photo of several confident pieces is answered as a room, each piece with its own lookalikes
+within what it looks like, plus what goes well with them; the API and the results page show the pieces (hotspots
+and strips) with a switch back to the one-piece answer."""
+
+import re
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Category, Product
+from encoders.pieces import Piece
+from recommender.models import InspirationUpload
+from recommender.services.room_answer import (
+    PIECE_MIN_CONFIDENCE,
+    piece_guess,
+    room_answer,
+    room_complements,
+    room_kind,
+    upload_pieces_store,
+)
+from recommender.services.search import Filters, product_vector, serving_state
+from recommender.services.upload_processing import upload_answer
+from recommender.services.uploads import parse_upload_request, upload_create
+from tests.recommender.conftest import KINDS, draw, png
+
+pytestmark = pytest.mark.django_db
+
+DISPLAY_NAMES = {"sofa": "Sofas", "lamp": "Lamps", "rug": "Rugs & carpets"}
+BOXES = {"sofa": (0.05, 0.5, 0.6, 0.4), "lamp": (0.7, 0.1, 0.2, 0.5), "rug": (0.2, 0.85, 0.6, 0.15)}
+
+
+def piece_of(product: Product, confidence: float, *, box=None, categories=None) -> Piece:
+    """A piece that looks exactly like ``product`` (its served vector), of the product's category."""
+    category = product.category.name
+    return Piece(
+        box=box or BOXES[category],
+        category=category,
+        confidence=confidence,
+        vector=product_vector(product.pk, serving_state()),
+        categories=categories,
+    )
+
+
+def category_slugs(results: list[dict]) -> set[str]:
+    ids = [row["product_id"] for row in results]
+    return set(Product.objects.filter(pk__in=ids).values_list("category__slug", flat=True))
+
+
+# The kind of answer
+
+
+def test_two_confident_pieces_of_different_categories_are_a_room(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+
+    kind, pieces = room_answer(
+        [piece_of(lamp, 0.7), piece_of(sofa, 0.9)], state=serving_state(), filters=Filters(), k=4
+    )
+
+    assert kind == "room"
+    assert [(piece["category"], piece["confidence"]) for piece in pieces] == [("sofa", 0.9), ("lamp", 0.7)]
+    assert pieces[0]["box"] == list(BOXES["sofa"])
+
+
+def test_one_confident_piece_is_a_piece(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+
+    kind, pieces = room_answer(
+        [piece_of(sofa, 0.9), piece_of(lamp, PIECE_MIN_CONFIDENCE - 0.2)], state=serving_state(), filters=Filters()
+    )
+
+    assert kind == "piece"
+    assert [piece["category"] for piece in pieces] == ["sofa"]  # an unsure piece is not shown
+
+
+def test_pieces_below_the_confidence_are_a_piece_with_nothing_to_show(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+
+    kind, pieces = room_answer([piece_of(sofa, 0.3), piece_of(lamp, 0.45)], state=serving_state(), filters=Filters())
+
+    assert (kind, pieces) == ("piece", [])
+
+
+def test_two_confident_pieces_of_one_category_are_a_piece():
+    assert room_kind([("armchair", 0.9), ("armchair", 0.8)]) == "piece"
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8)]) == "room"
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8), ("lamp", 0.2)]) == "room"
+
+
+def test_a_piece_of_a_category_the_catalog_does_not_have_is_left_out(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    unknown = Piece(box=(0, 0, 1, 1), category="spaceship", confidence=0.99, vector=piece_of(sofa, 1).vector)
+
+    kind, pieces = room_answer(
+        [unknown, piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters()
+    )
+
+    assert kind == "room" and [piece["category"] for piece in pieces] == ["sofa", "lamp"]
+
+
+# Each piece answered on its own
+
+
+def test_each_piece_is_answered_with_lookalikes_of_its_own_category(served):
+    sofa, lamp, rug = (served["products"][kind][1] for kind in ("sofa", "lamp", "rug"))
+
+    _, pieces = room_answer(
+        [piece_of(sofa, 0.9), piece_of(lamp, 0.8), piece_of(rug, 0.7)], state=serving_state(), filters=Filters(), k=4
+    )
+
+    for piece, product in zip(pieces, (sofa, lamp, rug), strict=True):
+        assert len(piece["results"]) == 4
+        assert category_slugs(piece["results"]) == {piece["category"]}
+        assert piece["results"][0]["product_id"] == product.pk  # the piece looks exactly like it
+
+
+def test_the_upload_s_category_filter_does_not_turn_every_piece_into_that_category(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+
+    _, pieces = room_answer(
+        [piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters(category="sofa"), k=4
+    )
+
+    assert category_slugs(pieces[1]["results"]) == {"lamp"}
+
+
+def test_a_piece_is_ranked_with_its_whole_distribution_when_the_finder_kept_it():
+    piece = Piece(
+        box=(0, 0, 1, 1), category="Sofa", confidence=0.8, vector=np.zeros(4), categories={"Sofa": 0.8, "Lamp": 0.2}
+    )
+    top_only = Piece(box=(0, 0, 1, 1), category="Sofa", confidence=0.8, vector=np.zeros(4))
+    slugs = {"Sofa": "sofa", "Lamp": "lamp"}
+
+    assert piece_guess(piece, slugs) == {"sofa": 0.8, "lamp": 0.2}
+    assert piece_guess(top_only, slugs) == {"sofa": 0.8}
+
+
+# Goes well with what you have
+
+
+def test_complements_leave_out_the_categories_already_in_the_room(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    _, pieces = room_answer([piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters())
+
+    complements = room_complements(pieces, k=6)
+
+    assert complements
+    assert category_slugs([{"product_id": pid} for pid, _ in complements]) == {"rug"}
+    assert len({pid for pid, _ in complements}) == len(complements)
+    assert [score for _, score in complements] == sorted((score for _, score in complements), reverse=True)
+
+
+def test_complements_cost_at_most_one_goes_with_query_per_piece(served, monkeypatch):
+    from recommender.services import room_answer as module
+
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    _, pieces = room_answer([piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters())
+    asked = []
+    real = module.goes_with_products
+    monkeypatch.setattr(
+        module, "goes_with_products", lambda *, product, k: asked.append(product.pk) or real(product=product, k=k)
+    )
+
+    room_complements(pieces + pieces, k=6)  # the same best products twice
+
+    assert sorted(asked) == sorted({pieces[0]["results"][0]["product_id"], pieces[1]["results"][0]["product_id"]})
+
+
+# The worker
+
+
+@pytest.fixture
+def answered_photo(served, django_capture_on_commit_callbacks):
+    """A room-like photo answered through the worker's service as one piece (as today)."""
+    photo = SimpleUploadedFile("room.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
+    upload.refresh_from_db()
+    assert upload.status == InspirationUpload.Status.DONE and upload.kind == "piece" and upload.pieces == []
+    return upload
+
+
+def test_the_worker_stores_the_pieces_and_keeps_the_one_piece_answer(served, answered_photo):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    found = [piece_of(sofa, 0.9), piece_of(lamp, 0.8)]
+    seen = []
+
+    upload_answer(upload=answered_photo, pieces_of=lambda encoder, picture: seen.append(picture.size) or found)
+
+    stored = InspirationUpload.objects.get(pk=answered_photo.pk)
+    assert seen and stored.kind == "room"
+    assert [piece["category"] for piece in stored.pieces] == ["sofa", "lamp"]
+    assert all(piece["results"] for piece in stored.pieces)
+    assert stored.complements and category_slugs(stored.complements) == {"rug"}
+    assert stored.results == answered_photo.results and len(stored.results) == 12
+
+
+def test_no_pieces_are_looked_for_inside_a_box_the_shopper_marked(served, answered_photo):
+    answered_photo.crop = [0.1, 0.1, 0.5, 0.5]
+    answered_photo.save(update_fields=["crop"])
+
+    upload_answer(upload=answered_photo, pieces_of=lambda encoder, picture: pytest.fail("looked for pieces"))
+
+    assert InspirationUpload.objects.get(pk=answered_photo.pk).kind == "piece"
+
+
+def test_a_category_the_shopper_chose_answers_the_photo_as_one_piece(served):
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    upload = InspirationUpload(image="uploads/room.png")
+
+    upload_pieces_store(
+        upload, [piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters(category="lamp")
+    )
+
+    assert upload.kind == "piece" and len(upload.pieces) == 2  # kept, so the page can offer the room answer
+
+
+# The API and the page (pieces stored as the worker leaves them)
+
+
+@pytest.fixture
+def named(catalog_products):
+    for slug, name in DISPLAY_NAMES.items():
+        Category.objects.filter(slug=slug).update(display_name=name)
+    return catalog_products
+
+
+def stored_piece(products: list[Product], confidence: float, box) -> dict:
+    return {
+        "box": list(box),
+        "category": products[0].category.slug,
+        "confidence": confidence,
+        "results": [{"product_id": product.pk, "score": 0.9 - n / 10} for n, product in enumerate(products)],
+    }
+
+
+def room_upload(products: dict, *, pieces: int = 2, kind: str = "room", **fields) -> InspirationUpload:
+    """A done upload whose photo was found to hold ``pieces`` pieces (sofa, lamp, rug, then sofa again)."""
+    order = ["sofa", "lamp", "rug", "sofa"]
+    stored = [stored_piece(products[order[n]], round(0.9 - n / 10, 2), BOXES[order[n]]) for n in range(pieces)]
+    return InspirationUpload.objects.create(
+        image=ContentFile(png(draw((200, 200, 200), "square", size=120)), name="room.png"),
+        status=InspirationUpload.Status.DONE,
+        results=[{"product_id": product.pk, "score": 0.8} for product in products["sofa"]],
+        kind=kind,
+        pieces=stored,
+        complements=[{"product_id": products["rug"][0].pk, "score": 0.7}] if pieces < 3 else [],
+        **fields,
+    )
+
+
+def status_json(client, upload: InspirationUpload) -> dict:
+    response = client.get(f"/api/uploads/{upload.id}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_api_gives_the_kind_the_pieces_with_their_products_and_the_complements(client, named):
+    upload = room_upload(named)
+
+    data = status_json(client, upload)
+
+    assert data["kind"] == "room"
+    sofa, lamp = data["pieces"]
+    assert sofa["box"] == list(BOXES["sofa"]) and sofa["category"] == "sofa" and sofa["category_name"] == "Sofas"
+    assert sofa["confidence"] == 0.9 and lamp["category_name"] == "Lamps"
+    assert [card["sku"] for card in lamp["results"]] == [product.sku for product in named["lamp"]]
+    assert set(lamp["results"][0]) >= {"sku", "name", "url", "image", "category", "price", "score", "variants"}
+    assert [card["sku"] for card in data["complements"]] == [named["rug"][0].sku]
+    assert [card["sku"] for card in data["results"]] == [product.sku for product in named["sofa"]]
+
+
+def test_a_piece_upload_in_the_api_has_no_pieces(client, named):
+    upload = room_upload(named, pieces=0, kind="piece")
+
+    data = status_json(client, upload)
+
+    assert (data["kind"], data["pieces"], data["complements"]) == ("piece", [], [])
+
+
+def test_the_api_reads_the_pieces_with_the_same_number_of_queries_for_one_or_four(client, named):
+    one, four = room_upload(named, pieces=1), room_upload(named, pieces=4)
+
+    counts = []
+    for upload in (one, four):
+        with CaptureQueriesContext(connection) as queries:
+            data = status_json(client, upload)
+        counts.append(len(queries))
+        assert sum(len(piece["results"]) for piece in data["pieces"]) == 4 * len(upload.pieces)
+
+    assert counts[0] == counts[1], counts
+
+
+def hotspot_labels(html: str) -> list[str]:
+    return re.findall(r'<a class="hotspot"[^>]*aria-label="([^"]+)"', html)
+
+
+def test_the_page_of_a_room_shows_a_labelled_hotspot_and_a_strip_per_piece(client, named):
+    upload = room_upload(named)
+
+    html = client.get(upload.get_absolute_url()).content.decode()
+
+    assert hotspot_labels(html) == ["Sofas: 4 lookalikes", "Lamps: 4 lookalikes"]
+    assert 'href="#piece-1"' in html and 'href="#piece-2"' in html
+    for number, kind in ((1, "sofa"), (2, "lamp")):
+        strip = re.search(rf'<section class="piece-strip" id="piece-{number}".*?</section>', html, re.S).group(0)
+        assert re.findall(r'class="name">([^<]+)<', strip) == [product.name for product in named[kind]]
+    assert "Goes well with what you have" in html and named["rug"][0].name in html
+    assert 'aria-current="page">Answer as a room' in html
+    assert 'id="results"' not in html  # the one-piece grid is one click away
+
+
+def test_the_page_keeps_a_constant_number_of_queries_for_one_or_four_pieces(client, named):
+    counts = []
+    for pieces in (1, 4):
+        upload = room_upload(named, pieces=pieces)
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(f"{upload.get_absolute_url()}?as=room").content.decode()
+        counts.append(len(queries))
+        assert len(hotspot_labels(html)) == pieces
+
+    assert counts[0] == counts[1], counts
+
+
+def test_the_switch_answers_a_room_as_one_piece_and_back(client, named):
+    upload = room_upload(named)
+
+    as_piece = client.get(f"{upload.get_absolute_url()}?as=piece").content.decode()
+    as_room = client.get(f"{upload.get_absolute_url()}?as=room").content.decode()
+
+    assert hotspot_labels(as_piece) == [] and 'id="results"' in as_piece
+    assert 'aria-current="page">Answer as one piece' in as_piece
+    assert re.findall(r'class="name">(SOFA \d)<', as_piece) == [product.name for product in named["sofa"]]
+    assert len(hotspot_labels(as_room)) == 2
+
+
+def test_filters_chosen_on_a_room_page_refine_the_one_piece_answer(client, named):
+    upload = room_upload(named)
+
+    html = client.get(f"{upload.get_absolute_url()}?category=&max_price=").content.decode()
+
+    assert hotspot_labels(html) == [] and 'id="results"' in html
+
+
+def test_a_photo_of_several_pieces_answered_as_one_piece_offers_the_room(client, named):
+    upload = room_upload(named, kind="piece")
+
+    html = client.get(upload.get_absolute_url()).content.decode()
+
+    assert hotspot_labels(html) == [] and 'id="results"' in html
+    assert 'aria-current="page">Answer as one piece' in html and 'href="?as=room"' in html
+
+
+def test_the_page_of_a_piece_upload_is_unchanged(client, named):
+    upload = room_upload(named, pieces=0, kind="piece", crop=[0.1, 0.2, 0.5, 0.5])
+
+    html = client.get(upload.get_absolute_url()).content.decode()
+
+    assert 'id="results"' in html and 'id="crop-outline"' in html and "we searched inside the box you marked" in html
+    assert "answer-switch" not in html and "hotspot" not in html and "piece-strip" not in html
+    assert "Goes well with what you have" not in html and "js/room.js" not in html
+    assert re.findall(r'class="name">([^<]+)<', html) == [product.name for product in named["sofa"]]
