@@ -1,0 +1,176 @@
+"""A room answer in Chromium: the photo with a numbered hotspot on each piece, chosen by mouse, keyboard or touch,
+brings that piece's strip of lookalikes forward; at 1280 px and 375 px (no sideways scrolling). Saves screenshots
+under var/screenshots/."""
+
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image, ImageDraw
+
+from catalog.models import Category
+from recommender.models import InspirationUpload
+from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
+from tests.browser.test_accessibility import AUDIT
+from tests.recommender.conftest import KINDS, png
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+DISPLAY_NAMES = {"sofa": "Sofas", "lamp": "Lamps", "rug": "Rugs & carpets"}
+# Where each piece stands in the room photo (x, y, w, h as fractions), in the order the worker ranks them.
+BOXES = {"sofa": (0.08, 0.45, 0.5, 0.35), "lamp": (0.72, 0.12, 0.16, 0.55), "rug": (0.25, 0.82, 0.55, 0.14)}
+
+
+def room_photo(width: int = 800, height: int = 500) -> bytes:
+    """A plain room: a wall, a floor, and a sofa, a lamp and a rug drawn at their boxes."""
+    image = Image.new("RGB", (width, height), (236, 230, 218))
+    pen = ImageDraw.Draw(image)
+    pen.rectangle((0, int(height * 0.7), width, height), fill=(190, 160, 120))
+    for category, colour, shape in KINDS:
+        x, y, w, h = BOXES[category]
+        box = (int(x * width), int(y * height), int((x + w) * width), int((y + h) * height))
+        if shape == "round":
+            pen.ellipse(box, fill=colour)
+        elif shape == "stripes":
+            for top in range(box[1], box[3], 12):
+                pen.rectangle((box[0], top, box[2], min(top + 6, box[3])), fill=colour)
+        else:
+            pen.rectangle(box, fill=colour)
+    return png(image)
+
+
+@pytest.fixture
+def room(catalog_products):
+    """A done upload of a room photo as the worker leaves it: three pieces, each with its lookalikes, and what goes
+    well with them."""
+    for slug, name in DISPLAY_NAMES.items():
+        Category.objects.filter(slug=slug).update(display_name=name)
+    pieces = [
+        {
+            "box": list(BOXES[category]),
+            "category": category,
+            "confidence": confidence,
+            "results": [
+                {"product_id": product.pk, "score": round(0.9 - n / 20, 3)}
+                for n, product in enumerate(catalog_products[category])
+            ],
+        }
+        for category, confidence in (("sofa", 0.93), ("lamp", 0.81), ("rug", 0.66))
+    ]
+    return InspirationUpload.objects.create(
+        image=ContentFile(room_photo(), name="room.png"),
+        status=InspirationUpload.Status.DONE,
+        results=[{"product_id": product.pk, "score": 0.8} for product in catalog_products["sofa"]],
+        kind=InspirationUpload.Kind.ROOM,
+        pieces=pieces,
+        complements=[{"product_id": catalog_products["rug"][1].pk, "score": 0.7}],
+    )
+
+
+def chosen_strip(page) -> str:
+    """The strip brought forward: the highlighted one (CSS :target), which also has the keyboard focus."""
+    return page.evaluate(
+        """() => {
+          const target = document.querySelector('.piece-strip:target');
+          const focused = document.activeElement.closest('.piece-strip');
+          return target && focused === target ? target.id : null;
+        }"""
+    )
+
+
+def strip_in_view(page, strip_id: str) -> bool:
+    return page.evaluate(
+        """(id) => {
+          const box = document.getElementById(id).getBoundingClientRect();
+          return box.top >= -1 && box.top < window.innerHeight / 2;
+        }""",
+        strip_id,
+    )
+
+
+def hotspots_on_the_photo(page) -> list[dict]:
+    """Each hotspot's size and whether it lies wholly on the photo and is what a tap at its centre hits."""
+    return page.evaluate(
+        """() => {
+          const photo = document.querySelector('.room-photo').getBoundingClientRect();
+          return [...document.querySelectorAll('.hotspot')].map(a => {
+            const box = a.getBoundingClientRect();
+            const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+            return {
+              width: box.width, height: box.height,
+              inside: box.left >= photo.left && box.right <= photo.right && box.top >= photo.top
+                && box.bottom <= photo.bottom,
+              reachable: hit === a || a.contains(hit),
+            };
+          });
+        }"""
+    )
+
+
+def test_the_shopper_chooses_a_piece_of_the_room_by_mouse_and_by_keyboard(page, room):
+    page.goto(room.get_absolute_url())
+
+    hotspots = page.locator(".hotspot")
+    assert hotspots.count() == 3
+    for spot in hotspots_on_the_photo(page):
+        assert spot["inside"] and spot["reachable"] and spot["width"] >= 44 and spot["height"] >= 44, spot
+    assert page.get_by_role("link", name="Lamps: 4 lookalikes").is_visible()
+    assert page.locator("#piece-1").get_by_role("heading", name="Sofas: 4 lookalikes").is_visible()
+    assert page.locator("#piece-2 .strip .card").count() == 4
+    assert page.locator("#complements .card").count() == 1
+    assert page.evaluate(AUDIT) == []  # labels, alt text, contrast
+    screenshot(page, "room-answer-1280")
+
+    page.get_by_role("link", name="Rugs & carpets: 4 lookalikes").click()
+    page.wait_for_function("() => location.hash === '#piece-3'")
+    page.wait_for_function("() => document.getElementById('piece-3').getBoundingClientRect().top < 200")
+    assert chosen_strip(page) == "piece-3" and strip_in_view(page, "piece-3")
+    assert page.locator("#hotspot-3").get_attribute("aria-current") == "true"
+    screenshot(page, "room-answer-chosen-1280", full_page=False)
+
+    # From the keyboard: the hotspots are in reading order, Enter chooses one, Tab goes on into its strip.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#hotspot-1").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "hotspot-2"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.hash === '#piece-2'")
+    assert chosen_strip(page) == "piece-2"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.piece-strip')?.id") == "piece-2"
+    assert page.locator("#hotspot-3").get_attribute("aria-current") is None
+
+
+def test_the_switch_answers_the_room_as_one_piece(page, room):
+    page.goto(room.get_absolute_url())
+
+    page.get_by_role("link", name="Answer as one piece").click()
+    page.wait_for_url("**?as=piece")
+
+    assert page.locator(".hotspot").count() == 0
+    assert page.locator("#results .card").count() == 4
+    page.get_by_role("link", name="Answer as a room").click()
+    page.wait_for_url("**?as=room")
+    assert page.locator(".hotspot").count() == 3
+
+
+def test_a_room_on_a_phone_is_tapped_without_sideways_scrolling(browser, live_server, settings, room):
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(room.get_absolute_url())
+        assert no_sideways_scroll(page)
+        for spot in hotspots_on_the_photo(page):
+            assert spot["inside"] and spot["reachable"] and spot["width"] >= 44, spot
+        screenshot(page, "room-answer-375")
+
+        page.locator("#hotspot-2").tap()
+        page.wait_for_function("() => location.hash === '#piece-2'")
+        page.wait_for_function("() => Math.abs(document.getElementById('piece-2').getBoundingClientRect().top) < 40")
+        assert chosen_strip(page) == "piece-2"
+        assert no_sideways_scroll(page)
+        screenshot(page, "room-answer-chosen-375", full_page=False)
+    finally:
+        context.close()
+    assert not errors, errors
