@@ -147,6 +147,9 @@ def test_the_switch_answers_the_room_as_one_piece(page, room):
 
     assert page.locator(".hotspot").count() == 0
     assert page.locator("#results .card").count() == 4
+    page.set_viewport_size(PHONE)
+    assert no_sideways_scroll(page)
+    screenshot(page, "room-answered-as-one-piece-375", full_page=False)
     page.get_by_role("link", name="Answer as a room").click()
     page.wait_for_url("**?as=room")
     assert page.locator(".hotspot").count() == 3
