@@ -23,6 +23,12 @@ Readings of the protocol where the README is terse:
   catalog; relevant = the room's products; hit@10 and (capped) recall@10 as above, averaged over
   photos. A photo may be queried with several vectors (crops): a product's score is its best
   cosine over the crops (multi_query_scores).
+- pieces (an encoder with a category head; encoders.piece_finder): each room photo is answered as the product
+  answers a room, by its pieces; a photo without pieces is answered whole. "pieces hit@10" and "pieces R@10" read
+  the merged ranking (each product's best score over the pieces, multi_query_scores) as scene does; "pieces union
+  R@10" is the share of the room's products in the union of the pieces' own top 10s (not capped); "piece
+  precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
+  without pieces skipped); "pieces per photo" counts them.
 - held-out (encoders.holdout): the vectors come from a model trained without the held-out products.
   P@10: each held-out product queries the whole catalog (held-out products included) without itself, as loo.
   room hit@10: the room queries above whose query product is held out (relevant: the room's other products,
@@ -247,6 +253,43 @@ def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *
     """(hit@k, recall@k) of room-photo queries, averaged over photos."""
     hits, recalls = scene_hit_recall_scores(query_scores, rooms, k=k)
     return _mean(hits), _mean(recalls)
+
+
+def union_recall_scores(
+    piece_scores: Sequence[np.ndarray], rooms: Sequence[Sequence[int]], *, k: int = K
+) -> np.ndarray:
+    """The share of each room's products found in the union of its pieces' top-k lists (Q,): row i of
+    ``piece_scores`` holds the scores (M_i, N) of the M_i pieces of the photo of rooms[i] (catalog indices). Not
+    capped at k: a room of 20 products needs them all among its pieces' answers to score 1. Rooms with no catalog
+    product are skipped, as in scene_hit_recall_scores."""
+    out = []
+    for scores, room in zip(piece_scores, rooms, strict=True):
+        if not len(room):
+            continue
+        found = set(top_k(np.atleast_2d(scores), k=k).ravel().tolist())
+        out.append(len(found.intersection(room)) / len(set(room)))
+    return np.array(out)
+
+
+def piece_precision_scores(
+    piece_categories: Sequence[Sequence[str]],
+    rooms: Sequence[Sequence[int]],
+    catalog_categories: Sequence[str],
+) -> np.ndarray:
+    """The share of each photo's pieces whose category is among its room's products' categories (Q,). Photos
+    without pieces, and rooms with no catalog product, are skipped: there is nothing to be right about."""
+    out = []
+    for found, room in zip(piece_categories, rooms, strict=True):
+        if not len(found) or not len(room):
+            continue
+        present = {catalog_categories[i] for i in room}
+        out.append(sum(category in present for category in found) / len(found))
+    return np.array(out)
+
+
+def pieces_per_photo_scores(piece_counts: Sequence[int], rooms: Sequence[Sequence[int]]) -> np.ndarray:
+    """How many pieces each photo yielded (Q,), over the photos whose room has a catalog product."""
+    return np.array([float(n) for n, room in zip(piece_counts, rooms, strict=True) if len(room)])
 
 
 def _mean(scores: np.ndarray) -> float:

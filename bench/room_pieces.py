@@ -1,0 +1,155 @@
+"""Finding the pieces of a room photo, measured as the product answers: for each way of finding them (the
+resolution of the one backbone pass, the windows, the overlap suppression, the confidence floor, the categories
+left out, the head the pieces search with), the pieces per photo, their precision, hit@10 and R@10 of the merged
+ranking ("everything in this room"), the union recall of the pieces' own top 10s, and the seconds per photo;
+beside the photo answered whole and today's 14 fixed crops.
+
+    python bench/room_pieces.py --checkpoint ../devvar/models/enc-.../checkpoint.pt --cache ../cache/pieces
+
+No database: the checkpoint is loaded directly; the catalog is ../shared/data/ikea/catalog.json and the queries
+are the dev rooms of rooms.json that have a photo (22: every figure moves by 0.05 with one photo; read the
+differences between rows with that in mind). ``--cache`` keeps the catalog's backbone features
+(.npy) between runs; they depend on the backbone and the preprocessing only, not on the heads. The seconds per
+photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def options(default):
+    """(label, settings, max pieces) of every way tried, the finder's defaults first."""
+    return [
+        ("default (below)", default, 6),
+        ("pass 224 px", replace(default, side=224), 6),
+        ("pass 320 px", replace(default, side=320), 6),
+        ("pass 640 px", replace(default, side=640), 6),
+        ("small windows only (0.3, 0.45)", replace(default, scales=(0.3, 0.45)), 6),
+        ("large windows only (0.6, 0.8, 1.0)", replace(default, scales=(0.6, 0.8, 1.0)), 6),
+        ("square windows only", replace(default, shapes=(1.0,)), 6),
+        ("overlap IoU 0.5", replace(default, overlap_iou=0.5), 6),
+        ("overlap IoU 0.15", replace(default, overlap_iou=0.15), 6),
+        ("suppression per category", replace(default, per_category=True), 6),
+        ("confidence floor 0.15", replace(default, min_confidence=0.15), 6),
+        ("confidence floor 0.5", replace(default, min_confidence=0.5), 6),
+        ("similar head", replace(default, head="similar"), 6),
+        (
+            "textile, decor, kitchenware, other not pieces",
+            replace(default, ignored=("textile", "decor", "kitchenware", "other")),
+            6,
+        ),
+        ("at most 4 pieces", default, 4),
+        ("at most 8 pieces", default, 8),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="an encoder's checkpoint.pt (category head)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "ikea")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--cache", type=Path, help="a folder for backbone features and feature maps (.npy)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    import torch
+
+    from encoders import metrics
+    from encoders.evaluation import EncoderEmbedder
+    from encoders.inference import backbone_features, embed_backbone_features, load_encoder
+    from encoders.piece_finder import FinderSettings, photo_feature_map, pieces_of_map
+
+    torch.set_num_threads(args.threads)
+    encoder = load_encoder(args.checkpoint)
+    if not encoder.has_category_head:
+        raise SystemExit(f"{args.checkpoint} has no category head: it finds no pieces")
+    products = json.loads((args.data / "catalog.json").read_text())
+    images = [args.data / p["image"] for p in products]
+    categories = [p["category"] for p in products]
+    index = {p["sku"]: i for i, p in enumerate(products)}
+    rooms_json = json.loads((args.data / "rooms.json").read_text())
+    dev = [r for r in rooms_json if r.get("split") == args.split and r.get("photo")]
+    photos = [args.data / r["photo"] for r in dev]
+    rooms = metrics.room_products([r["items"] for r in dev], index)
+
+    catalog_features = cached(args.cache, f"catalog_{len(images)}", lambda: backbone_features(encoder, images))
+    similar = embed_backbone_features(encoder, catalog_features, head="similar")
+    print(f"{args.checkpoint}: {len(images)} catalog products, {len(photos)} {args.split} room photos\n")
+
+    embedder = EncoderEmbedder(encoder)
+    started = time.perf_counter()
+    crops = [embedder.scene(photo) for photo in photos]
+    crop_seconds = (time.perf_counter() - started) / len(photos)
+    whole = [rows[:1] for rows in crops]
+
+    header = (
+        "| way of finding the pieces | pieces per photo | piece precision | pieces hit@10 | pieces R@10 "
+        "| pieces union R@10 | s per photo |"
+    )
+    print(header)
+    print("|---|---|---|---|---|---|---|")
+    for label, queries, seconds in [
+        ("photo answered whole (today's product)", whole, None),
+        ("14 fixed crops (today's scene figure)", crops, crop_seconds),
+    ]:
+        hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(queries, similar), rooms)
+        union = metrics.union_recall_scores([metrics.cosine_scores(q, similar) for q in queries], rooms)
+        timing = f"{seconds:.2f}" if seconds is not None else "–"
+        figures = f"{hit.mean():.3f} | {recall.mean():.3f} | {union.mean():.3f}"
+        print(f"| {label} | {len(queries[0])} | – | {figures} | {timing} |")
+
+    maps: dict[int, list] = {}
+    map_seconds: dict[int, float] = {}
+    default = FinderSettings()
+    for label, settings, max_pieces in options(default):
+        if settings.side not in maps:
+            started = time.perf_counter()
+            maps[settings.side] = [photo_feature_map(encoder, photo, side=settings.side) for photo in photos]
+            map_seconds[settings.side] = (time.perf_counter() - started) / len(photos)
+        started = time.perf_counter()
+        found = [pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings) for fmap in maps[settings.side]]
+        seconds = map_seconds[settings.side] + (time.perf_counter() - started) / len(photos)
+        queries = [
+            np.stack([p.vector for p in pieces]) if pieces else w for pieces, w in zip(found, whole, strict=True)
+        ]
+        hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(queries, similar), rooms)
+        union = metrics.union_recall_scores([metrics.cosine_scores(q, similar) for q in queries], rooms)
+        precision = metrics.piece_precision_scores(
+            [[p.category for p in pieces] for pieces in found], rooms, categories
+        )
+        counts = metrics.pieces_per_photo_scores([len(pieces) for pieces in found], rooms)
+        print(
+            f"| {label} | {counts.mean():.2f} | {precision.mean() if len(precision) else 0:.3f} | {hit.mean():.3f} "
+            f"| {recall.mean():.3f} | {union.mean():.3f} | {seconds:.2f} |"
+        )
+    print(
+        f"\nDefault: pass {default.side} px, windows {default.scales} x shapes {default.shapes}, overlap IoU "
+        f"{default.overlap_iou} across categories, confidence ≥ {default.min_confidence}, head {default.head}, "
+        f"left out {default.ignored or 'none'}, at most 6 pieces. A photo without pieces is answered whole."
+    )
+
+
+def cached(folder: Path | None, name: str, compute) -> np.ndarray:
+    """``compute()``, kept as folder/name.npy when a folder is given."""
+    if folder is None:
+        return compute()
+    path = folder / f"{name}.npy"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, compute())
+    return np.load(path)
+
+
+if __name__ == "__main__":
+    main()
