@@ -5,6 +5,7 @@ from PIL import Image, ImageDraw
 
 from encoders import metrics
 from encoders.backbone import load_efficientnet_lite0
+from encoders.evaluation import piece_scores
 from encoders.inference import LoadedEncoder, backbone_features, load_encoder
 from encoders.model import LookalikeEncoder, ModelConfig
 from encoders.piece_finder import (
@@ -15,8 +16,9 @@ from encoders.piece_finder import (
     window_boxes,
     window_features,
 )
-from encoders.pieces import box_iou, suppress_overlaps
+from encoders.pieces import Piece, box_iou, suppress_overlaps
 from encoders.preprocess import default_preprocess
+from encoders.queries import Catalog, QuerySet
 from encoders.training import train_encoder
 from tests.encoders.helpers import make_background, make_catalog, tiny_config
 
@@ -235,3 +237,49 @@ def test_piece_precision_is_the_share_of_pieces_of_the_rooms_kinds():
 
     assert metrics.piece_precision_scores(found, rooms, catalog_categories).tolist() == [2 / 3, 0.0]
     assert metrics.pieces_per_photo_scores([3, 1, 0, 1], rooms).tolist() == [3.0, 1.0, 0.0]
+
+
+class FoundPieces:
+    """An embedder whose room photos hold the pieces given (one-hot vectors over a catalog of 12)."""
+
+    def __init__(self, pieces: dict[str, list[Piece]] | None, whole: dict[str, int]):
+        self.found, self.whole = pieces, whole
+
+    def scene(self, photo):
+        return np.eye(12, dtype=np.float32)[[self.whole[photo]]]
+
+    def pieces(self, photo):
+        return None if self.found is None else self.found[photo]
+
+
+def one_hot_piece(product: int, category: str) -> Piece:
+    return Piece(
+        box=(0.0, 0.0, 0.5, 0.5), category=category, confidence=0.9, vector=np.eye(12, dtype=np.float32)[product]
+    )
+
+
+def test_room_photos_are_measured_by_their_pieces_as_the_product_answers():
+    catalog = Catalog(
+        images=[], categories=["bed"] + ["chair"] * 9 + ["lamp", "sofa"], skus=[f"s{i}" for i in range(12)]
+    )
+    queries = QuerySet([], [], {}, [], ["a", "b"], [["s0", "s11", "s10"], ["s5", "s10"]])
+    # photo a: a bed (product 0) and a sofa (product 11); photo b: no piece, answered whole (like product 5)
+    embedder = FoundPieces({"a": [one_hot_piece(11, "sofa"), one_hot_piece(0, "bed")], "b": []}, {"a": 3, "b": 5})
+
+    scores = piece_scores(embedder, catalog, queries, np.eye(12, dtype=np.float32))
+
+    # a: the merged top 10 is 0, 11, 1..8 (ties by index): 2 of its 3 products; the sofa's top 10 is 11, 0..8 and
+    # the bed's 0..9, so product 10 is in neither. b: its top 10 is 5, 0..4, 6..9: 1 of 2 products.
+    assert scores["pieces hit@10"].tolist() == [1.0, 1.0]
+    assert scores["pieces R@10"].tolist() == pytest.approx([2 / 3, 1 / 2])
+    assert scores["pieces union R@10"].tolist() == pytest.approx([2 / 3, 1 / 2])
+    assert scores["piece precision"].tolist() == [1.0]  # both of a's pieces are of its room's kinds; b has none
+    assert scores["pieces per photo"].tolist() == [2.0, 0.0]
+
+
+def test_an_encoder_that_finds_no_pieces_has_no_piece_figures():
+    catalog = Catalog(images=[], categories=["bed"] * 12, skus=[f"s{i}" for i in range(12)])
+    queries = QuerySet([], [], {}, [], ["a"], [["s0"]])
+
+    assert piece_scores(FoundPieces(None, {"a": 0}), catalog, queries, np.eye(12, dtype=np.float32)) == {}
+    assert piece_scores(object(), catalog, queries, np.eye(12, dtype=np.float32)) == {}  # a baseline
