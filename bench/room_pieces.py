@@ -1,8 +1,8 @@
 """Finding the pieces of a room photo, measured as the product answers: for each way of finding them (the
 resolution of the one backbone pass, the windows, the score, the overlap suppression, the confidence floor, the
-categories left out, the head the pieces search with), the pieces per photo, their precision, hit@10 and R@10 of the merged
-ranking ("everything in this room"), the union recall of the pieces' own top 10s, and the seconds per photo;
-beside the photo answered whole and today's 14 fixed crops.
+categories left out, the head the pieces search with), the pieces per photo, their precision, hit@10 and R@10 of
+the merged ranking ("everything in this room"), the union recall of the pieces' own top 10s, and the seconds per
+photo; beside the photo answered whole and today's 14 fixed crops.
 
     python bench/room_pieces.py --checkpoint ../devvar/models/enc-.../checkpoint.pt --cache ../cache/pieces
 
@@ -33,9 +33,7 @@ def options(default):
     return [
         ("default (below)", default, 6),
         ("score: confidence alone", replace(default, score="confidence"), 6),
-        ("pass 224 px", replace(default, side=224), 6),
-        ("pass 320 px", replace(default, side=320), 6),
-        ("pass 640 px", replace(default, side=640), 6),
+        *((f"pass {side} px", replace(default, side=side), 6) for side in (224, 320, 448, 640) if side != default.side),
         ("small windows only (0.3, 0.45)", replace(default, scales=(0.3, 0.45)), 6),
         ("large windows only (0.6, 0.8, 1.0)", replace(default, scales=(0.6, 0.8, 1.0)), 6),
         ("square windows only", replace(default, shapes=(1.0,)), 6),
