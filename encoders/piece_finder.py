@@ -3,9 +3,11 @@
 The frozen backbone's feature map is computed once over the whole photo (resized so that its short side is
 ``PIECE_SIDE``). Candidate boxes are windows of several sizes and shapes slid over that map; a box's feature is
 the mean of the map over its cells, which is exactly the pooled feature the heads read for a whole image. The
-category head says what each box shows and how sure it is; overlapping boxes are suppressed (greedy IoU) and the
-most confident few are the pieces, each with its own search vector. Categories a shopper does not furnish a room
-with piece by piece (``IGNORED_CATEGORIES``) are not pieces. The choices are measured by ``bench/room_pieces.py``.
+category head says what each box shows and how sure it is, and a box is ranked by that confidence times how much
+it stands out of its surround (the head was trained on clean shots and has no "not a piece": the contrast is what
+tells a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
+pieces, each with its own search vector. Categories in ``IGNORED_CATEGORIES`` are never pieces (none: leaving any
+out did not pay). The choices are measured by ``bench/room_pieces.py`` (README, "Pieces of a room photo").
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from encoders.preprocess import ImageInput, load_rgb, to_tensor
 PIECES_MAX = 6  # pieces a room photo yields at most
 PIECE_SIDE = 320  # pixels of the photo's short side in the backbone's single pass
 LONG_SIDE_MAX = 2  # times PIECE_SIDE: the longest side of the pass, so a panorama does not cost a bigger pass
-WINDOW_SCALES = (0.3, 0.45, 0.6, 0.8)  # a window's side, as a share of the photo's short side (square windows)
+WINDOW_SCALES = (0.3, 0.45, 0.6, 0.8)  # a window's side, as a share of the photo's short side, before its shape
 WINDOW_SHAPES = (0.5, 1.0, 2.0)  # width / height of the windows
 OVERLAP_IOU = 0.3  # a box overlapping a kept piece by more than this is the same piece
 MIN_CONFIDENCE = 0.3  # a box the head is less sure of is not offered as a piece
 SCORE = "confidence x contrast"  # how a box is ranked: "confidence" alone, or times its contrast with its surround
 PIECE_HEAD = "scene"  # the head whose vectors the pieces search with (in the "similar" space; trained on room crops)
 IGNORED_CATEGORIES = ()  # categories never offered as pieces
+BACKBONE_STRIDE = {"efficientnet_lite0": 32, "tiny_cnn": 16}  # pixels of the photo per cell of the feature map
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ def find_pieces(
     max_pieces: int = PIECES_MAX,
     settings: FinderSettings | None = None,
 ) -> list[Piece]:
-    """The pieces of furniture in a photo, most confident first, at most ``max_pieces``. A version without a
-    category head finds none (the photo is then answered whole)."""
+    """The pieces of furniture in a photo, best first, at most ``max_pieces``: one pass of the backbone, then only
+    the heads. A version without a category head finds none (the photo is then answered whole)."""
     if not encoder.has_category_head or max_pieces <= 0:
         return []
     settings = settings or FinderSettings()
@@ -68,7 +71,8 @@ def find_pieces(
 def pieces_of_map(
     encoder: LoadedEncoder, fmap: torch.Tensor, *, max_pieces: int = PIECES_MAX, settings: FinderSettings
 ) -> list[Piece]:
-    """The pieces of a photo's feature map (F, h, w): windows scored by the category head, overlaps suppressed."""
+    """The pieces of a photo's feature map (F, h, w): windows scored by the category head (and their contrast),
+    overlaps suppressed; the search vectors are computed for the chosen few only."""
     _, h, w = fmap.shape
     windows = candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)  # (N, 4) cells
     feats = window_features(fmap, windows)  # (N, F)
@@ -118,9 +122,6 @@ def photo_tensor(image: ImageInput, *, side: int, stride: int, preprocess: dict)
     size = (max(stride, round(w * scale / stride) * stride), max(stride, round(h * scale / stride) * stride))
     resample = Image.Resampling.BILINEAR if preprocess.get("resample") == "bilinear" else Image.Resampling.BICUBIC
     return to_tensor(img.resize(size, resample), preprocess=preprocess)
-
-
-BACKBONE_STRIDE = {"efficientnet_lite0": 32, "tiny_cnn": 16}
 
 
 @torch.inference_mode()

@@ -13,6 +13,7 @@ from encoders.piece_finder import (
     candidate_windows,
     find_pieces,
     photo_feature_map,
+    photo_tensor,
     window_boxes,
     window_features,
 )
@@ -176,6 +177,14 @@ def test_the_feature_map_of_a_photo_has_its_shape(tiny_checkpoint, tmp_path):
     fmap = photo_feature_map(encoder, Image.new("RGB", (200, 100), (90, 90, 90)), side=64)
 
     assert fmap.shape == (encoder.config.backbone_dim, 4, 8)  # 64 x 128 px at the tiny backbone's stride of 16
+
+
+def test_a_panorama_is_passed_whole_within_the_longest_side():
+    panorama = Image.new("RGB", (4000, 600), (90, 90, 90))
+
+    x = photo_tensor(panorama, side=320, stride=32, preprocess=default_preprocess())
+
+    assert x.shape == (3, 96, 640)  # scaled to a long side of twice 320, each side whole cells: nothing cropped
 
 
 def test_window_features_are_the_mean_over_each_window():
