@@ -10,7 +10,9 @@ No database: the checkpoint is loaded directly; the catalog is ../shared/data/ik
 are the dev rooms of rooms.json that have a photo (22: every figure moves by 0.05 with one photo; read the
 differences between rows with that in mind). ``--cache`` keeps the catalog's backbone features
 (.npy) between runs; they depend on the backbone and the preprocessing only, not on the heads. The seconds per
-photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads.
+photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads, not the
+catalog search (the index's work, per piece). Each piece is answered within its own category guess, as the product
+answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports).
 """
 
 from __future__ import annotations
@@ -58,15 +60,15 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="an encoder's checkpoint.pt (category head)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "ikea")
     parser.add_argument("--split", default="dev")
-    parser.add_argument("--cache", type=Path, help="a folder for backbone features and feature maps (.npy)")
+    parser.add_argument("--cache", type=Path, help="a folder for the catalog's backbone features (.npy)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
     import torch
 
     from encoders import metrics
-    from encoders.evaluation import EncoderEmbedder
-    from encoders.inference import backbone_features, embed_backbone_features, encode_images, load_encoder
+    from encoders.evaluation import EncoderEmbedder, room_piece_scores
+    from encoders.inference import backbone_features, embed_backbone_features, encode_query, load_encoder
     from encoders.piece_finder import FinderSettings, photo_feature_map, pieces_of_map
 
     torch.set_num_threads(args.threads)
@@ -87,8 +89,13 @@ def main() -> None:
     print(f"{args.checkpoint}: {len(images)} catalog products, {len(photos)} {args.split} room photos\n")
 
     started = time.perf_counter()
-    whole = [encode_images(encoder, [photo]) for photo in photos]  # the single-photo path: one 224 px pass
+    encoded = [encode_query(encoder, photo) for photo in photos]  # the single-photo path: one 224 px pass
     whole_seconds = (time.perf_counter() - started) / len(photos)
+    whole = [query.vector[None, :] for query in encoded]
+
+    def whole_of(i: int):
+        return whole[i], [encoded[i].categories]
+
     embedder = EncoderEmbedder(encoder)
     started = time.perf_counter()
     crops = [embedder.scene(photo) for photo in photos]
@@ -100,14 +107,14 @@ def main() -> None:
     )
     print(header)
     print("|---|---|---|---|---|---|---|")
-    for label, queries, seconds in [
-        ("photo answered whole (today's product)", whole, whole_seconds),
-        ("14 fixed crops (today's scene figure)", crops, crop_seconds),
-    ]:
-        hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(queries, similar), rooms)
-        union = metrics.union_recall_scores([metrics.cosine_scores(q, similar) for q in queries], rooms)
-        figures = f"{hit.mean():.3f} | {recall.mean():.3f} | {union.mean():.3f}"
-        print(f"| {label} | {len(queries[0])} | – | {figures} | {seconds:.2f} |")
+    answered_whole = room_piece_scores([[] for _ in photos], whole_of, similar, categories, rooms)
+    figures = " | ".join(f"{answered_whole[name].mean():.3f}" for name in ("pieces hit@10", "pieces R@10"))
+    figures += f" | {answered_whole['pieces union R@10'].mean():.3f}"
+    print(f"| photo answered whole, within its guess (today's product) | 1 | – | {figures} | {whole_seconds:.2f} |")
+    hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(crops, similar), rooms)
+    union = metrics.union_recall_scores([metrics.top_k(metrics.cosine_scores(q, similar)) for q in crops], rooms)
+    figures = f"{hit.mean():.3f} | {recall.mean():.3f} | {union.mean():.3f}"
+    print(f"| 14 fixed crops, by similarity (today's scene figure) | 14 | – | {figures} | {crop_seconds:.2f} |")
 
     maps: dict[int, list] = {}
     map_seconds: dict[int, float] = {}
@@ -120,15 +127,9 @@ def main() -> None:
         started = time.perf_counter()
         found = [pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings) for fmap in maps[settings.side]]
         seconds = map_seconds[settings.side] + (time.perf_counter() - started) / len(photos)
-        queries = [
-            np.stack([p.vector for p in pieces]) if pieces else w for pieces, w in zip(found, whole, strict=True)
-        ]
-        hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(queries, similar), rooms)
-        union = metrics.union_recall_scores([metrics.cosine_scores(q, similar) for q in queries], rooms)
-        precision = metrics.piece_precision_scores(
-            [[p.category for p in pieces] for pieces in found], rooms, categories
-        )
-        counts = metrics.pieces_per_photo_scores([len(pieces) for pieces in found], rooms)
+        scores = room_piece_scores(found, whole_of, similar, categories, rooms)
+        hit, recall, union = scores["pieces hit@10"], scores["pieces R@10"], scores["pieces union R@10"]
+        precision, counts = scores["piece precision"], scores["pieces per photo"]
         print(
             f"| {label} | {counts.mean():.2f} | {precision.mean() if len(precision) else 0:.3f} | {hit.mean():.3f} "
             f"| {recall.mean():.3f} | {union.mean():.3f} | {seconds:.2f} |"

@@ -12,7 +12,7 @@ and, with a model trained without a share of the products
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -226,24 +226,50 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
 
 def piece_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet, similar: np.ndarray) -> dict[str, np.ndarray]:
     """The room photos answered as the product answers a room: by the pieces found in each (a photo without pieces
-    by the whole photo, as the page falls back), each piece searching the catalog's "similar" vectors (see
-    encoders.metrics). Empty for an embedder that finds no pieces (no category head, the baselines)."""
+    by the whole photo, as the page falls back), each piece searching the catalog's "similar" vectors within its
+    own category guess (see encoders.metrics). Empty for an embedder that finds no pieces (no category head, the
+    baselines)."""
     find = getattr(embedder, "pieces", None)
     found = [find(photo) for photo in queries.scene_photos] if find is not None else []
     if not found or any(pieces is None for pieces in found):
         return {}
+    guess = getattr(embedder, "query_categories", None)
+
+    def whole_of(i: int) -> tuple[np.ndarray, list[dict[str, float]] | None]:
+        photo = queries.scene_photos[i]
+        return embedder.scene(photo)[:1], guess([photo]) if guess is not None else None
+
     rooms = metrics.room_products(queries.scene_rooms, catalog.sku_index)
-    asked = [
-        np.stack([piece.vector for piece in pieces]) if pieces else embedder.scene(photo)[:1]
-        for pieces, photo in zip(found, queries.scene_photos, strict=True)
-    ]
-    hit, recall = metrics.scene_hit_recall_scores(metrics.multi_query_scores(asked, similar), rooms)
+    return room_piece_scores(found, whole_of, similar, catalog.categories, rooms)
+
+
+def room_piece_scores(
+    found: Sequence[Sequence[Piece]],
+    whole_of: Callable[[int], tuple[np.ndarray, list[dict[str, float]] | None]],
+    similar: np.ndarray,
+    catalog_categories: Sequence[str],
+    rooms: Sequence[Sequence[int]],
+) -> dict[str, np.ndarray]:
+    """The five piece figures' per-photo scores from the pieces found in each photo; ``whole_of(i)`` gives the
+    whole-photo vector (1, D) and category guess (or None) of photo i, asked only of a photo without pieces."""
+    answers, merged = [], []
+    for i, pieces in enumerate(found):
+        if pieces:
+            vectors = np.stack([piece.vector for piece in pieces])
+            guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
+        else:
+            vectors, guesses = whole_of(i)
+        scores = metrics.cosine_scores(vectors, similar)  # (M, N)
+        answer = metrics.piece_answers(scores, catalog_categories, guesses)
+        answers.append(answer)
+        merged.append(metrics.merged_piece_scores(scores, answer))
+    hit, recall = metrics.scene_hit_recall_scores(np.stack(merged), rooms)
     return {
         "pieces hit@10": hit,
         "pieces R@10": recall,
-        "pieces union R@10": metrics.union_recall_scores([metrics.cosine_scores(q, similar) for q in asked], rooms),
+        "pieces union R@10": metrics.union_recall_scores(answers, rooms),
         "piece precision": metrics.piece_precision_scores(
-            [[piece.category for piece in pieces] for pieces in found], rooms, catalog.categories
+            [[piece.category for piece in pieces] for pieces in found], rooms, catalog_categories
         ),
         "pieces per photo": metrics.pieces_per_photo_scores([len(pieces) for pieces in found], rooms),
     }

@@ -24,10 +24,11 @@ Readings of the protocol where the README is terse:
   photos. A photo may be queried with several vectors (crops): a product's score is its best
   cosine over the crops (multi_query_scores).
 - pieces (an encoder with a category head; encoders.piece_finder): each room photo is answered as the product
-  answers a room, by its pieces; a photo without pieces is answered whole. "pieces hit@10" and "pieces R@10" read
-  the merged ranking (each product's best score over the pieces, multi_query_scores) as scene does; "pieces union
-  R@10" is the share of the room's products in the union of the pieces' own top 10s (not capped); "piece
-  precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
+  answers a room, by its pieces (a photo without pieces is answered whole); each piece's answer is its top 10
+  ranked with its own category guess, as the product ranks it (piece_answers). "pieces hit@10" and "pieces R@10"
+  read the merged ranking of those answers (each product's best score over the pieces, merged_piece_scores) as
+  scene does; "pieces union R@10" is the share of the room's products in the union of the answers (not capped);
+  "piece precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
   without pieces skipped); "pieces per photo" counts them.
 - held-out (encoders.holdout): the vectors come from a model trained without the held-out products.
   P@10: each held-out product queries the whole catalog (held-out products included) without itself, as loo.
@@ -255,19 +256,39 @@ def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *
     return _mean(hits), _mean(recalls)
 
 
-def union_recall_scores(
-    piece_scores: Sequence[np.ndarray], rooms: Sequence[Sequence[int]], *, k: int = K
+def piece_answers(
+    scores: np.ndarray,
+    catalog_categories: Sequence[str],
+    guesses: Sequence[dict[str, float]] | None = None,
+    *,
+    k: int = K,
 ) -> np.ndarray:
-    """The share of each room's products found in the union of its pieces' top-k lists (Q,): row i of
-    ``piece_scores`` holds the scores (M_i, N) of the M_i pieces of the photo of rooms[i] (catalog indices). Not
-    capped at k: a room of 20 products needs them all among its pieces' answers to score 1. Rooms with no catalog
-    product are skipped, as in scene_hit_recall_scores."""
+    """Each piece's answer (M, k) catalog indices, as the product answers a piece: its nearest neighbours ranked
+    with its own category guess (category_ranked_top_k), or by similarity alone without guesses."""
+    if guesses is None or not any(guesses):
+        return top_k(scores, k=k)
+    return category_ranked_top_k(scores, catalog_categories, guesses, k=k)
+
+
+def merged_piece_scores(scores: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """ "Everything in this room": each product answered to any piece, scored by its best cosine over the pieces
+    that answered it; products no piece answered score -inf. ``scores`` (M, N), ``answers`` (M, k) -> (N,)."""
+    merged = np.full(scores.shape[1], -np.inf)
+    for row, answer in zip(scores, answers, strict=True):
+        merged[answer] = np.maximum(merged[answer], row[answer])
+    return merged
+
+
+def union_recall_scores(answers: Sequence[np.ndarray], rooms: Sequence[Sequence[int]]) -> np.ndarray:
+    """The share of each room's products found in the union of its pieces' answers (Q,): answers[i] holds the
+    catalog indices (M_i, k) answered to the M_i pieces of the photo of rooms[i]. Not capped at k: a room of 20
+    products needs them all among its pieces' answers to score 1. Rooms with no catalog product are skipped, as
+    in scene_hit_recall_scores."""
     out = []
-    for scores, room in zip(piece_scores, rooms, strict=True):
+    for answer, room in zip(answers, rooms, strict=True):
         if not len(room):
             continue
-        found = set(top_k(np.atleast_2d(scores), k=k).ravel().tolist())
-        out.append(len(found.intersection(room)) / len(set(room)))
+        out.append(len(set(np.asarray(answer).ravel().tolist()).intersection(room)) / len(set(room)))
     return np.array(out)
 
 

@@ -230,13 +230,24 @@ def test_suppression_per_category_keeps_overlapping_boxes_of_other_kinds():
 
 
 def test_union_recall_counts_a_room_product_found_by_any_piece():
-    # two pieces over 12 products: the first's top 10 is products 0-9, the second's is 2-11
-    first, second = -np.arange(12.0), np.arange(12.0)
+    # the first photo's two pieces were answered products 0-9 and 2-11
+    answers = [np.array([range(10), range(2, 12)]), np.array([range(10)])]
     rooms = [[0, 11, 5, 20], []]  # product 20 is found by no piece; the second room has no catalog product
 
-    scores = metrics.union_recall_scores([np.stack([first, second]), np.stack([first])], rooms)
+    assert metrics.union_recall_scores(answers, rooms).tolist() == [3 / 4]
 
-    assert scores.tolist() == [3 / 4]
+
+def test_a_piece_is_answered_within_its_own_guess_and_merged_by_best_score():
+    categories = ["chair"] * 11 + ["lamp"]
+    scores = np.array([[0.9] * 11 + [0.5], [0.1] * 11 + [0.8]])  # a piece most like the chairs, said to be a lamp
+    guesses = [{"lamp": 0.99, "chair": 0.001}, {"lamp": 1.0}]
+
+    answers = metrics.piece_answers(scores, categories, guesses, k=3)
+    merged = metrics.merged_piece_scores(scores, answers)
+
+    assert answers[0].tolist() == [11, 0, 1] and answers[1].tolist()[0] == 11  # the lamp first, as the page ranks
+    assert merged[11] == pytest.approx(0.8) and merged[0] == pytest.approx(0.9)  # its best cosine over the pieces
+    assert merged[5] == -np.inf  # answered to no piece
 
 
 def test_piece_precision_is_the_share_of_pieces_of_the_rooms_kinds():
