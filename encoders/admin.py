@@ -7,7 +7,7 @@ from django.utils.safestring import mark_safe
 from encoders.charts import ChartedVersion, figures_chart_html, training_curves_html
 from encoders.latent_map import LATENT_MAP, RECONSTRUCTIONS
 from encoders.models import EncoderVersion
-from encoders.queries import FIGURE_LABELS, FIGURES, HELD_OUT_FIGURES, figures_measured
+from encoders.queries import FIGURE_LABELS, FIGURES, HELD_OUT_FIGURES, PIECE_FIGURES, UNGATED_FIGURES, figures_measured
 from encoders.versions import version_dir
 
 PICTURES = {"reconstructions": RECONSTRUCTIONS, "latent-map": LATENT_MAP}
@@ -28,6 +28,26 @@ def percent_with_interval(value: float | None, interval) -> str:
     if value is None or not interval:
         return percent(value)
     return f"{percent(value)} ({percent_span(interval)})"
+
+
+def figure_reading(name: str, value: float | None) -> str:
+    """A figure as people read it: a share in per cent, a count (pieces per photo) as a number."""
+    if name in UNGATED_FIGURES and value is not None:
+        return f"{value:.1f}"
+    return percent(value)
+
+
+def figure_span(name: str, interval) -> str:
+    """A figure's 95 % interval, in the figure's own unit."""
+    if name in UNGATED_FIGURES:
+        return f"{interval[0]:.1f}–{interval[1]:.1f}"
+    return percent_span(interval)
+
+
+def figure_with_interval(name: str, value: float | None, interval) -> str:
+    if value is None or not interval:
+        return figure_reading(name, value)
+    return f"{figure_reading(name, value)} ({figure_span(name, interval)})"
 
 
 INTERVALS_NOTE = (
@@ -105,7 +125,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
 
     def _figure(self, version: EncoderVersion, name: str) -> str:
-        return percent_with_interval((version.metrics or {}).get(name), (version.intervals or {}).get(name))
+        return figure_with_interval(name, (version.metrics or {}).get(name), (version.intervals or {}).get(name))
 
     @admin.display(description=FIGURE_LABELS["web P@10"][0])
     def web(self, version):
@@ -149,11 +169,11 @@ class EncoderVersionAdmin(admin.ModelAdmin):
                 (
                     FIGURE_LABELS[name][0],
                     FIGURE_LABELS[name][1],
-                    percent((version.metrics or {}).get(name)),
-                    format_html(" ({})", percent_span(version.intervals[name]))
+                    figure_reading(name, (version.metrics or {}).get(name)),
+                    format_html(" ({})", figure_span(name, version.intervals[name]))
                     if (version.intervals or {}).get(name)
                     else "",
-                    percent((version.baseline or {}).get(name)),
+                    figure_reading(name, (version.baseline or {}).get(name)),
                     format_html("<td>{}</td>", self._figure(live, name)) if live else "",
                 )
                 for name in figures_measured(version.metrics)
@@ -190,7 +210,8 @@ class EncoderVersionAdmin(admin.ModelAdmin):
             live=version.is_active,
             current=True,
         )
-        charted_figures = [*FIGURES, *HELD_OUT_FIGURES]  # a figure no version has is left out of the chart
+        shares = [name for name in PIECE_FIGURES if name not in UNGATED_FIGURES]  # the chart's scale is 0 to 100 %
+        charted_figures = [*FIGURES, *HELD_OUT_FIGURES, *shares]  # a figure no version has is left out of the chart
         labels = {name: FIGURE_LABELS[name][0] for name in charted_figures}
         return mark_safe(figures_chart_html(charted, charted_figures, labels))  # noqa: S308  (escaped by encoders.charts)
 

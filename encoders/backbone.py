@@ -32,8 +32,12 @@ class EfficientNetFeatures(nn.Module):
         self.out_dim = 1280
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fmap = self.net.extract_features(x)  # (B, 1280, H/32, W/32)
-        return fmap.mean(dim=(2, 3))  # (B, 1280)
+        return self.feature_map(x).mean(dim=(2, 3))  # (B, 1280)
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 1280, H/32, W/32): the features before the mean-pool, so that the mean over any
+        box of cells is that box's pooled feature (encoders.piece_finder)."""
+        return self.net.extract_features(x)
 
 
 def load_efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetFeatures:

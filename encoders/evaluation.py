@@ -4,13 +4,15 @@ bench both go through ``evaluate``.
 
 Tasks (k = 10, cosine neighbours over the whole catalog; see encoders.metrics for the exact readings):
 web P@10 (ranked with the photo's category guess, as the product answers it) and its mean over classes,
-loo P@10, room hit@10 / R@10, scene hit@10 / R@10; and, with a model trained without a share of the products
+loo P@10, room hit@10 / R@10, scene hit@10 / R@10; for an encoder with a category head, the room photos answered
+by their pieces as the product answers them (pieces hit@10 / R@10, union R@10, piece precision, pieces per photo);
+and, with a model trained without a share of the products
 (encoders.holdout), held-out P@10 and held-out room hit@10 (``held_out_scores``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +26,9 @@ from encoders.inference import (
     embed_backbone_features,
     scene_crops,
 )
-from encoders.queries import FIGURES, HELD_OUT_FIGURES, Catalog, QuerySet
+from encoders.piece_finder import find_pieces
+from encoders.pieces import Piece
+from encoders.queries import FIGURES, HELD_OUT_FIGURES, PIECE_FIGURES, Catalog, QuerySet
 
 
 class Embedder(Protocol):
@@ -87,6 +91,13 @@ class EncoderEmbedder:
 
     def scene(self, photo):
         return embed_backbone_features(self.encoder, self.scene_features(photo), head="similar")
+
+    def pieces(self, photo) -> list[Piece] | None:
+        """The pieces the product finds in a room photo (encoders.piece_finder); None for a version without a
+        category head (it finds none, and the piece figures are not measured)."""
+        if not self.encoder.has_category_head:
+            return None
+        return find_pieces(self.encoder, photo)
 
 
 class BackboneEmbedder:
@@ -209,6 +220,58 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
         "room R@10": room_recall,
         "scene hit@10": scene_hit,
         "scene R@10": scene_recall,
+        **piece_scores(embedder, catalog, queries, similar),
+    }
+
+
+def piece_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet, similar: np.ndarray) -> dict[str, np.ndarray]:
+    """The room photos answered as the product answers a room: by the pieces found in each (a photo without pieces
+    by the whole photo, as the page falls back), each piece searching the catalog's "similar" vectors within its
+    own category guess (see encoders.metrics). Empty for an embedder that finds no pieces (no category head, the
+    baselines)."""
+    find = getattr(embedder, "pieces", None)
+    found = [find(photo) for photo in queries.scene_photos] if find is not None else []
+    if not found or any(pieces is None for pieces in found):
+        return {}
+    guess = getattr(embedder, "query_categories", None)
+
+    def whole_of(i: int) -> tuple[np.ndarray, list[dict[str, float]] | None]:
+        photo = queries.scene_photos[i]
+        return embedder.scene(photo)[:1], guess([photo]) if guess is not None else None
+
+    rooms = metrics.room_products(queries.scene_rooms, catalog.sku_index)
+    return room_piece_scores(found, whole_of, similar, catalog.categories, rooms)
+
+
+def room_piece_scores(
+    found: Sequence[Sequence[Piece]],
+    whole_of: Callable[[int], tuple[np.ndarray, list[dict[str, float]] | None]],
+    similar: np.ndarray,
+    catalog_categories: Sequence[str],
+    rooms: Sequence[Sequence[int]],
+) -> dict[str, np.ndarray]:
+    """The five piece figures' per-photo scores from the pieces found in each photo; ``whole_of(i)`` gives the
+    whole-photo vector (1, D) and category guess (or None) of photo i, asked only of a photo without pieces."""
+    answers, merged = [], []
+    for i, pieces in enumerate(found):
+        if pieces:
+            vectors = np.stack([piece.vector for piece in pieces])
+            guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
+        else:
+            vectors, guesses = whole_of(i)
+        scores = metrics.cosine_scores(vectors, similar)  # (M, N)
+        answer = metrics.piece_answers(scores, catalog_categories, guesses)
+        answers.append(answer)
+        merged.append(metrics.merged_piece_scores(scores, answer))
+    hit, recall = metrics.scene_hit_recall_scores(np.stack(merged), rooms)
+    return {
+        "pieces hit@10": hit,
+        "pieces R@10": recall,
+        "pieces union R@10": metrics.union_recall_scores(answers, rooms),
+        "piece precision": metrics.piece_precision_scores(
+            [[piece.category for piece in pieces] for pieces in found], rooms, catalog_categories
+        ),
+        "pieces per photo": metrics.pieces_per_photo_scores([len(pieces) for pieces in found], rooms),
     }
 
 
@@ -254,7 +317,8 @@ def markdown_table(
     """One row per method; with ``intervals`` ({method: {figure: [low, high]}}) each figure carries its 95 %
     bootstrap interval."""
     intervals = intervals or {}
-    names = [*FIGURES, *(f for f in HELD_OUT_FIGURES if any(f in figures for figures in rows.values()))]
+    extra = [*HELD_OUT_FIGURES, *PIECE_FIGURES]
+    names = [*FIGURES, *(f for f in extra if any(f in figures for figures in rows.values()))]
     lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for name, figures in rows.items():
         spans = intervals.get(name, {})

@@ -23,6 +23,13 @@ Readings of the protocol where the README is terse:
   catalog; relevant = the room's products; hit@10 and (capped) recall@10 as above, averaged over
   photos. A photo may be queried with several vectors (crops): a product's score is its best
   cosine over the crops (multi_query_scores).
+- pieces (an encoder with a category head; encoders.piece_finder): each room photo is answered as the product
+  answers a room, by its pieces (a photo without pieces is answered whole); each piece's answer is its top 10
+  ranked with its own category guess, as the product ranks it (piece_answers). "pieces hit@10" and "pieces R@10"
+  read the merged ranking of those answers (each product's best score over the pieces, merged_piece_scores) as
+  scene does; "pieces union R@10" is the share of the room's products in the union of the answers (not capped);
+  "piece precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
+  without pieces skipped); "pieces per photo" counts them.
 - held-out (encoders.holdout): the vectors come from a model trained without the held-out products.
   P@10: each held-out product queries the whole catalog (held-out products included) without itself, as loo.
   room hit@10: the room queries above whose query product is held out (relevant: the room's other products,
@@ -247,6 +254,63 @@ def scene_hit_recall(query_scores: np.ndarray, rooms: Sequence[Sequence[int]], *
     """(hit@k, recall@k) of room-photo queries, averaged over photos."""
     hits, recalls = scene_hit_recall_scores(query_scores, rooms, k=k)
     return _mean(hits), _mean(recalls)
+
+
+def piece_answers(
+    scores: np.ndarray,
+    catalog_categories: Sequence[str],
+    guesses: Sequence[dict[str, float]] | None = None,
+    *,
+    k: int = K,
+) -> np.ndarray:
+    """Each piece's answer (M, k) catalog indices, as the product answers a piece: its nearest neighbours ranked
+    with its own category guess (category_ranked_top_k), or by similarity alone without guesses."""
+    if guesses is None or not any(guesses):
+        return top_k(scores, k=k)
+    return category_ranked_top_k(scores, catalog_categories, guesses, k=k)
+
+
+def merged_piece_scores(scores: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """ "Everything in this room": each product answered to any piece, scored by its best cosine over the pieces
+    that answered it; products no piece answered score -inf. ``scores`` (M, N), ``answers`` (M, k) -> (N,)."""
+    merged = np.full(scores.shape[1], -np.inf)
+    for row, answer in zip(scores, answers, strict=True):
+        merged[answer] = np.maximum(merged[answer], row[answer])
+    return merged
+
+
+def union_recall_scores(answers: Sequence[np.ndarray], rooms: Sequence[Sequence[int]]) -> np.ndarray:
+    """The share of each room's products found in the union of its pieces' answers (Q,): answers[i] holds the
+    catalog indices (M_i, k) answered to the M_i pieces of the photo of rooms[i]. Not capped at k: a room of 20
+    products needs them all among its pieces' answers to score 1. Rooms with no catalog product are skipped, as
+    in scene_hit_recall_scores."""
+    out = []
+    for answer, room in zip(answers, rooms, strict=True):
+        if not len(room):
+            continue
+        out.append(len(set(np.asarray(answer).ravel().tolist()).intersection(room)) / len(set(room)))
+    return np.array(out)
+
+
+def piece_precision_scores(
+    piece_categories: Sequence[Sequence[str]],
+    rooms: Sequence[Sequence[int]],
+    catalog_categories: Sequence[str],
+) -> np.ndarray:
+    """The share of each photo's pieces whose category is among its room's products' categories (Q,). Photos
+    without pieces, and rooms with no catalog product, are skipped: there is nothing to be right about."""
+    out = []
+    for found, room in zip(piece_categories, rooms, strict=True):
+        if not len(found) or not len(room):
+            continue
+        present = {catalog_categories[i] for i in room}
+        out.append(sum(category in present for category in found) / len(found))
+    return np.array(out)
+
+
+def pieces_per_photo_scores(piece_counts: Sequence[int], rooms: Sequence[Sequence[int]]) -> np.ndarray:
+    """How many pieces each photo yielded (Q,), over the photos whose room has a catalog product."""
+    return np.array([float(n) for n, room in zip(piece_counts, rooms, strict=True) if len(room)])
 
 
 def _mean(scores: np.ndarray) -> float:

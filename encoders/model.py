@@ -178,6 +178,12 @@ class TinyCNN(nn.Module):
         x = self.features(x)  # (B, 8w, S/16, S/16)
         return self.proj(x.mean(dim=(2, 3)))  # (B, out_dim)
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, out_dim, H/16, W/16): the projection is linear, so projecting every cell and then
+        averaging a box of cells gives that box's pooled feature, as ``forward`` pools the whole image."""
+        x = self.features(x)  # (B, 8w, H/16, W/16)
+        return torch.einsum("bchw,oc->bohw", x, self.proj.weight) + self.proj.bias.view(1, -1, 1, 1)
+
 
 class Decoder(nn.Module):
     """z (B, D) -> image in [0, 1] (B, 3, R, R) via transposed convolutions from 4x4."""

@@ -19,3 +19,38 @@ class Piece:
     confidence: float  # its probability
     vector: np.ndarray  # (D,) the piece's "similar" search vector, L2-normalised, in the served space
     categories: dict[str, float] | None = None  # the head's whole distribution for the piece, when kept
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one (x, y, w, h) box with each of boxes (N, 4): (N,). Boxes of no area have 0."""
+    box, boxes = np.asarray(box, dtype=np.float64), np.atleast_2d(np.asarray(boxes, dtype=np.float64))
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
+    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    union = box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def suppress_overlaps(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    *,
+    iou: float,
+    max_count: int,
+    groups: np.ndarray | None = None,
+) -> list[int]:
+    """Greedy non-maximum suppression: the indices of the best-scoring boxes (N, 4), best first, each overlapping
+    no box kept before it by more than ``iou``, at most ``max_count``. With ``groups`` (N,) a box is suppressed
+    only by a kept box of its own group (per category)."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    kept: list[int] = []
+    for i in order.tolist():
+        if len(kept) >= max_count:
+            break
+        rivals = [k for k in kept if groups is None or groups[k] == groups[i]]
+        if rivals and box_iou(boxes[i], boxes[rivals]).max() > iou:
+            continue
+        kept.append(i)
+    return kept

@@ -11,6 +11,10 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 FIGURES = ["web P@10", "web class P@10", "loo P@10", "room hit@10", "room R@10", "scene hit@10", "scene R@10"]
 # Measured with a second model trained without a share of the products (EVALUATION_HOLDOUT; encoders.holdout).
 HELD_OUT_FIGURES = ["held-out P@10", "held-out room hit@10"]
+# Room photos answered by the pieces found in them (encoders.piece_finder): only an encoder with a category head.
+PIECE_FIGURES = ["pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision", "pieces per photo"]
+# Figures where more is not better: read by staff, never gated (encoders.versions.gate_figures), shown as numbers.
+UNGATED_FIGURES = ["pieces per photo"]
 # What staff read: a plain name and one line on what each figure measures (k = 10 everywhere).
 FIGURE_LABELS = {
     "web P@10": ("Shoppers' photos", "Of the 10 products answered to a web photo, the share of the photographed kind."),
@@ -29,6 +33,24 @@ FIGURE_LABELS = {
     ),
     "scene hit@10": ("Room photos (any)", "How often the 10 products answered to a room photo hold one of that room."),
     "scene R@10": ("Room photos (share)", "The share of a room's products among the 10 answered to its photo."),
+    "pieces hit@10": (
+        "Room photos by their pieces (any)",
+        "How often the products answered to a room photo's pieces, merged as the page shows them, hold one of that "
+        "room in their first 10.",
+    ),
+    "pieces R@10": (
+        "Room photos by their pieces (share)",
+        "The share of a room's products among the first 10 of its pieces' merged answer.",
+    ),
+    "pieces union R@10": (
+        "Room photos, every piece's answer",
+        "The share of a room's products found in any of its pieces' 10 lookalikes.",
+    ),
+    "piece precision": (
+        "Pieces of the right kind",
+        "The share of the pieces found in a room photo whose kind is one of the room's products' kinds.",
+    ),
+    "pieces per photo": ("Pieces per room photo", "How many pieces are found in a room photo, on average."),
     "held-out P@10": (
         "New products' lookalikes",
         "Like catalog lookalikes, for products the model never saw in training: the share in their category.",
@@ -41,8 +63,8 @@ FIGURE_LABELS = {
 
 
 def figures_measured(metrics: dict) -> list[str]:
-    """The figures to show for a version: the seven, then the held-out ones where it has them."""
-    return [*FIGURES, *(name for name in HELD_OUT_FIGURES if name in (metrics or {}))]
+    """The figures to show for a version: the seven, then the held-out and piece ones where it has them."""
+    return [*FIGURES, *(name for name in [*HELD_OUT_FIGURES, *PIECE_FIGURES] if name in (metrics or {}))]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from encoders.intervals import gate_compare
 from encoders.models import EncoderVersion
-from encoders.queries import HELD_OUT_FIGURES
+from encoders.queries import HELD_OUT_FIGURES, UNGATED_FIGURES
 
 CHECKPOINT_NAME = "checkpoint.pt"
 QUERY_SCORES_NAME = "query_scores.json"
@@ -101,10 +101,11 @@ def gate_figures(*, candidate: EncoderVersion, live: EncoderVersion) -> dict[str
     """The live figures the gate compares. Where both versions have held-out figures (encoders.holdout), those
     stand in for loo P@10, which asks a model about the products it was trained on; loo stays on the version for
     staff to read. Where either lacks them (a version measured before they existed, or EVALUATION_HOLDOUT=0),
-    the gate falls back to loo."""
+    the gate falls back to loo. Figures where more is not better (UNGATED_FIGURES: pieces per photo) are never
+    compared."""
     live_metrics, candidate_metrics = live.metrics or {}, candidate.metrics or {}
     both = all(name in live_metrics and name in candidate_metrics for name in HELD_OUT_FIGURES)
-    left_out = {LOO_FIGURE} if both else set(HELD_OUT_FIGURES)
+    left_out = ({LOO_FIGURE} if both else set(HELD_OUT_FIGURES)) | set(UNGATED_FIGURES)
     return {name: value for name, value in live_metrics.items() if name not in left_out}
 
 

@@ -232,6 +232,32 @@ def test_the_gate_reads_the_versions_figures_intervals_and_per_query_scores(mode
     assert encoder_is_not_worse(candidate=beyond, live=None, tolerance=0.0)[0]
 
 
+def test_the_gate_never_compares_pieces_per_photo_where_more_is_not_better(models_root):
+    live = EncoderVersion.objects.create(
+        name="live", metrics={"pieces hit@10": 0.50, "pieces per photo": 6.0}, intervals={}, status="ready"
+    )
+    fewer = EncoderVersion.objects.create(name="fewer", metrics={"pieces hit@10": 0.50, "pieces per photo": 2.0})
+    worse = EncoderVersion.objects.create(name="worse", metrics={"pieces hit@10": 0.30, "pieces per photo": 6.0})
+
+    promote, _, comparison = encoder_is_not_worse(candidate=fewer, live=live, tolerance=0.01)
+    assert promote and set(comparison) == {"pieces hit@10"}  # four pieces fewer is no loss in itself
+    promote, reason, _ = encoder_is_not_worse(candidate=worse, live=live, tolerance=0.01)
+    assert not promote and "pieces hit@10 0.300 < 0.500" in reason  # the piece figures that are shares are gated
+
+
+def test_staff_read_pieces_per_photo_as_a_count(admin_client, models_root, small_catalog):
+    train()
+    version = EncoderVersion.objects.get()
+    version.metrics = {"web P@10": 0.5, "pieces hit@10": 0.5, "pieces per photo": 5.5}
+    version.intervals = {"pieces per photo": [4.25, 6.0], "pieces hit@10": [0.3, 0.7]}
+    version.save()
+
+    page = admin_client.get(f"/admin/encoders/encoderversion/{version.pk}/change/").content.decode()
+
+    assert "Pieces per room photo" in page and "<strong>5.5</strong> (4.2–6.0)" in page
+    assert "Room photos by their pieces (any)" in page and "<strong>50 %</strong> (30–70 %)" in page
+
+
 def test_staff_see_a_version_with_its_figures_and_pictures(admin_client, models_root, small_catalog):
     train()
     version = EncoderVersion.objects.get()

@@ -17,8 +17,9 @@ PRETRAINED = "its backbone's pretrained features, no training"  # the row of the
 class Command(BaseCommand):
     help = (
         "Measure an encoder version (default: the live one) on web photos and rooms over the whole active catalog: "
-        "web P@10, loo P@10, room hit@10 and R@10, scene hit@10 and R@10, each with its bootstrap 95 % interval "
-        "over its queries."
+        "web P@10, loo P@10, room hit@10 and R@10, scene hit@10 and R@10 and, for an encoder with a category head, the "
+        "room photos answered by their pieces (pieces hit@10, R@10, union R@10, piece precision, pieces per photo), "
+        "each with its bootstrap 95 % interval over its queries."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
