@@ -229,6 +229,9 @@ RECOMMENDATIONS_PER_PAGE = 12
 # or "none" (similarity alone).
 CATEGORY_GUESSES = int(os.environ.get("CATEGORY_GUESSES", "5"))
 CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
+# The most pieces of furniture the worker looks for in each photo (encoders/piece_finder.py), each answered with
+# its own lookalikes for "Shop the room"; 0 looks for none.
+ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
 
 # Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, on
 # "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on

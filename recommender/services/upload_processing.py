@@ -26,6 +26,7 @@ from catalog.colours import dominant_colours
 from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_query, reconstruct_codes
 from encoders.lifecycle import encoder_load
+from encoders.piece_finder import find_pieces
 from encoders.pieces import Piece
 from recommender.models import IndexVersion, InspirationUpload
 from recommender.services.category_guesses import category_guess, guess_of
@@ -76,9 +77,14 @@ def query_image(upload: InspirationUpload) -> Image.Image:
 PiecesOf = Callable[[Any, Image.Image], list[Piece]]  # (encoder, photo) -> the pieces found in it, best first
 
 
-def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = None) -> InspirationUpload:
+def pieces_in(encoder, picture: Image.Image) -> list[Piece]:
+    """The pieces of furniture in a photo, at most ROOM_PIECES (0: none are looked for)."""
+    return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES)
+
+
+def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = pieces_in) -> InspirationUpload:
     """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
-    done. With ``pieces_of`` (``encoders.piece_finder.find_pieces`` with its ``max_pieces``), also the pieces of
+    done. With ``pieces_of`` (by default ``pieces_in``: ``encoders.piece_finder``), also the pieces of
     the photo, each with its own lookalikes, and whether it is a room (``upload_pieces_store``); ``results``
     stays the answer to the photo as one piece either way. Idempotent: a retried upload is computed again from
     the stored photo."""

@@ -15,7 +15,7 @@ from catalog.models import Category, Product
 from encoders.pieces import Piece
 from recommender.models import InspirationUpload
 from recommender.services.room_answer import (
-    PIECE_MIN_CONFIDENCE,
+    ROOM_MIN_CONFIDENCE,
     piece_guess,
     room_answer,
     room_complements,
@@ -65,23 +65,24 @@ def test_two_confident_pieces_of_different_categories_are_a_room(served):
     assert pieces[0]["box"] == list(BOXES["sofa"])
 
 
-def test_one_confident_piece_is_a_piece(served):
+def test_one_confident_piece_is_a_piece_and_every_piece_is_kept(served):
     sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
 
     kind, pieces = room_answer(
-        [piece_of(sofa, 0.9), piece_of(lamp, PIECE_MIN_CONFIDENCE - 0.2)], state=serving_state(), filters=Filters()
+        [piece_of(sofa, 0.9), piece_of(lamp, ROOM_MIN_CONFIDENCE - 0.2)], state=serving_state(), filters=Filters()
     )
 
     assert kind == "piece"
-    assert [piece["category"] for piece in pieces] == ["sofa"]  # an unsure piece is not shown
+    # the finder's pieces are all shown (the room answer is the shopper's choice): only the kind needs sure ones
+    assert [piece["category"] for piece in pieces] == ["sofa", "lamp"]
 
 
-def test_pieces_below_the_confidence_are_a_piece_with_nothing_to_show(served):
+def test_unsure_pieces_are_a_piece_answer_that_still_offers_the_room(served):
     sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
 
     kind, pieces = room_answer([piece_of(sofa, 0.3), piece_of(lamp, 0.45)], state=serving_state(), filters=Filters())
 
-    assert (kind, pieces) == ("piece", [])
+    assert kind == "piece" and [piece["category"] for piece in pieces] == ["lamp", "sofa"]
 
 
 def test_two_confident_pieces_of_one_category_are_a_piece():
@@ -172,9 +173,23 @@ def test_complements_cost_at_most_one_goes_with_query_per_piece(served, monkeypa
 # The worker
 
 
+def test_the_worker_looks_for_the_pieces_of_every_photo(served, django_capture_on_commit_callbacks):
+    """The default path: ``encoders.piece_finder`` with the live encoder, each piece answered and kept."""
+    photo = SimpleUploadedFile("room.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
+    upload.refresh_from_db()
+
+    assert upload.status == InspirationUpload.Status.DONE and upload.results
+    assert upload.pieces and all(piece["results"] and len(piece["box"]) == 4 for piece in upload.pieces)
+    confidences = [piece["confidence"] for piece in upload.pieces]
+    assert confidences == sorted(confidences, reverse=True)
+
+
 @pytest.fixture
-def answered_photo(served, django_capture_on_commit_callbacks):
-    """A room-like photo answered through the worker's service as one piece (as today)."""
+def answered_photo(served, django_capture_on_commit_callbacks, settings):
+    """A room-like photo answered through the worker's service as one piece, no pieces looked for."""
+    settings.ROOM_PIECES = 0
     photo = SimpleUploadedFile("room.png", png(draw(KINDS[0][1], KINDS[0][2])), content_type="image/png")
     with django_capture_on_commit_callbacks(execute=True):
         upload = upload_create(image=photo, request=parse_upload_request(crop=None, category=None, max_price=None))
