@@ -233,8 +233,8 @@ CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 # its own lookalikes for "Shop the room"; 0 looks for none.
 ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
 
-# Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, on
-# "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on
+# Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, and
+# the pieces of each photo (the room answer, found after the shopper has the first answer) on "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on
 # "training", one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -248,6 +248,7 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.reconcile_catalog": {"queue": "products"},
     "recommender.tasks.encode_product": {"queue": "products"},
     "recommender.tasks.draw_upload": {"queue": "pictures"},
+    "recommender.tasks.find_upload_pieces": {"queue": "pictures"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The pipeline lock's lease: renewed every 30 s while a run is alive, so it only runs out after a crash.

@@ -84,6 +84,15 @@ def encode_upload(self, upload_id: str) -> None:
         raise self.retry(exc=error, countdown=min(60, 2 ** (self.request.retries + 1)))
 
 
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
+def find_upload_pieces(upload_id: str) -> None:
+    """The room answer of a done upload (its pieces, each answered), on the niced ``pictures`` queue: it never
+    delays a shopper's first answer."""
+    from recommender.services.upload_processing import upload_pieces_find
+
+    upload_pieces_find(upload_id=upload_id)
+
+
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
 def draw_upload(upload_id: str) -> None:
     from recommender.services.upload_processing import upload_draw

@@ -82,9 +82,10 @@ def pieces_in(encoder, picture: Image.Image) -> list[Piece]:
     return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES)
 
 
-def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = pieces_in) -> InspirationUpload:
+def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = None) -> InspirationUpload:
     """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
-    done. With ``pieces_of`` (by default ``pieces_in``: ``encoders.piece_finder``), also the pieces of
+    done, and then (after commit) send ``find_upload_pieces`` for the room answer, which the shopper does not wait
+    for. With ``pieces_of``, the pieces are found here instead, before it is done: the pieces of
     the photo, each with its own lookalikes, and whether it is a room (``upload_pieces_store``); ``results``
     stays the answer to the photo as one piece either way. Idempotent: a retried upload is computed again from
     the stored photo."""
@@ -135,8 +136,36 @@ def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = pie
         )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: upload_changed(str(upload.pk)))
+        if pieces_of is None and settings.ROOM_PIECES > 0 and not upload.crop:
+            transaction.on_commit(lambda: _send_find_pieces(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)
     return upload
+
+
+def _send_find_pieces(upload_id: str) -> None:
+    from recommender.tasks import find_upload_pieces
+
+    try:
+        find_upload_pieces.delay(upload_id)
+    except Exception as error:  # the broker is down: the shopper has the answer; only the room answer is missing
+        logger.warning("could not send find_upload_pieces(%s): %s", upload_id, error)
+
+
+def upload_pieces_find(*, upload_id) -> bool:
+    """Find the pieces of a done upload's photo and answer each (the room answer), after the shopper already has
+    the answer to the photo as one piece; False when there is nothing to do (not done, a box marked, or answered
+    by an encoder that no longer serves: its pieces' vectors would not match the index). Idempotent: a retry
+    computes them again."""
+    upload = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.DONE).first()
+    state = serving_state()
+    if upload is None or upload.crop or state.encoder_version is None:
+        return False
+    if upload.encoder_version_id != state.encoder_version.pk:
+        return False
+    pieces = pieces_in(encoder_load(state.encoder_version), query_image(upload))
+    upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
+    upload.save(update_fields=["kind", "pieces", "complements"])
+    return True
 
 
 def upload_draw(*, upload_id) -> bool:

@@ -23,7 +23,7 @@ from recommender.services.room_answer import (
     upload_pieces_store,
 )
 from recommender.services.search import Filters, product_vector, serving_state
-from recommender.services.upload_processing import upload_answer
+from recommender.services.upload_processing import upload_answer, upload_pieces_find
 from recommender.services.uploads import parse_upload_request, upload_create
 from tests.recommender.conftest import KINDS, draw, png
 
@@ -220,6 +220,35 @@ def test_no_pieces_are_looked_for_inside_a_box_the_shopper_marked(served, answer
     upload_answer(upload=answered_photo, pieces_of=lambda encoder, picture: pytest.fail("looked for pieces"))
 
     assert InspirationUpload.objects.get(pk=answered_photo.pk).kind == "piece"
+
+
+def test_the_shopper_has_the_answer_before_the_pieces_are_looked_for(
+    served, answered_photo, settings, django_capture_on_commit_callbacks
+):
+    """The room answer is a second task sent after the first answer is committed: the shopper never waits for it."""
+    settings.ROOM_PIECES = 6
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        upload_answer(upload=answered_photo)
+    answered = InspirationUpload.objects.get(pk=answered_photo.pk)
+    assert answered.status == InspirationUpload.Status.DONE and answered.results and answered.pieces == []
+
+    for callback in callbacks:
+        callback()  # the long-poll's notification, then the room answer (Celery runs eagerly)
+
+    assert InspirationUpload.objects.get(pk=answered_photo.pk).pieces
+
+
+def test_pieces_are_not_looked_for_with_an_encoder_that_no_longer_serves_or_inside_a_box(served, answered_photo):
+    answered_photo.crop = [0.1, 0.1, 0.5, 0.5]
+    answered_photo.save(update_fields=["crop"])
+    assert upload_pieces_find(upload_id=answered_photo.pk) is False
+
+    answered_photo.crop = None
+    answered_photo.encoder_version = None  # answered by a version that is gone
+    answered_photo.save(update_fields=["crop", "encoder_version"])
+    assert upload_pieces_find(upload_id=answered_photo.pk) is False
+    assert InspirationUpload.objects.get(pk=answered_photo.pk).pieces == []
 
 
 def test_a_category_the_shopper_chose_answers_the_photo_as_one_piece(served):
