@@ -7,8 +7,8 @@ often the head names an accepted category first.
     python bench/category_ranking.py --version enc-...    # another version (it must have a category head)
 
 Runs with the site's environment (DATABASE_URL, VAR_DIR): the catalog is the active catalog; the queries are the
-web photos of ../shared/data/webphotos. Every mode ranks the same candidates the product fetches (the nearest
-overall and the nearest of each likely category: encoders.metrics.category_ranked_top_k), so the row the product
+web photos of ../shared/data/webphotos. Every mode ranks the same candidates the product fetches (the 100 nearest
+products: encoders.metrics.category_ranked_top_k), so the row the product
 serves (CATEGORY_RANKING, ``PRIOR_WEIGHT``) is what ``evaluate_encoder`` reports as web P@10.
 """
 

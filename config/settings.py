@@ -234,8 +234,8 @@ CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
 
 # Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, and
-# the pieces of each photo (the room answer, found after the shopper has the first answer) on "pictures"; product encodes on "products" (a bulk import never waits in front of a shopper); retraining on
-# "training", one at a time.
+# the pieces of each photo (the room answer, found after the shopper has the first answer) on "pictures"; product
+# encodes on "products" (a bulk import never waits in front of a shopper); retraining on "training", one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encoders.category_ranking import category_ranked, likely_categories
+from encoders.category_ranking import CANDIDATE_POOL, category_ranked
 
 K = 10
 
@@ -102,22 +102,17 @@ def category_ranked_top_k(
     guesses: Sequence[dict[str, float]],
     *,
     k: int = K,
+    pool: int = CANDIDATE_POOL,
     **ranking,
 ) -> np.ndarray:
     """Indices (Q, k) of each query's answer as the product ranks it with the photo's category guess
-    (encoders.category_ranking): the candidates are the ``k`` nearest overall and the ``k`` nearest of each likely
-    category, as the serving path fetches them (recommender.services.category_search); ``ranking`` passes a mode
-    and its parameter."""
-    cats = np.asarray(catalog_categories)
-    members = {category: np.flatnonzero(cats == category) for category in set(catalog_categories)}
+    (encoders.category_ranking): the ``pool`` nearest products, re-ranked, as the serving path fetches and ranks
+    them (recommender.services.category_search); ``ranking`` passes a mode and its parameter."""
     category_of = dict(enumerate(catalog_categories))
     rows = []
     for row, guess in zip(scores, guesses, strict=True):
-        picked = [np.argsort(-row, kind="stable")[:k]]
-        for category in likely_categories(guess):
-            inside = members.get(category, np.zeros(0, dtype=int))
-            picked.append(inside[np.argsort(-row[inside], kind="stable")[:k]])
-        candidates = [(int(i), float(row[i])) for i in np.concatenate(picked)]
+        nearest = np.argsort(-row, kind="stable")[: max(k, pool)]
+        candidates = [(int(i), float(row[i])) for i in nearest]
         rows.append([i for i, _ in category_ranked(candidates, category_of, guess, k=k, **ranking)])
     return np.asarray(rows, dtype=int).reshape(len(rows), -1)
 

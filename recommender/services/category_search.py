@@ -1,16 +1,13 @@
 """Answering a photo with what it looks like: the similarity search combined with the category head's guess
-(encoders.category_ranking says how, and why). The candidates are the unfiltered neighbours and the neighbours
-within each likely category, each a bounded search (``search_vector``), so a confident "table" photo finds tables
-even where they rank far down among all products, at a cost that does not grow with the catalog."""
+(encoders.category_ranking says how, and why). The candidates are the CANDIDATE_POOL nearest distinct products,
+one bounded search (``search_vector``), re-ranked: the cost does not grow with the catalog."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from django.conf import settings
 
 from catalog.models import Product
-from encoders.category_ranking import category_ranked, likely_categories
+from encoders.category_ranking import CANDIDATE_POOL, category_ranked
 from recommender.services.search import Filters, ServingState, search_vector
 
 
@@ -19,13 +16,11 @@ def category_search(
 ) -> list[tuple[int, float]]:
     """The ``k`` best distinct products for a photo's ``vector`` under ``filters``. Without a guess, with a category
     chosen in ``filters``, or with CATEGORY_RANKING "none": by similarity alone. Otherwise ranked with the guess
-    (slug -> probability): one search overall and one per likely category, at most 1 + LIKELY_CATEGORIES."""
+    (slug -> probability): one search for the CANDIDATE_POOL nearest, re-ranked."""
     mode = settings.CATEGORY_RANKING
     if not guess or filters.category or mode == "none":
         return search_vector(vector, k=k, filters=filters, state=state, distinct=True)
-    candidates = search_vector(vector, k=k, filters=filters, state=state, distinct=True)
-    for slug in likely_categories(guess):
-        candidates += search_vector(vector, k=k, filters=replace(filters, category=slug), state=state, distinct=True)
+    candidates = search_vector(vector, k=max(k, CANDIDATE_POOL), filters=filters, state=state, distinct=True)
     category_of = dict(
         Product.objects.filter(pk__in={pid for pid, _ in candidates}).values_list("pk", "category__slug")
     )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from encoders import metrics
-from encoders.category_ranking import category_ranked, likely_categories
+from encoders.category_ranking import category_ranked
 
 # products 0-3 are lamps that look most alike, 4-7 sofas a little less alike
 CANDIDATES = [(0, 0.90), (1, 0.89), (2, 0.88), (3, 0.87), (4, 0.80), (5, 0.79), (6, 0.78), (7, 0.77)]
@@ -52,22 +52,18 @@ def test_an_unknown_mode_is_a_clear_error():
         category_ranked(CANDIDATES, CATEGORY_OF, {"sofa": 1.0}, k=3, mode="vote")
 
 
-def test_likely_categories_are_the_few_most_likely_worth_a_search():
-    guess = {"sofa": 0.6, "armchair": 0.25, "bed": 0.1, "lamp": 0.04, "rug": 0.01}
-
-    assert likely_categories(guess) == ["sofa", "armchair", "bed"]
-    assert likely_categories({"sofa": 0.99, "rug": 0.01}) == ["sofa"]
-
-
 def test_the_evaluation_ranks_a_photo_as_the_product_does():
     """A table photo that looks most like chairs: similarity alone answers chairs; the head's confident "table"
-    answers tables, found among the nearest of that category even though none is among the nearest overall."""
+    answers tables, from the pool of nearest products; a pool too small to hold them answers chairs."""
     catalog = ["chair"] * 12 + ["table"] * 3
     scores = np.array([[0.8 - 0.005 * i for i in range(12)] + [0.75, 0.74, 0.73]])
     alone = metrics.category_ranked_top_k(scores, catalog, [{}], k=3)
     guided = metrics.category_ranked_top_k(scores, catalog, [{"table": 0.95, "chair": 0.05}], k=3, weight=0.1)
 
+    too_small = metrics.category_ranked_top_k(scores, catalog, [{"table": 0.95, "chair": 0.05}], k=3, pool=10)
+
     assert alone.tolist() == [[0, 1, 2]] and guided.tolist() == [[12, 13, 14]]
+    assert too_small.tolist() == [[0, 1, 2]]
 
 
 def test_the_class_mean_counts_every_class_alike():
