@@ -44,7 +44,11 @@ def set_names(html: str) -> list[str]:
 def swap_links(html: str, number: int) -> list[tuple[str, str]]:
     """(href, product name) of the swaps offered on piece ``number``'s card."""
     card = re.search(rf'<li class="card furnish-item" id="furnish-item-{number}">.*?</details>', html, re.S)
-    found = re.findall(r'<a href="([^"]+)"><span class="swap-name">([^<]+)<', card.group(0)) if card else []
+    found = (
+        re.findall(r'<a class="swap-option" href="([^"]+)">.*?<span class="swap-name">([^<]+)<', card.group(0))
+        if card
+        else []
+    )
     return [(unescape(href), name) for href, name in found]
 
 
@@ -90,7 +94,7 @@ def test_a_swap_re_runs_the_set_with_that_choice_pinned(client, priced):
     # with the €100 sofa the €300 lamp fits
     assert set_names(swapped) == ["SOFA 3", "LAMP 0"]
     assert re.search(r"Total <strong>€400</strong> of your €550 budget", swapped)
-    assert '<span class="furnish-pinned">your choice</span>' in swapped
+    assert '<p class="furnish-pinned">Your choice</p>' in swapped
 
 
 def test_a_budget_nothing_fits_tells_the_cheapest_total(client, priced):
