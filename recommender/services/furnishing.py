@@ -7,7 +7,7 @@ query of its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from catalog.models import Product
@@ -69,6 +69,8 @@ def parse_budget(text: str | None) -> Decimal:
         raise UploadRejected("The budget must be zero or more.")
     if budget > MAX_BUDGET:
         raise UploadRejected(f"The budget must be at most {format_price(MAX_BUDGET)}.")
+    if budget.as_tuple().exponent < -2:  # a fraction of a cent buys nothing: shown and used as what it buys
+        budget = budget.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
     return budget
 
 

@@ -229,10 +229,10 @@ def test_the_api_keeps_a_pick_and_furnishes_only_the_pieces_asked(client, priced
 def test_the_api_says_when_nothing_fits(client, priced):
     upload = room_upload(priced)
 
-    furnishing = api(client, upload, "budget=149.99").json()["furnishing"]
+    furnishing = api(client, upload, "budget=149.999").json()["furnishing"]
 
     assert (furnishing["fits"], furnishing["items"], furnishing["total"]) == (False, [], None)
-    assert furnishing["cheapest_total"] == "150.00"
+    assert (furnishing["budget"], furnishing["cheapest_total"]) == ("149.99", "150.00")
 
 
 @pytest.mark.parametrize(
