@@ -15,9 +15,16 @@ from catalog.models import Product
 from config.ratelimit import TOO_MANY_ANSWERS, TOO_MANY_UPLOADS, allowed, upload_allowed
 from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
-from recommender.presenters import category_guesses_payload, colour_payload, piece_payload, product_card
+from recommender.presenters import (
+    category_guesses_payload,
+    colour_payload,
+    furnishing_payload,
+    piece_payload,
+    product_card,
+)
 from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
+from recommender.services.furnishing import FurnishRequest, parse_furnish_request, room_furnish
 from recommender.services.notify import wait_for_change
 from recommender.services.refine import upload_results
 from recommender.services.room_pieces import room_view
@@ -65,12 +72,19 @@ def upload_state(upload: InspirationUpload) -> str:
     return f"{upload.status}:answer"
 
 
-def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Filters | None = None) -> dict:
+def upload_payload(
+    request: HttpRequest,
+    upload: InspirationUpload,
+    filters: Filters | None = None,
+    furnish: FurnishRequest | None = None,
+) -> dict:
     """The upload with its answer, one card per group of variants; with ``filters`` (``category``, ``max_price``,
     ``colour=same``) the stored vector searched again, as on the results page. ``categories``: what the photo
     looks like, most likely first (empty when the encoder has no category head). ``kind``: "room" or "piece", as
     the page first answers it; ``pieces``: what was found in the photo, each with its own lookalikes (``results``
-    stays the photo answered as one piece); ``complements``: what goes well with those pieces."""
+    stays the photo answered as one piece); ``complements``: what goes well with those pieces. ``furnishing``: with
+    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget; None when no budget
+    was asked or no pieces were found. Raises UploadRejected when ``furnish`` names a piece the photo lacks."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
         if filters is None:
@@ -79,6 +93,9 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
         else:
             cards = upload_results(upload=upload, filters=filters).items
     room = room_view(upload=upload)
+    furnishing = None
+    if furnish is not None and room.pieces:
+        furnishing = furnishing_payload(request, room_furnish(room=room, request=furnish))
     return {
         "id": str(upload.id),
         "status": upload.status,
@@ -90,6 +107,7 @@ def upload_payload(request: HttpRequest, upload: InspirationUpload, filters: Fil
         "kind": upload.kind,
         "pieces": [piece_payload(request, piece) for piece in room.pieces],
         "complements": [product_card(request, product, score) for product, score in room.complements],
+        "furnishing": furnishing,
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
     }
 
@@ -130,7 +148,8 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
     (default: its state when the request arrived), or after N seconds at the latest. A done or failed upload is
     answered at once: nothing follows the answer, so there is nothing to wait for. ``category``, ``max_price``
-    and ``colour=same`` search its stored vector again, as the results page does."""
+    and ``colour=same`` search its stored vector again, as the results page does; ``budget`` (with ``pieces`` and
+    ``pick``) furnishes its pieces within a budget, as the room answer's form does."""
     try:
         key = uuid.UUID(upload_id)
     except ValueError:
@@ -147,6 +166,7 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
                 max_price=request.GET.get("max_price"),
                 colour=request.GET.get("colour"),
             )
+        furnish = parse_furnish_request(request.GET)
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     known = request.GET.get("after") or upload_state(upload)
@@ -159,7 +179,10 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
             return upload_state(upload) != known
 
         wait_for_change(str(key), timeout=wait, changed=changed)
-    return JsonResponse(upload_payload(request, upload, filters))
+    try:
+        return JsonResponse(upload_payload(request, upload, filters, furnish))
+    except UploadRejected as rejected:  # a piece the photo lacks, found once its pieces are read
+        return error(rejected.message, rejected.status)
 
 
 def _product_or_none(sku: str) -> Product | None:

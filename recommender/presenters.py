@@ -12,6 +12,7 @@ from catalog.prices import currency
 from catalog.variants import variant_label
 from recommender.models import RetrainRun
 from recommender.services.category_guesses import CategoryGuess
+from recommender.services.furnishing import FurnishAnswer
 from recommender.services.room_pieces import RoomPiece
 
 
@@ -70,6 +71,31 @@ def piece_payload(request: HttpRequest, piece: RoomPiece) -> dict:
         "category_name": piece.label,
         "confidence": round(piece.confidence, 3),
         "results": [product_card(request, product, score) for product, score in piece.items],
+    }
+
+
+def furnishing_payload(request: HttpRequest, answer: FurnishAnswer) -> dict:
+    """A set within the shopper's budget: for each piece furnished (its index in ``pieces``), the product chosen and
+    the swaps that keep the set within the budget, best first; ``fits`` false (and no items) when nothing fits, with
+    the cheapest total any set reaches (None when no set can be made: a piece has no priced lookalike)."""
+    result = answer.furnishing
+    return {
+        "budget": f"{result.budget:f}",
+        "total": None if result.total is None else str(result.total),
+        "currency": currency(),
+        "fits": result.fits,
+        "cheapest_total": None if result.cheapest_total is None else str(result.cheapest_total),
+        "left_out_without_price": result.left_out_without_price,
+        "pieces": [index for index, _ in answer.pieces],
+        "items": [
+            {
+                "piece": item.index,
+                "pinned": item.pinned,
+                "product": product_card(request, item.product, item.score),
+                "swaps": [product_card(request, product, score) for product, score, _ in item.swaps],
+            }
+            for item in answer.items
+        ],
     }
 
 

@@ -7,6 +7,7 @@ from config.upload_handlers import upload_too_large
 from recommender.models import InspirationUpload
 from recommender.services.category_guesses import category_line
 from recommender.services.feedback import feedback_of_session
+from recommender.services.furnishing import parse_furnish_request, room_furnish
 from recommender.services.maps import results_map
 from recommender.services.refine import upload_results
 from recommender.services.room_answer import ROOM_MIN_PIECES
@@ -34,14 +35,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     """The upload's status while a worker encodes it; then, for a room, the photo with a hotspot on each piece found,
-    one strip of lookalikes per piece and what goes well with them; for one piece (or when the shopper switches to
-    it), what the photo looks like (with a switch to the next likely categories), the products and where the photo
-    lands on the catalog's map. The answer is final: nothing is drawn for the shopper after it."""
+    one strip of lookalikes per piece, what goes well with them and a set of them within the shopper's budget; for
+    one piece (or when the shopper switches to it), what the photo looks like (with a switch to the next likely
+    categories), the products and where the photo lands on the catalog's map. The answer is final: nothing is
+    drawn for the shopper after it."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
     context = {"upload": upload, "items": [], "answers": {}, "shown_as": InspirationUpload.Kind.PIECE}
     if upload.status == InspirationUpload.Status.DONE:
         room = room_view(upload=upload)
         context.update(room=room, can_switch=_can_switch(upload, room), shown_as=_shown_as(request, upload, room))
+    if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.ROOM:
+        context.update(_furnish_context(request, context["room"]))
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.PIECE:
         try:
             filters = _page_filters(request)
@@ -77,6 +81,27 @@ def _shown_as(request: HttpRequest, upload: InspirationUpload, room: RoomView) -
     if {"category", "max_price", "colour"} & set(request.GET):
         return InspirationUpload.Kind.PIECE
     return upload.kind
+
+
+def _furnish_context(request: HttpRequest, room: RoomView) -> dict:
+    """The budget form as the shopper filled it in (every piece ticked at first) and, when they gave a budget, the
+    set that fits it, or why their input cannot be used."""
+    form = {"budget": request.GET.get("budget", ""), "pieces": _ticked(request, len(room.pieces))}
+    try:
+        asked = parse_furnish_request(request.GET)
+        if asked is None:
+            return {"furnish_form": form}
+        return {"furnish_form": form, "furnish": room_furnish(room=room, request=asked)}
+    except UploadRejected as rejected:
+        return {"furnish_form": form, "furnish_error": rejected.message}
+
+
+def _ticked(request: HttpRequest, count: int) -> set[int]:
+    """The pieces ticked in the budget form, read leniently to fill the form in again (every one at first)."""
+    if "pieces" not in request.GET:
+        return set(range(count))
+    parts = (part.strip() for value in request.GET.getlist("pieces") for part in value.split(","))
+    return {int(part) for part in parts if part.isascii() and part.isdigit()}
 
 
 def _page_filters(request: HttpRequest) -> Filters | None:
