@@ -6,7 +6,7 @@ with a mix. Three ways were measured on the dev photos (``bench/category_ranking
 
 - ``prior`` (what the product serves): each candidate's cosine plus ``weight`` × log of the probability of its
   category, so a product of an unlikely category must look much more alike to stay;
-- ``filter``: only the most likely category, when the head gives it at least ``threshold``;
+- ``filter``: the most likely category first (others only fill up), when the head gives it at least ``threshold``;
 - ``quota``: the first k slots shared among the likely categories in proportion to their probabilities.
 
 The candidates are the CANDIDATE_POOL nearest products, one bounded search, so the cost per query does not grow
@@ -52,8 +52,11 @@ def category_ranked(
         )[:k]
     if mode == "filter":
         top, p = max(guess.items(), key=lambda item: item[1])
-        chosen = [c for c in unique if category_of.get(c[0]) == top] if p >= threshold else unique
-        return sorted(chosen, key=lambda c: -c[1])[:k]
+        by_likeness = sorted(unique, key=lambda c: -c[1])
+        if p < threshold:
+            return by_likeness[:k]
+        inside = [c for c in by_likeness if category_of.get(c[0]) == top]
+        return (inside + [c for c in by_likeness if category_of.get(c[0]) != top])[:k]  # others only fill up
     if mode == "quota":
         return _by_quota(unique, category_of, guess, k=k)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

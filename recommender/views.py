@@ -44,6 +44,8 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     if upload.status == InspirationUpload.Status.DONE:
         room = room_view(upload=upload)
         context.update(room=room, can_switch=_can_switch(upload, room), shown_as=_shown_as(request, upload, room))
+        # asked for the room answer of a photo in which no piece was found: the whole photo's answer, and why
+        context["no_pieces"] = request.GET.get("as") == InspirationUpload.Kind.ROOM and not room.pieces
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.ROOM:
         context.update(_furnish_context(request, context["room"]))
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.PIECE:

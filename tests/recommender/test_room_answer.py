@@ -181,6 +181,7 @@ def test_the_worker_looks_for_the_pieces_of_every_photo(served, django_capture_o
     upload.refresh_from_db()
 
     assert upload.status == InspirationUpload.Status.DONE and upload.results
+    assert upload.kind == "piece"  # a plain product shot is answered as one piece
     assert upload.pieces and all(piece["results"] and len(piece["box"]) == 4 for piece in upload.pieces)
     confidences = [piece["confidence"] for piece in upload.pieces]
     assert confidences == sorted(confidences, reverse=True)
@@ -407,3 +408,14 @@ def test_the_page_of_a_piece_upload_is_unchanged(client, named):
     assert "answer-switch" not in html and "hotspot" not in html and "piece-strip" not in html
     assert "Goes well with what you have" not in html and "js/room.js" not in html
     assert re.findall(r'class="name">([^<]+)<', html) == [product.name for product in named["sofa"]]
+
+
+def test_a_room_answer_asked_of_a_photo_without_pieces_is_the_whole_photo_with_a_message(client, answered_photo):
+    assert answered_photo.pieces == []
+
+    response = client.get(answered_photo.get_absolute_url(), {"as": "room"})
+
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="no-pieces"' in page and "no separate pieces" in page
+    assert 'id="results"' in page and 'class="room-answer' not in page
+    assert 'id="no-pieces"' not in client.get(answered_photo.get_absolute_url()).content.decode()
