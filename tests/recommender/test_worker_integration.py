@@ -11,6 +11,8 @@ from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
 from recommender.models import InspirationUpload, RetrainRun
 from recommender.services.indexing import index_root
+from recommender.services.locks import lock_acquire, lock_owner, lock_release
+from recommender.services.retraining import RETRAIN_LOCK
 from recommender.tasks import retrain
 from tests.encoders.helpers import tiny_config
 from tests.recommender.conftest import draw, png
@@ -96,20 +98,24 @@ def test_a_retrain_swaps_the_index_while_queries_run_without_a_failed_query(serv
 
 
 def test_the_retrain_task_delivered_twice_runs_once(served, worker, live_server):
-    retrain.delay("test")
-    retrain.delay("test")  # a second delivery of the same work, at the same time, to the same pool of two
+    """A second delivery of the retrain task while the first holds the pipeline's lease does nothing. The first
+    delivery is this test holding the lease, so the two certainly overlap: two deliveries sent together to the pool
+    of two may otherwise run one after the other (one child still warming up), which is rightly two runs."""
+    first = lock_owner()
+    assert lock_acquire(name=RETRAIN_LOCK, owner=first, seconds=600)
+    retrain.delay("test")  # the same work delivered again while the first delivery runs
 
+    assert wait_for(lambda: "a retrain is already running" in worker.log.read_text(), timeout=240, every=0.5)
+    assert RetrainRun.objects.count() == 0
+
+    lock_release(name=RETRAIN_LOCK, owner=first)  # the first delivery ends; the work can be asked for again
+    retrain.delay("test")
     finished = wait_for(
         lambda: RetrainRun.objects.exclude(status=RetrainRun.Status.RUNNING).first(), timeout=240, every=0.5
     )
-    time.sleep(2)  # the second delivery has long started by now
 
     assert finished is not None, worker.log.read_text()[-3000:]
-    assert RetrainRun.objects.count() == 1
-    assert (
-        "a retrain is already running" in worker.log.read_text()
-        or worker.log.read_text().count("recommender.tasks.retrain[") >= 2
-    )
+    assert finished.status == RetrainRun.Status.PROMOTED and RetrainRun.objects.count() == 1
 
 
 def test_product_encodes_never_wait_in_front_of_a_shoppers_upload(
