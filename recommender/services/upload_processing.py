@@ -82,13 +82,10 @@ def pieces_in(encoder, picture: Image.Image) -> list[Piece]:
     return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES)
 
 
-def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = None) -> InspirationUpload:
+def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
-    done, and then (after commit) send ``find_upload_pieces`` for the room answer, which the shopper does not wait
-    for. With ``pieces_of``, the pieces are found here instead, before it is done: the pieces of
-    the photo, each with its own lookalikes, and whether it is a room (``upload_pieces_store``); ``results``
-    stays the answer to the photo as one piece either way. Idempotent: a retried upload is computed again from
-    the stored photo."""
+    done, and then (after commit) send ``find_upload_pieces`` for the room answer (``upload_pieces_find``), which
+    the shopper does not wait for. Idempotent: a retried upload is computed again from the stored photo."""
     state = serving_state()
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
@@ -107,10 +104,6 @@ def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = Non
         state=state,
     )
     upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
-    # The pieces of a room. Not inside a box the shopper marked: they chose the one piece they want.
-    if pieces_of is not None and not upload.crop:
-        pieces = pieces_of(encoder, picture)
-        upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
     upload.encoder_version = state.encoder_version
     upload.index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
     upload.code = vector_bytes(code)
@@ -121,9 +114,6 @@ def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = Non
         upload.save(
             update_fields=[
                 "results",
-                "kind",
-                "pieces",
-                "complements",
                 "encoder_version",
                 "index_version",
                 "code",
@@ -136,7 +126,8 @@ def upload_answer(*, upload: InspirationUpload, pieces_of: PiecesOf | None = Non
         )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: upload_changed(str(upload.pk)))
-        if pieces_of is None and settings.ROOM_PIECES > 0 and not upload.crop:
+        # The pieces of a room. Not inside a box the shopper marked: they chose the one piece they want.
+        if settings.ROOM_PIECES > 0 and not upload.crop:
             transaction.on_commit(lambda: _send_find_pieces(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)
     return upload
@@ -151,18 +142,18 @@ def _send_find_pieces(upload_id: str) -> None:
         logger.warning("could not send find_upload_pieces(%s): %s", upload_id, error)
 
 
-def upload_pieces_find(*, upload_id) -> bool:
-    """Find the pieces of a done upload's photo and answer each (the room answer), after the shopper already has
-    the answer to the photo as one piece; False when there is nothing to do (not done, a box marked, or answered
-    by an encoder that no longer serves: its pieces' vectors would not match the index). Idempotent: a retry
-    computes them again."""
+def upload_pieces_find(*, upload_id, pieces_of: PiecesOf = pieces_in) -> bool:
+    """Find the pieces of a done upload's photo (``pieces_of``) and answer each (the room answer), after the
+    shopper already has the answer to the photo as one piece; ``results`` stays that answer. False when there is
+    nothing to do (not done, a box marked, or answered by an encoder that no longer serves: its pieces' vectors
+    would not match the index). Idempotent: a retry computes them again."""
     upload = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.DONE).first()
     state = serving_state()
     if upload is None or upload.crop or state.encoder_version is None:
         return False
     if upload.encoder_version_id != state.encoder_version.pk:
         return False
-    pieces = pieces_in(encoder_load(state.encoder_version), query_image(upload))
+    pieces = pieces_of(encoder_load(state.encoder_version), query_image(upload))
     upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
     upload.save(update_fields=["kind", "pieces", "complements"])
     return True

@@ -204,7 +204,9 @@ def test_the_worker_stores_the_pieces_and_keeps_the_one_piece_answer(served, ans
     found = [piece_of(sofa, 0.9), piece_of(lamp, 0.8)]
     seen = []
 
-    upload_answer(upload=answered_photo, pieces_of=lambda encoder, picture: seen.append(picture.size) or found)
+    upload_pieces_find(
+        upload_id=answered_photo.pk, pieces_of=lambda encoder, picture: seen.append(picture.size) or found
+    )
 
     stored = InspirationUpload.objects.get(pk=answered_photo.pk)
     assert seen and stored.kind == "room"
@@ -218,7 +220,7 @@ def test_no_pieces_are_looked_for_inside_a_box_the_shopper_marked(served, answer
     answered_photo.crop = [0.1, 0.1, 0.5, 0.5]
     answered_photo.save(update_fields=["crop"])
 
-    upload_answer(upload=answered_photo, pieces_of=lambda encoder, picture: pytest.fail("looked for pieces"))
+    upload_pieces_find(upload_id=answered_photo.pk, pieces_of=lambda encoder, picture: pytest.fail("looked for pieces"))
 
     assert InspirationUpload.objects.get(pk=answered_photo.pk).kind == "piece"
 
