@@ -13,12 +13,12 @@ index folders, so the site itself is left as it was. It then starts, on that cop
 and for --seconds: --clients shoppers each upload a photo (../shared/data/webphotos) and follow it with the
 long-poll as the page does; every --kill-every seconds the upload worker is SIGKILLed (main process and pool)
 and started again at once, as a supervisor would; once, Redis is killed and started again after 5 s; a staff
-thread saves a product (a random product's photo, re-encoded: see bench/twin_photo.py) every 2 s; at 30 s a
-retrain is sent, with a quick configuration and a tolerance that lets it promote. Then it waits (up to --settle
-seconds) until no upload is queued or processing, every saved product is findable and the retrain has ended, and
-reports: uploads accepted / done / failed with their
-reasons / lost; uploads processed twice (an upload answered by two deliveries, from the workers' logs);
-products saved / findable (each is listed among the nearest products of the one whose photo it copies).
+thread saves a product every 2 s (each time another picture of the catalog, re-encoded: see bench/twin_photo.py); at
+30 s a retrain is sent, with a quick configuration and a tolerance that lets it promote. Then it waits (up to
+--settle seconds) until no upload is queued or processing, every saved product is findable and the retrain has
+ended, and reports: uploads accepted / done / failed with their reasons / lost; uploads processed twice (an
+upload answered by two deliveries, from the workers' logs); products saved / findable (each is listed among the
+ten "similar items" of the one whose photo it copies, as its own card), and why each one that is not is not.
 """
 
 from __future__ import annotations
@@ -214,11 +214,14 @@ def main() -> None:
                 state = body["state"]
 
     def staff() -> None:
-        rng = random.Random(1)
-        sources = list(Product.objects.filter(is_active=True).order_by("pk")[:500])
+        # Each save copies a different picture: two copies of one picture (of one product, or of two catalog
+        # products that share it) would be byte-identical, hence variants of each other (one card, see
+        # ``catalog.variants``), and only one of them could be listed among its source's similar items.
+        sources = list(Product.objects.filter(is_active=True).order_by("image_sha256", "pk").distinct("image_sha256"))
+        random.Random(1).shuffle(sources)
         n = 0
-        while time.monotonic() < stop_at:
-            source = rng.choice(sources)
+        while time.monotonic() < stop_at and n < len(sources):
+            source = sources[n]
             with source.image.open("rb") as handle:
                 data = handle.read()
             sku = f"CHAOS-{n}"
@@ -259,12 +262,37 @@ def main() -> None:
     for thread in threads:
         thread.join()
 
-    def findable_count() -> int:
-        found = 0
+    def unfindable() -> list[tuple[str, str]]:
+        """The saved products that are not among the ten "similar items" of the product whose photo they copy."""
+        missing = []
         for sku, source_sku in saved:
             status, body = get_json(f"{base}/api/products/{urllib.parse.quote(source_sku)}/similar?k=10")
-            found += status == 200 and any(card["sku"] == sku for card in body["results"])
-        return found
+            if status != 200 or not any(card["sku"] == sku for card in body["results"]):
+                missing.append((sku, source_sku))
+        return missing
+
+    def findability(sku: str) -> str:
+        """Why a saved product is not among its source's ten: not active, no vector under the serving encoder,
+        or a vector (in the index or the fresh set) that ranks below ten among the source's neighbours."""
+        from recommender.models import ProductEmbedding
+        from recommender.services.search import serving_state, similar_products
+
+        product = Product.objects.get(sku=sku)
+        source = Product.objects.get(sku=source_of[sku])
+        state = serving_state()
+        if not product.is_active:
+            return "not active"
+        revision = (
+            ProductEmbedding.objects.filter(product=product, encoder_version=state.encoder_version)
+            .values_list("revision", flat=True)
+            .first()
+        )
+        if revision is None:
+            return f"no vector under the serving encoder {state.encoder_version}"
+        where = "in the index" if revision <= state.watermark else "in the fresh set"
+        ranked = [pk for pk, _ in similar_products(product=source, k=100)]
+        rank = ranked.index(product.pk) + 1 if product.pk in ranked else None
+        return f"vector {where}, rank {rank or '> 100'} among the source's similar items"
 
     # Settle: the reaper finishes what a killed worker left, the reconcile job encodes what a lost message left,
     # and the retrain ends; up to --settle seconds.
@@ -275,8 +303,9 @@ def main() -> None:
     while True:
         pending = InspirationUpload.objects.filter(pk__in=accepted, status__in=["queued", "processing"]).count()
         retraining = RetrainRun.objects.filter(trigger="chaos", status="running").exists()
-        findable = findable_count()
-        if (not pending and not retraining and findable == len(saved)) or time.monotonic() >= settle_until:
+        missing = unfindable()
+        findable = len(saved) - len(missing)
+        if (not pending and not retraining and not missing) or time.monotonic() >= settle_until:
             break
         time.sleep(10)
     settled = time.monotonic() - ended
@@ -303,6 +332,9 @@ def main() -> None:
     for reason, count in refused.most_common():
         print(f"  refused: {reason} ×{count}")
     print(f"products saved {len(saved)} · findable {findable}")
+    source_of = dict(saved)
+    for sku, source_sku in missing:
+        print(f"  not findable: {sku} (a copy of {source_sku}): {findability(sku)}")
     print(f"settled {settled:.0f} s after the soak ended (at most --settle {args.settle:.0f} s)")
 
     runs = "; ".join(f"{run.status}: {run.reason or run.error}" for run in RetrainRun.objects.filter(trigger="chaos"))
