@@ -25,7 +25,7 @@ from recommender.presenters import (
 from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.furnishing import FurnishRequest, parse_furnish_request, room_furnish
-from recommender.services.notify import wait_for_change
+from recommender.services.notify import upload_state, upload_state_final, wait_for_change
 from recommender.services.refine import upload_results
 from recommender.services.room_pieces import room_view
 from recommender.services.search import Filters, goes_with_products, products_in_order, similar_products
@@ -64,12 +64,6 @@ def parse_k(request: HttpRequest) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_K:
         raise UploadRejected(f"k must be a whole number from 1 to {MAX_K}.")
     return int(text)
-
-
-def upload_state(upload: InspirationUpload) -> str:
-    """What a waiting client has seen. ``done:answer`` (or ``failed:answer``) is the last state: nothing is drawn
-    for shoppers after the answer any more (the ``:answer`` suffix stays for clients that read it)."""
-    return f"{upload.status}:answer"
 
 
 def upload_payload(
@@ -147,7 +141,8 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
 def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
     (default: its state when the request arrived), or after N seconds at the latest. A done or failed upload is
-    answered at once: nothing follows the answer, so there is nothing to wait for. ``category``, ``max_price``
+    answered at once, unless its pieces are still being looked for (``done:pieces``): then the wait ends when they
+    are in or known absent. ``category``, ``max_price``
     and ``colour=same`` search its stored vector again, as the results page does; ``budget`` (with ``pieces`` and
     ``pick``) furnishes its pieces within a budget, as the room answer's form does."""
     try:
@@ -170,8 +165,7 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     known = request.GET.get("after") or upload_state(upload)
-    final = upload.status in (InspirationUpload.Status.DONE, InspirationUpload.Status.FAILED)
-    if wait and upload_state(upload) == known and not final:
+    if wait and upload_state(upload) == known and not upload_state_final(upload):
 
         def changed() -> bool:
             nonlocal upload

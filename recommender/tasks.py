@@ -84,13 +84,25 @@ def encode_upload(self, upload_id: str) -> None:
         raise self.retry(exc=error, countdown=min(60, 2 ** (self.request.retries + 1)))
 
 
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
-def find_upload_pieces(upload_id: str) -> None:
+@shared_task(bind=True, acks_late=True, soft_time_limit=60, time_limit=90, max_retries=3)
+def find_upload_pieces(self, upload_id: str) -> None:
     """The room answer of a done upload (its pieces, each answered), on the niced ``pictures`` queue: it never
-    delays a shopper's first answer."""
-    from recommender.services.upload_processing import upload_pieces_find
+    delays a shopper's first answer. Transient errors are retried with a growing delay; when the pieces will not
+    be found (any other error, too slow, or the retries spent) the upload stops "looking", so the page showing its
+    answer stops waiting for them."""
+    from recommender.services.upload_processing import upload_pieces_find, upload_pieces_give_up
 
-    upload_pieces_find(upload_id=upload_id)
+    try:
+        upload_pieces_find(upload_id=upload_id)
+    except TRANSIENT as error:
+        if self.request.retries >= self.max_retries:
+            upload_pieces_give_up(upload_id=upload_id)
+            raise
+        logger.info("pieces of upload %s will be looked for again: %s", upload_id, error)
+        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1))
+    except Exception:
+        upload_pieces_give_up(upload_id=upload_id)
+        raise
 
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)

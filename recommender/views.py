@@ -9,6 +9,7 @@ from recommender.services.category_guesses import category_line
 from recommender.services.feedback import feedback_of_session
 from recommender.services.furnishing import parse_furnish_request, room_furnish
 from recommender.services.maps import results_map
+from recommender.services.notify import upload_state
 from recommender.services.refine import upload_results
 from recommender.services.room_answer import ROOM_MIN_PIECES
 from recommender.services.room_pieces import RoomView, room_view
@@ -37,10 +38,16 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     """The upload's status while a worker encodes it; then, for a room, the photo with a hotspot on each piece found,
     one strip of lookalikes per piece, what goes well with them and a set of them within the shopper's budget; for
     one piece (or when the shopper switches to it), what the photo looks like (with a switch to the next likely
-    categories), the products and where the photo lands on the catalog's map. The answer is final: nothing is
-    drawn for the shopper after it."""
+    categories), the products and where the photo lands on the catalog's map. While the pieces of an answered photo
+    are still being looked for, the page says so and follows the upload (``state``) until they are in."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
-    context = {"upload": upload, "items": [], "answers": {}, "shown_as": InspirationUpload.Kind.PIECE}
+    context = {
+        "upload": upload,
+        "state": upload_state(upload),
+        "items": [],
+        "answers": {},
+        "shown_as": InspirationUpload.Kind.PIECE,
+    }
     if upload.status == InspirationUpload.Status.DONE:
         room = room_view(upload=upload)
         context.update(room=room, can_switch=_can_switch(upload, room), shown_as=_shown_as(request, upload, room))
