@@ -1,6 +1,7 @@
 """A room answer in Chromium: the photo with a numbered hotspot on each piece, chosen by mouse, keyboard or touch,
-brings that piece's strip of lookalikes forward; at 1280 px and 375 px (no sideways scrolling). Saves screenshots
-under var/screenshots/."""
+brings that piece's strip of lookalikes forward; at 1280 px and 375 px (no sideways scrolling). The room answer
+appears on the page of a shopper who waited for it (its pieces are found after the first answer). Saves
+screenshots under var/screenshots/."""
 
 import pytest
 from django.core.files.base import ContentFile
@@ -8,9 +9,13 @@ from PIL import Image, ImageDraw
 
 from catalog.models import Category
 from recommender.models import InspirationUpload
+from recommender.services import upload_processing
+from recommender.services.upload_processing import upload_pieces_find
 from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
 from tests.browser.test_accessibility import AUDIT
+from tests.browser.test_shopper import upload_file, wait_for_results
 from tests.recommender.conftest import KINDS, png
+from tests.recommender.test_room_answer import piece_of
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -177,3 +182,53 @@ def test_a_room_on_a_phone_is_tapped_without_sideways_scrolling(browser, live_se
     finally:
         context.close()
     assert not errors, errors
+
+
+def follows_the_pieces(request) -> bool:
+    """The answer's page long-polls the upload for its pieces."""
+    return "/api/uploads/" in request.url and "after=done%3Apieces" in request.url
+
+
+def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, served, settings, monkeypatch):
+    """The shopper uploads a room photo and stays on the answer; the pieces task runs only after the page showed
+    the first answer (Celery runs eagerly in the live server here, with the pieces task held back), through the
+    worker's service with a finder that returns a sofa and a lamp. The page is never reloaded by the test."""
+    settings.REDIS_URL = ""  # the long-poll re-reads the database
+    held_back = []
+    monkeypatch.setattr(upload_processing, "_send_find_pieces", held_back.append)
+    page.goto("/")
+    page.set_input_files("#image", upload_file("room.png", room_photo()))
+    page.locator("#preview-image").wait_for()
+    with page.expect_request(follows_the_pieces):
+        page.click("#upload-submit")
+        upload = wait_for_results(page)
+    assert held_back == [str(upload.pk)] and page.locator(".hotspot").count() == 0
+    assert page.locator("#pieces-status").inner_text() == "Looking for each piece of furniture in your photo…"
+
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    found = [piece_of(sofa, 0.9, box=BOXES["sofa"]), piece_of(lamp, 0.8, box=BOXES["lamp"])]
+    upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: found)
+
+    page.locator(".hotspot").first.wait_for()
+    assert page.locator(".hotspot").count() == 2 and page.locator(".piece-strip").count() == 2
+    assert page.locator("#pieces-status").count() == 0  # nothing more is waited for
+
+
+def test_a_photo_without_pieces_says_so_and_stops_following(page, served, settings, monkeypatch):
+    settings.REDIS_URL = ""
+    monkeypatch.setattr(upload_processing, "_send_find_pieces", lambda upload_id: None)
+    page.goto("/")
+    page.set_input_files("#image", upload_file("room.png", room_photo()))
+    page.locator("#preview-image").wait_for()
+    with page.expect_request(follows_the_pieces):
+        page.click("#upload-submit")
+        upload = wait_for_results(page)
+
+    upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: [])
+
+    status = page.locator("#pieces-status")
+    status.get_by_text("We found no separate pieces of furniture in your photo.").wait_for()
+    polls = []
+    page.on("request", lambda request: "/api/uploads/" in request.url and polls.append(request.url))
+    page.wait_for_timeout(1000)
+    assert polls == [] and page.locator("#results .card").count() > 0
