@@ -21,6 +21,7 @@ from recommender.presenters import (
     furnishing_payload,
     piece_payload,
     product_card,
+    strip_payload,
 )
 from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
@@ -76,8 +77,10 @@ def upload_payload(
     ``colour=same``) the stored vector searched again, as on the results page. ``categories``: what the photo
     looks like, most likely first (empty when the encoder has no category head). ``kind``: "room" or "piece", as
     the page first answers it; ``pieces``: what was found in the photo, each with its own lookalikes (``results``
-    stays the photo answered as one piece); ``complements``: what goes well with those pieces. ``furnishing``: with
-    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget; None when no budget
+    stays the photo answered as one piece); ``groups``: the pieces of each category, shown as one strip (each
+    piece's ``group`` indexes it); ``complements``: what goes well with those pieces. ``furnishing``: with
+    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget (one piece of
+    each kind unless ``pieces`` ticks others); None when no budget
     was asked or no pieces were found. Raises UploadRejected when ``furnish`` names a piece the photo lacks."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
@@ -100,6 +103,7 @@ def upload_payload(
         "results": [product_card(request, product, score) for product, score in cards],
         "kind": upload.kind,
         "pieces": [piece_payload(request, piece) for piece in room.pieces],
+        "groups": [strip_payload(request, strip) for strip in room.strips],
         "complements": [product_card(request, product, score) for product, score in room.complements],
         "furnishing": furnishing,
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients

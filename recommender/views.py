@@ -93,9 +93,9 @@ def _shown_as(request: HttpRequest, upload: InspirationUpload, room: RoomView) -
 
 
 def _furnish_context(request: HttpRequest, room: RoomView) -> dict:
-    """The budget form as the shopper filled it in (every piece ticked at first) and, when they gave a budget, the
-    set that fits it, or why their input cannot be used."""
-    form = {"budget": request.GET.get("budget", ""), "pieces": _ticked(request, len(room.pieces))}
+    """The budget form as the shopper filled it in (one piece of each kind ticked at first) and, when they gave a
+    budget, the set that fits it, or why their input cannot be used."""
+    form = {"budget": request.GET.get("budget", ""), "pieces": _ticked(request, room)}
     try:
         asked = parse_furnish_request(request.GET)
         if asked is None:
@@ -105,10 +105,11 @@ def _furnish_context(request: HttpRequest, room: RoomView) -> dict:
         return {"furnish_form": form, "furnish_error": rejected.message}
 
 
-def _ticked(request: HttpRequest, count: int) -> set[int]:
-    """The pieces ticked in the budget form, read leniently to fill the form in again (every one at first)."""
+def _ticked(request: HttpRequest, room: RoomView) -> set[int]:
+    """The pieces ticked in the budget form, read leniently to fill the form in again (at first one piece of each
+    kind, as a budget without ticks furnishes)."""
     if "pieces" not in request.GET:
-        return set(range(count))
+        return set(room.one_of_each_kind)
     parts = (part.strip() for value in request.GET.getlist("pieces") for part in value.split(","))
     return {int(part) for part in parts if part.isascii() and part.isdigit()}
 
