@@ -12,7 +12,7 @@ from recommender.services.maps import results_map
 from recommender.services.notify import upload_state
 from recommender.services.refine import upload_results
 from recommender.services.room_answer import ROOM_MIN_PIECES
-from recommender.services.room_pieces import RoomView, room_view
+from recommender.services.room_pieces import RoomView, photo_size, room_hotspots_place, room_view
 from recommender.services.search import Filters, products_in_order
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
@@ -54,6 +54,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         # asked for the room answer of a photo in which no piece was found: the whole photo's answer, and why
         context["no_pieces"] = request.GET.get("as") == InspirationUpload.Kind.ROOM and not room.pieces
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.ROOM:
+        context["room"] = room_hotspots_place(context["room"], photo=photo_size(upload))
         context.update(_furnish_context(request, context["room"]))
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.PIECE:
         try:

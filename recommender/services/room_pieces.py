@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from catalog.models import Category, Product
+from recommender.hotspots import SIZES, place_hotspots, smallest_display
 from recommender.models import InspirationUpload
 from recommender.services.room_answer import within_category
 from recommender.services.variants import variants_attach
@@ -37,6 +38,7 @@ class RoomPiece:
     group: int = 0  # the index of its strip among the room's strips (pieces of one category share one)
     kin: tuple[int, int] = (1, 1)  # (its place among the pieces of its category, how many there are)
     strip_anchor: str = ""  # the id of its strip: the first piece of its category's anchor
+    spot: tuple[float, float] | None = None  # where its hotspot sits (fractions of the photo), once placed
 
     @property
     def label(self) -> str:
@@ -62,7 +64,10 @@ class RoomPiece:
 
     @property
     def centre(self) -> tuple[float, float]:
-        """Where the hotspot sits: the middle of the box, kept HOTSPOT_MARGIN inside the photo."""
+        """Where the hotspot sits: its ``spot`` once placed (``room_hotspots_place``), else the middle of the box,
+        kept HOTSPOT_MARGIN inside the photo."""
+        if self.spot is not None:
+            return self.spot
         x, y, w, h = self.box
         return (
             min(max(x + w / 2, HOTSPOT_MARGIN), 1 - HOTSPOT_MARGIN),
@@ -111,6 +116,7 @@ class RoomView:
     pieces: list[RoomPiece]  # every piece found, most confident first (each has its own hotspot)
     complements: list  # [(product, score)], best first
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
+    hotspot_size: int = SIZES[0]  # pixels of every hotspot marker
 
     @property
     def one_of_each_kind(self) -> tuple[int, ...]:
@@ -222,3 +228,26 @@ def room_view(*, upload: InspirationUpload) -> RoomView:
     ]
     pieces, strips = room_strips(pieces)
     return RoomView(pieces=pieces, complements=found(complements), strips=strips)
+
+
+FALLBACK_PHOTO = (1200, 900)  # a photo whose size cannot be read is placed for as a 4:3 one
+
+
+def photo_size(upload: InspirationUpload) -> tuple[int, int]:
+    """The upload's photo in pixels (read from its header); FALLBACK_PHOTO when it cannot be read."""
+    try:
+        width, height = upload.image.width, upload.image.height
+    except (OSError, ValueError, TypeError):
+        return FALLBACK_PHOTO
+    return (width, height) if width and height else FALLBACK_PHOTO
+
+
+def room_hotspots_place(room: RoomView, *, photo: tuple[int, int]) -> RoomView:
+    """The room with its hotspots placed so that no two overlap on a photo of ``photo`` pixels shown at its
+    smallest on the results page (``recommender.hotspots``): each piece's ``spot``, and the markers' size."""
+    if not room.pieces:
+        return room
+    width, height = smallest_display(*photo)
+    layout = place_hotspots([piece.box for piece in room.pieces], width=width, height=height)
+    pieces = [replace(piece, spot=spot) for piece, spot in zip(room.pieces, layout.spots, strict=True)]
+    return replace(room, pieces=pieces, hotspot_size=layout.size)

@@ -232,3 +232,69 @@ def test_a_photo_without_pieces_says_so_and_stops_following(page, served, settin
     page.on("request", lambda request: "/api/uploads/" in request.url and polls.append(request.url))
     page.wait_for_timeout(1000)
     assert polls == [] and page.locator("#results .card").count() > 0
+
+
+# Four sofas the finder boxed round one spot and a lamp beside them: their boxes' middles a few pixels apart.
+CROWDED = [
+    ("sofa", 0.93, (0.30, 0.40, 0.20, 0.30)),
+    ("sofa", 0.9, (0.33, 0.42, 0.20, 0.30)),
+    ("lamp", 0.85, (0.36, 0.38, 0.10, 0.30)),
+    ("sofa", 0.8, (0.31, 0.45, 0.22, 0.28)),
+    ("sofa", 0.7, (0.35, 0.40, 0.18, 0.32)),
+]
+
+OVERLAPS = """() => {
+  const boxes = [...document.querySelectorAll('.hotspot')].map(a => a.getBoundingClientRect());
+  const pairs = [];
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, j) => {
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) pairs.push([i + 1, i + j + 2]);
+  }));
+  return pairs;
+}"""
+
+
+@pytest.fixture
+def crowded_room(catalog_products):
+    for slug, name in DISPLAY_NAMES.items():
+        Category.objects.filter(slug=slug).update(display_name=name)
+    pieces = [
+        {
+            "box": list(box),
+            "category": category,
+            "confidence": confidence,
+            "results": [{"product_id": product.pk, "score": 0.9} for product in catalog_products[category][:2]],
+        }
+        for category, confidence, box in CROWDED
+    ]
+    return InspirationUpload.objects.create(
+        image=ContentFile(room_photo(), name="room.png"),
+        status=InspirationUpload.Status.DONE,
+        kind="room",
+        pieces=pieces,
+    )
+
+
+def test_hotspots_of_pieces_close_together_never_overlap_on_a_phone(browser, live_server, settings, crowded_room):
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(crowded_room.get_absolute_url())
+
+        assert page.locator(".hotspot").count() == 5
+        assert page.evaluate(OVERLAPS) == []
+        for spot in hotspots_on_the_photo(page):
+            assert spot["inside"] and spot["reachable"] and spot["width"] >= 24 and spot["height"] >= 24, spot
+        assert no_sideways_scroll(page)
+        screenshot(page, "room-answer-crowded-375", full_page=False)
+
+        # the sofas are one strip: the fourth sofa's hotspot brings it forward
+        assert page.locator(".piece-strip").count() == 2
+        page.locator("#hotspot-5").tap()
+        page.wait_for_function("() => location.hash === '#piece-1'")
+        assert page.locator("#piece-1 h3").inner_text().endswith("Sofas · 4 in your photo")
+    finally:
+        context.close()
+    assert not errors, errors
