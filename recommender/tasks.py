@@ -169,13 +169,19 @@ def rebuild_index() -> None:
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def reap_stale_uploads() -> None:
-    from recommender.services.uploads import uploads_reap
+    from recommender.services.notify import upload_changed
+    from recommender.services.uploads import uploads_pieces_reap, uploads_reap
 
     requeue, failed = uploads_reap()
     for upload_id in requeue:
         encode_upload.delay(upload_id)
     if requeue or failed:
         logger.warning("reaped uploads: %d requeued, %d failed", len(requeue), failed)
+    no_pieces = uploads_pieces_reap()
+    for upload_id in no_pieces:
+        upload_changed(upload_id)  # a page still waiting for the pieces stops
+    if no_pieces:
+        logger.warning("reaped uploads: %d no longer looking for their pieces", len(no_pieces))
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)

@@ -192,3 +192,23 @@ def test_the_answer_page_stops_following_once_the_pieces_are_known(client, looki
     html = client.get(looking.get_absolute_url()).content.decode()
 
     assert 'data-state="done:answer"' in html and "upload-status.js" not in html and "pieces-status" not in html
+
+
+@pytest.mark.django_db
+def test_the_reaper_stops_the_wait_for_pieces_whose_task_was_lost(looking):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.tasks import reap_stale_uploads
+
+    fresh = InspirationUpload.objects.create(
+        image="uploads/fresh.png", status=Status.DONE, pieces_status=PiecesStatus.LOOKING
+    )
+    InspirationUpload.objects.filter(pk=fresh.pk).update(finished_at=timezone.now())
+    InspirationUpload.objects.filter(pk=looking.pk).update(finished_at=timezone.now() - timedelta(hours=1))
+
+    reap_stale_uploads.delay()
+
+    assert upload_state(InspirationUpload.objects.get(pk=looking.pk)) == "done:answer"
+    assert upload_state(InspirationUpload.objects.get(pk=fresh.pk)) == "done:pieces"  # its task may still come
