@@ -21,11 +21,12 @@ from recommender.presenters import (
     furnishing_payload,
     piece_payload,
     product_card,
+    strip_payload,
 )
 from recommender.services.category_guesses import category_guesses
 from recommender.services.feedback import FeedbackRejected, feedback_record, parse_feedback
 from recommender.services.furnishing import FurnishRequest, parse_furnish_request, room_furnish
-from recommender.services.notify import wait_for_change
+from recommender.services.notify import upload_state, upload_state_final, wait_for_change
 from recommender.services.refine import upload_results
 from recommender.services.room_pieces import room_view
 from recommender.services.search import Filters, goes_with_products, products_in_order, similar_products
@@ -66,12 +67,6 @@ def parse_k(request: HttpRequest) -> int:
     return int(text)
 
 
-def upload_state(upload: InspirationUpload) -> str:
-    """What a waiting client has seen. ``done:answer`` (or ``failed:answer``) is the last state: nothing is drawn
-    for shoppers after the answer any more (the ``:answer`` suffix stays for clients that read it)."""
-    return f"{upload.status}:answer"
-
-
 def upload_payload(
     request: HttpRequest,
     upload: InspirationUpload,
@@ -82,8 +77,10 @@ def upload_payload(
     ``colour=same``) the stored vector searched again, as on the results page. ``categories``: what the photo
     looks like, most likely first (empty when the encoder has no category head). ``kind``: "room" or "piece", as
     the page first answers it; ``pieces``: what was found in the photo, each with its own lookalikes (``results``
-    stays the photo answered as one piece); ``complements``: what goes well with those pieces. ``furnishing``: with
-    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget; None when no budget
+    stays the photo answered as one piece); ``groups``: the pieces of each category, shown as one strip (each
+    piece's ``group`` indexes it); ``complements``: what goes well with those pieces. ``furnishing``: with
+    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget (one piece of
+    each kind unless ``pieces`` ticks others); None when no budget
     was asked or no pieces were found. Raises UploadRejected when ``furnish`` names a piece the photo lacks."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
@@ -106,6 +103,7 @@ def upload_payload(
         "results": [product_card(request, product, score) for product, score in cards],
         "kind": upload.kind,
         "pieces": [piece_payload(request, piece) for piece in room.pieces],
+        "groups": [strip_payload(request, strip) for strip in room.strips],
         "complements": [product_card(request, product, score) for product, score in room.complements],
         "furnishing": furnishing,
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
@@ -147,7 +145,8 @@ def uploads_create(request: HttpRequest) -> JsonResponse:
 def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     """The upload now; with ``wait=N`` (a long-poll) the answer comes as soon as its state differs from ``after``
     (default: its state when the request arrived), or after N seconds at the latest. A done or failed upload is
-    answered at once: nothing follows the answer, so there is nothing to wait for. ``category``, ``max_price``
+    answered at once, unless its pieces are still being looked for (``done:pieces``): then the wait ends when they
+    are in or known absent. ``category``, ``max_price``
     and ``colour=same`` search its stored vector again, as the results page does; ``budget`` (with ``pieces`` and
     ``pick``) furnishes its pieces within a budget, as the room answer's form does."""
     try:
@@ -170,8 +169,7 @@ def upload_status(request: HttpRequest, upload_id: str) -> JsonResponse:
     except UploadRejected as rejected:
         return error(rejected.message, rejected.status)
     known = request.GET.get("after") or upload_state(upload)
-    final = upload.status in (InspirationUpload.Status.DONE, InspirationUpload.Status.FAILED)
-    if wait and upload_state(upload) == known and not final:
+    if wait and upload_state(upload) == known and not upload_state_final(upload):
 
         def changed() -> bool:
             nonlocal upload

@@ -94,6 +94,11 @@ class InspirationUpload(models.Model):
         PIECE = "piece"
         ROOM = "room"
 
+    class PiecesStatus(models.TextChoices):
+        NOT_LOOKED = "", "Not looked for"
+        LOOKING = "looking", "Being looked for"
+        LOOKED = "looked", "Looked for"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.ImageField(upload_to="uploads/%Y/%m/%d/")
     crop = models.JSONField(null=True, blank=True, help_text="[x, y, w, h] as fractions of the image.")
@@ -140,6 +145,14 @@ class InspirationUpload(models.Model):
         blank=True,
         help_text="What goes well with the pieces found, [{product_id, score}], best first, none of their categories.",
     )
+    pieces_status = models.CharField(
+        max_length=8,
+        choices=PiecesStatus.choices,
+        default=PiecesStatus.NOT_LOOKED,
+        blank=True,
+        help_text="Whether the follow-up task is still looking for the pieces (a waiting page keeps following), has "
+        "looked (``pieces`` is final, empty when none were found), or never will (a box marked, none looked for).",
+    )
     encoder_version = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.SET_NULL)
     index_version = models.ForeignKey(IndexVersion, null=True, blank=True, on_delete=models.SET_NULL)
     worker = models.CharField(max_length=200, blank=True, help_text="The Celery worker of the last attempt.")
@@ -161,6 +174,11 @@ class InspirationUpload(models.Model):
         from django.urls import reverse
 
         return reverse("recommender:upload_detail", kwargs={"upload_id": self.id})
+
+    @property
+    def pieces_pending(self) -> bool:
+        """Answered, and its pieces still being looked for: a page showing the answer waits for them."""
+        return self.status == self.Status.DONE and self.pieces_status == self.PiecesStatus.LOOKING
 
 
 class RecommendationFeedback(models.Model):

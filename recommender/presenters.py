@@ -13,7 +13,7 @@ from catalog.variants import variant_label
 from recommender.models import RetrainRun
 from recommender.services.category_guesses import CategoryGuess
 from recommender.services.furnishing import FurnishAnswer
-from recommender.services.room_pieces import RoomPiece
+from recommender.services.room_pieces import RoomPiece, RoomStrip
 
 
 def colour_payload(colours: list | None) -> dict | None:
@@ -64,13 +64,24 @@ def product_card(request: HttpRequest, product: Product, score: float | None = N
 
 def piece_payload(request: HttpRequest, piece: RoomPiece) -> dict:
     """A piece found in the photo: its box (x, y, w, h as fractions of the photo), what it looks like, how sure the
-    category head is, and its own lookalikes."""
+    category head is, its own lookalikes, and ``group``: the index in ``groups`` of the strip it is shown in."""
     return {
         "box": list(piece.box),
         "category": piece.slug,
         "category_name": piece.label,
         "confidence": round(piece.confidence, 3),
         "results": [product_card(request, product, score) for product, score in piece.items],
+        "group": piece.group,
+    }
+
+
+def strip_payload(request: HttpRequest, strip: RoomStrip) -> dict:
+    """The pieces of one category, shown as one strip: their indexes in ``pieces`` and their merged lookalikes."""
+    return {
+        "category": strip.lead.slug,
+        "category_name": strip.label,
+        "pieces": [piece.number - 1 for piece in strip.pieces],
+        "results": [product_card(request, product, score) for product, score in strip.items],
     }
 
 

@@ -84,13 +84,25 @@ def encode_upload(self, upload_id: str) -> None:
         raise self.retry(exc=error, countdown=min(60, 2 ** (self.request.retries + 1)))
 
 
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
-def find_upload_pieces(upload_id: str) -> None:
+@shared_task(bind=True, acks_late=True, soft_time_limit=60, time_limit=90, max_retries=3)
+def find_upload_pieces(self, upload_id: str) -> None:
     """The room answer of a done upload (its pieces, each answered), on the niced ``pictures`` queue: it never
-    delays a shopper's first answer."""
-    from recommender.services.upload_processing import upload_pieces_find
+    delays a shopper's first answer. Transient errors are retried with a growing delay; when the pieces will not
+    be found (any other error, too slow, or the retries spent) the upload stops "looking", so the page showing its
+    answer stops waiting for them."""
+    from recommender.services.upload_processing import upload_pieces_find, upload_pieces_give_up
 
-    upload_pieces_find(upload_id=upload_id)
+    try:
+        upload_pieces_find(upload_id=upload_id)
+    except TRANSIENT as error:
+        if self.request.retries >= self.max_retries:
+            upload_pieces_give_up(upload_id=upload_id)
+            raise
+        logger.info("pieces of upload %s will be looked for again: %s", upload_id, error)
+        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1))
+    except Exception:
+        upload_pieces_give_up(upload_id=upload_id)
+        raise
 
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=3)
@@ -157,13 +169,19 @@ def rebuild_index() -> None:
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def reap_stale_uploads() -> None:
-    from recommender.services.uploads import uploads_reap
+    from recommender.services.notify import upload_changed
+    from recommender.services.uploads import uploads_pieces_reap, uploads_reap
 
     requeue, failed = uploads_reap()
     for upload_id in requeue:
         encode_upload.delay(upload_id)
     if requeue or failed:
         logger.warning("reaped uploads: %d requeued, %d failed", len(requeue), failed)
+    no_pieces = uploads_pieces_reap()
+    for upload_id in no_pieces:
+        upload_changed(upload_id)  # a page still waiting for the pieces stops
+    if no_pieces:
+        logger.warning("reaped uploads: %d no longer looking for their pieces", len(no_pieces))
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)

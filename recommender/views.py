@@ -9,9 +9,10 @@ from recommender.services.category_guesses import category_line
 from recommender.services.feedback import feedback_of_session
 from recommender.services.furnishing import parse_furnish_request, room_furnish
 from recommender.services.maps import results_map
+from recommender.services.notify import upload_state
 from recommender.services.refine import upload_results
 from recommender.services.room_answer import ROOM_MIN_PIECES
-from recommender.services.room_pieces import RoomView, room_view
+from recommender.services.room_pieces import RoomView, photo_size, room_hotspots_place, room_view
 from recommender.services.search import Filters, products_in_order
 from recommender.services.uploads import UploadRejected, parse_filters, upload_create_from_post
 
@@ -37,16 +38,23 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     """The upload's status while a worker encodes it; then, for a room, the photo with a hotspot on each piece found,
     one strip of lookalikes per piece, what goes well with them and a set of them within the shopper's budget; for
     one piece (or when the shopper switches to it), what the photo looks like (with a switch to the next likely
-    categories), the products and where the photo lands on the catalog's map. The answer is final: nothing is
-    drawn for the shopper after it."""
+    categories), the products and where the photo lands on the catalog's map. While the pieces of an answered photo
+    are still being looked for, the page says so and follows the upload (``state``) until they are in."""
     upload = get_object_or_404(InspirationUpload, pk=upload_id)
-    context = {"upload": upload, "items": [], "answers": {}, "shown_as": InspirationUpload.Kind.PIECE}
+    context = {
+        "upload": upload,
+        "state": upload_state(upload),
+        "items": [],
+        "answers": {},
+        "shown_as": InspirationUpload.Kind.PIECE,
+    }
     if upload.status == InspirationUpload.Status.DONE:
         room = room_view(upload=upload)
         context.update(room=room, can_switch=_can_switch(upload, room), shown_as=_shown_as(request, upload, room))
         # asked for the room answer of a photo in which no piece was found: the whole photo's answer, and why
         context["no_pieces"] = request.GET.get("as") == InspirationUpload.Kind.ROOM and not room.pieces
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.ROOM:
+        context["room"] = room_hotspots_place(context["room"], photo=photo_size(upload))
         context.update(_furnish_context(request, context["room"]))
     if upload.status == InspirationUpload.Status.DONE and context["shown_as"] == InspirationUpload.Kind.PIECE:
         try:
@@ -86,9 +94,9 @@ def _shown_as(request: HttpRequest, upload: InspirationUpload, room: RoomView) -
 
 
 def _furnish_context(request: HttpRequest, room: RoomView) -> dict:
-    """The budget form as the shopper filled it in (every piece ticked at first) and, when they gave a budget, the
-    set that fits it, or why their input cannot be used."""
-    form = {"budget": request.GET.get("budget", ""), "pieces": _ticked(request, len(room.pieces))}
+    """The budget form as the shopper filled it in (one piece of each kind ticked at first) and, when they gave a
+    budget, the set that fits it, or why their input cannot be used."""
+    form = {"budget": request.GET.get("budget", ""), "pieces": _ticked(request, room)}
     try:
         asked = parse_furnish_request(request.GET)
         if asked is None:
@@ -98,10 +106,11 @@ def _furnish_context(request: HttpRequest, room: RoomView) -> dict:
         return {"furnish_form": form, "furnish_error": rejected.message}
 
 
-def _ticked(request: HttpRequest, count: int) -> set[int]:
-    """The pieces ticked in the budget form, read leniently to fill the form in again (every one at first)."""
+def _ticked(request: HttpRequest, room: RoomView) -> set[int]:
+    """The pieces ticked in the budget form, read leniently to fill the form in again (at first one piece of each
+    kind, as a budget without ticks furnishes)."""
     if "pieces" not in request.GET:
-        return set(range(count))
+        return set(room.one_of_each_kind)
     parts = (part.strip() for value in request.GET.getlist("pieces") for part in value.split(","))
     return {int(part) for part in parts if part.isascii() and part.isdigit()}
 

@@ -23,7 +23,7 @@ MAX_BUDGET = Decimal("10000000")  # above this a budget is a typing slip, not a 
 @dataclass(frozen=True)
 class FurnishRequest:
     budget: Decimal
-    pieces: tuple[int, ...] | None  # indexes of the room's pieces (from 0, as the API lists them); None: every piece
+    pieces: tuple[int, ...] | None  # indexes of the room's pieces (from 0, as the API lists them); None: one a kind
     picks: dict[int, int]  # piece index -> the product the shopper chose for it
 
 
@@ -76,7 +76,7 @@ def parse_budget(text: str | None) -> Decimal:
 
 def parse_piece_indexes(values: list[str]) -> tuple[int, ...] | None:
     """``pieces=0,2`` (or ``pieces=0&pieces=2``, as a form's checkboxes send it): the pieces to furnish; None when
-    the parameter is absent (every piece). Present but empty means none was ticked."""
+    the parameter is absent (one piece of each kind). Present but empty means none was ticked."""
     if not values:
         return None
     parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
@@ -110,22 +110,31 @@ def parse_furnish_request(query) -> FurnishRequest | None:
 
 
 def piece_candidates(piece: RoomPiece) -> list[Candidate]:
-    """The piece's best FURNISH_CANDIDATES lookalikes still on sale, best first, priced or not."""
+    """The piece's best FURNISH_CANDIDATES lookalikes still on sale, best first, priced or not. A piece sure of its
+    category is furnished within it (a mug never stands in for a chair): its lookalikes of that category, and only
+    when none of those has a price, its open ranking (lookalikes of any category, ranked with its guess)."""
     on_sale = [(product, score) for product, score in piece.items if product.is_active]
+    if piece.within_category:
+        inside = [(product, score) for product, score in on_sale if product.category.slug == piece.slug]
+        if any(product.price is not None for product, _ in inside[:FURNISH_CANDIDATES]):
+            on_sale = inside
+        else:
+            on_sale = [(product, score) for product, score in piece.open_items if product.is_active]
     return [Candidate(product.pk, score, product.price) for product, score in on_sale[:FURNISH_CANDIDATES]]
 
 
 def room_furnish(*, room: RoomView, request: FurnishRequest) -> FurnishAnswer:
-    """The set for the request's budget among the room's pieces (the ticked ones), with the pinned products kept
+    """The set for the request's budget among the room's pieces (the ticked ones; unless ticked, the first piece of
+    each kind: a room with four chairs is furnished with one chair), with the pinned products kept
     and, for each item, the swaps that keep the set within the budget. Raises UploadRejected when the request names
     a piece the room does not have."""
-    indexes = request.pieces if request.pieces is not None else tuple(range(len(room.pieces)))
+    indexes = request.pieces if request.pieces is not None else room.one_of_each_kind
     if any(index >= len(room.pieces) for index in indexes):
         raise UploadRejected(f"pieces must be numbers from 0 to {len(room.pieces) - 1}: the pieces found.")
     chosen_pieces = [(index, room.pieces[index]) for index in indexes]
     pinned = {position: request.picks[index] for position, index in enumerate(indexes) if index in request.picks}
     furnishing = furnish([piece_candidates(piece) for _, piece in chosen_pieces], request.budget, pinned=pinned)
-    products = {product.pk: product for _, piece in chosen_pieces for product, _ in piece.items}
+    products = {product.pk: product for _, piece in chosen_pieces for product, _ in piece.items + piece.open_items}
     items = []
     for position, candidate in enumerate(furnishing.chosen):
         index, piece = chosen_pieces[position]

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from recommender.models import InspirationUpload
+
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.1
 RECHECK_SECONDS = 1.0  # with Redis, look again at least this often in case a message was missed
@@ -32,6 +34,24 @@ def _redis():
         if url not in _clients:
             _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         return _clients[url]
+
+
+def upload_state(upload: InspirationUpload) -> str:
+    """What a waiting client has seen, and whether anything follows. ``done:pieces``: the answer is in and the
+    follow-up task is still looking for the photo's pieces (the room answer), so a page showing the answer keeps
+    waiting; ``done:answer`` (or ``failed:answer``) is the last state: the pieces are in, known absent, or never
+    looked for. ``queued:answer`` and ``processing:answer`` come before the answer (the ``:answer`` suffix is what
+    clients have always read)."""
+    if upload.pieces_pending:
+        return f"{upload.status}:pieces"
+    return f"{upload.status}:answer"
+
+
+def upload_state_final(upload: InspirationUpload) -> bool:
+    """Nothing follows this state: failed, or answered with its pieces no longer being looked for."""
+    return upload.status == InspirationUpload.Status.FAILED or (
+        upload.status == InspirationUpload.Status.DONE and not upload.pieces_pending
+    )
 
 
 def _channel(upload_id: str) -> str:

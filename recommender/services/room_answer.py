@@ -1,9 +1,9 @@
 """Answering a room photo piece by piece (in the worker, but without torch: it reads ``encoders.pieces.Piece``).
 
 ``encoders.piece_finder`` finds the pieces of furniture in a photo; here each piece is answered with its own
-lookalikes, ranked with its own category guess, and the upload is said to be a room when several confident pieces
-of different kinds were found. "Goes well with what you have" are the complements of each piece's best match,
-leaving out the kinds of furniture the room already has.
+lookalikes, ranked with its own category guess (within its category when the head is sure of it), and the upload
+is said to be a room when several confident pieces of different kinds were found. "Goes well with what you have"
+are the complements of each piece's best match, leaving out the kinds of furniture the room already has.
 """
 
 from __future__ import annotations
@@ -52,16 +52,30 @@ def room_kind(categories_and_confidences: list[tuple[str, float]]) -> str:
     return InspirationUpload.Kind.PIECE
 
 
+def within_category(confidence: float) -> bool:
+    """A piece the category head is this sure of (as sure as the pieces that make a photo a room) is answered
+    within its category: its strip and the products a budget may choose for it are of that category only, so a
+    mug never stands in for a chair. An unsure piece is answered with the open ranking (its whole guess)."""
+    return confidence >= ROOM_MIN_CONFIDENCE
+
+
+def _ranked_rows(ranked: list[tuple[int, float]]) -> list[dict]:
+    return [{"product_id": pid, "score": round(score, 5)} for pid, score in ranked]
+
+
 def room_answer(
     pieces: list[Piece], *, state: ServingState | None, filters: Filters, k: int = PIECE_RESULTS
 ) -> tuple[str, list[dict]]:
     """The kind of the photo and its pieces, most confident first, each answered within what it looks
-    like: ``[{"box", "category" (slug), "confidence", "results": [{"product_id", "score"}]}]``.
+    like: ``[{"box", "category" (slug), "confidence", "results": [{"product_id", "score"}]}]``. A piece sure of
+    its category (``within_category``) is answered with the nearest products of that category, and keeps the open
+    ranking as ``open_results`` (what a budget falls back on when none of its category has a price); when the
+    catalog has nothing of its category, it is answered with the open ranking alone, as an unsure piece is.
 
     A piece of a category the catalog no longer has is left out (there is nothing to name it by). The pieces are
     searched without the upload's category filter, which would give every piece the same kind of product, and
     without "same colour" (the colour known is the whole photo's); the highest price still applies. Cost: one
-    query for the slugs, then one ``category_search`` per piece."""
+    query for the slugs, then one ``category_search`` per piece and one more per piece sure of its category."""
     confident = sorted(pieces, key=lambda piece: -piece.confidence)
     slugs = _slugs_of(confident) if confident else {}
     piece_filters = replace(filters.without_colour(), category="")
@@ -69,17 +83,22 @@ def room_answer(
     for piece in confident:
         if piece.category not in slugs:
             continue
-        results = category_search(
-            piece.vector, k=k, filters=piece_filters, guess=piece_guess(piece, slugs), state=state
-        )
-        answered.append(
-            {
-                "box": [round(min(max(float(value), 0.0), 1.0), 4) for value in piece.box],
-                "category": slugs[piece.category],
-                "confidence": round(float(piece.confidence), 4),
-                "results": [{"product_id": pid, "score": round(score, 5)} for pid, score in results],
-            }
-        )
+        slug = slugs[piece.category]
+        ranked = category_search(piece.vector, k=k, filters=piece_filters, guess=piece_guess(piece, slugs), state=state)
+        inside = []
+        if within_category(piece.confidence):
+            inside = category_search(
+                piece.vector, k=k, filters=replace(piece_filters, category=slug), guess=None, state=state
+            )
+        row = {
+            "box": [round(min(max(float(value), 0.0), 1.0), 4) for value in piece.box],
+            "category": slug,
+            "confidence": round(float(piece.confidence), 4),
+            "results": _ranked_rows(inside or ranked),
+        }
+        if inside:
+            row["open_results"] = _ranked_rows(ranked)
+        answered.append(row)
     kind = room_kind([(row["category"], row["confidence"]) for row in answered])
     return kind, answered
 

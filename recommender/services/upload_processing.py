@@ -1,7 +1,9 @@
 """Answering an upload in a worker (torch): the shopper's answer, and "what the model sees" when staff ask.
 
 ``upload_answer`` decodes the stored photo once, runs the backbone and heads, searches, writes the ranked
-results and marks the upload done: that is all the shopper waits for, and the last state of the upload. The
+results and marks the upload done: that is all the shopper waits for. The pieces of the photo (the room answer)
+are found after that by ``upload_pieces_find`` (a task on the ``pictures`` queue); until then the upload's
+``pieces_status`` is "looking", and the page showing the answer waits for them. The
 decoder's redrawing is not recognisable enough to show shoppers (README, "What the model sees"), so nothing is
 drawn for them; ``upload_draw`` draws it from the latent code kept on the upload when staff ask in admin (a task
 on the ``pictures`` queue).
@@ -110,6 +112,11 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     upload.vector = vector_bytes(vector)
     upload.status = InspirationUpload.Status.DONE
     upload.error = ""
+    # The pieces of a room. Not inside a box the shopper marked: they chose the one piece they want.
+    find_pieces_next = settings.ROOM_PIECES > 0 and not upload.crop
+    upload.pieces_status = (
+        InspirationUpload.PiecesStatus.LOOKING if find_pieces_next else InspirationUpload.PiecesStatus.NOT_LOOKED
+    )
     with transaction.atomic():
         upload.save(
             update_fields=[
@@ -122,12 +129,12 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
                 "categories",
                 "status",
                 "error",
+                "pieces_status",
             ]  # fmt: skip
         )
         InspirationUpload.objects.filter(pk=upload.pk).update(finished_at=Now())
         transaction.on_commit(lambda: upload_changed(str(upload.pk)))
-        # The pieces of a room. Not inside a box the shopper marked: they chose the one piece they want.
-        if settings.ROOM_PIECES > 0 and not upload.crop:
+        if find_pieces_next:
             transaction.on_commit(lambda: _send_find_pieces(str(upload.pk)))
     logger.info("upload %s answered on attempt %d", upload.pk, upload.attempts)
     return upload
@@ -140,22 +147,38 @@ def _send_find_pieces(upload_id: str) -> None:
         find_upload_pieces.delay(upload_id)
     except Exception as error:  # the broker is down: the shopper has the answer; only the room answer is missing
         logger.warning("could not send find_upload_pieces(%s): %s", upload_id, error)
+        upload_pieces_give_up(upload_id=upload_id)
+
+
+def upload_pieces_give_up(*, upload_id) -> None:
+    """The pieces of the upload will not be found (the task could not be sent, or failed for good): it is no longer
+    "looking", so a page waiting for them stops. Pieces already stored stay."""
+    stopped = InspirationUpload.objects.filter(
+        pk=upload_id, pieces_status=InspirationUpload.PiecesStatus.LOOKING
+    ).update(pieces_status=InspirationUpload.PiecesStatus.NOT_LOOKED)
+    if stopped:
+        upload_changed(str(upload_id))
 
 
 def upload_pieces_find(*, upload_id, pieces_of: PiecesOf = pieces_in) -> bool:
     """Find the pieces of a done upload's photo (``pieces_of``) and answer each (the room answer), after the
     shopper already has the answer to the photo as one piece; ``results`` stays that answer. False when there is
     nothing to do (not done, a box marked, or answered by an encoder that no longer serves: its pieces' vectors
-    would not match the index). Idempotent: a retry computes them again."""
+    would not match the index); a page waiting for the pieces is then told that none will come. Either way the
+    upload is no longer "looking" and a waiting page is woken. Idempotent: a retry computes them again."""
     upload = InspirationUpload.objects.filter(pk=upload_id, status=InspirationUpload.Status.DONE).first()
     state = serving_state()
     if upload is None or upload.crop or state.encoder_version is None:
+        upload_pieces_give_up(upload_id=upload_id)
         return False
     if upload.encoder_version_id != state.encoder_version.pk:
+        upload_pieces_give_up(upload_id=upload_id)
         return False
     pieces = pieces_of(encoder_load(state.encoder_version), query_image(upload))
     upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
-    upload.save(update_fields=["kind", "pieces", "complements"])
+    upload.pieces_status = InspirationUpload.PiecesStatus.LOOKED
+    upload.save(update_fields=["kind", "pieces", "complements", "pieces_status"])
+    upload_changed(str(upload.pk))
     return True
 
 

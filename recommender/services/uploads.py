@@ -175,3 +175,26 @@ def uploads_reap(*, stale_seconds: int | None = None) -> tuple[list[str], int]:
         requeue = [str(pk) for pk in retry.values_list("pk", flat=True)]
         retry.update(status=Status.QUEUED, queued_at=Now())
     return requeue, failed
+
+
+# The pieces task waits behind others on the niced ``pictures`` queue: its upload is stale only after this many
+# times UPLOAD_STALE_SECONDS.
+PIECES_STALE_FACTOR = 5
+
+
+def uploads_pieces_reap(*, stale_seconds: int | None = None) -> list[str]:
+    """Uploads answered long ago (PIECES_STALE_FACTOR x UPLOAD_STALE_SECONDS, by the database's clock) whose pieces
+    are still "being looked for": their task was lost with a worker that died. They stop "looking", so a page
+    waiting for their pieces stops (the answer stays; pieces found later are still stored). Returns their ids."""
+    stale_seconds = stale_seconds if stale_seconds is not None else settings.UPLOAD_STALE_SECONDS
+    cutoff = Now() - timedelta(seconds=stale_seconds * PIECES_STALE_FACTOR)
+    stuck = InspirationUpload.objects.filter(
+        status=InspirationUpload.Status.DONE,
+        pieces_status=InspirationUpload.PiecesStatus.LOOKING,
+        finished_at__lt=cutoff,
+    )
+    ids = [str(pk) for pk in stuck.values_list("pk", flat=True)]
+    InspirationUpload.objects.filter(pk__in=ids, pieces_status=InspirationUpload.PiecesStatus.LOOKING).update(
+        pieces_status=InspirationUpload.PiecesStatus.NOT_LOOKED
+    )
+    return ids

@@ -1,6 +1,7 @@
 """A room answer in Chromium: the photo with a numbered hotspot on each piece, chosen by mouse, keyboard or touch,
-brings that piece's strip of lookalikes forward; at 1280 px and 375 px (no sideways scrolling). Saves screenshots
-under var/screenshots/."""
+brings that piece's strip of lookalikes forward; at 1280 px and 375 px (no sideways scrolling). The room answer
+appears on the page of a shopper who waited for it (its pieces are found after the first answer). Saves
+screenshots under var/screenshots/."""
 
 import pytest
 from django.core.files.base import ContentFile
@@ -8,9 +9,13 @@ from PIL import Image, ImageDraw
 
 from catalog.models import Category
 from recommender.models import InspirationUpload
+from recommender.services import upload_processing
+from recommender.services.upload_processing import upload_pieces_find
 from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
 from tests.browser.test_accessibility import AUDIT
+from tests.browser.test_shopper import upload_file, wait_for_results
 from tests.recommender.conftest import KINDS, png
+from tests.recommender.test_room_answer import piece_of
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -174,6 +179,122 @@ def test_a_room_on_a_phone_is_tapped_without_sideways_scrolling(browser, live_se
         assert chosen_strip(page) == "piece-2"
         assert no_sideways_scroll(page)
         screenshot(page, "room-answer-chosen-375", full_page=False)
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def follows_the_pieces(request) -> bool:
+    """The answer's page long-polls the upload for its pieces."""
+    return "/api/uploads/" in request.url and "after=done%3Apieces" in request.url
+
+
+def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, served, settings, monkeypatch):
+    """The shopper uploads a room photo and stays on the answer; the pieces task runs only after the page showed
+    the first answer (Celery runs eagerly in the live server here, with the pieces task held back), through the
+    worker's service with a finder that returns a sofa and a lamp. The page is never reloaded by the test."""
+    settings.REDIS_URL = ""  # the long-poll re-reads the database
+    held_back = []
+    monkeypatch.setattr(upload_processing, "_send_find_pieces", held_back.append)
+    page.goto("/")
+    page.set_input_files("#image", upload_file("room.png", room_photo()))
+    page.locator("#preview-image").wait_for()
+    with page.expect_request(follows_the_pieces):
+        page.click("#upload-submit")
+        upload = wait_for_results(page)
+    assert held_back == [str(upload.pk)] and page.locator(".hotspot").count() == 0
+    assert page.locator("#pieces-status").inner_text() == "Looking for each piece of furniture in your photo…"
+
+    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+    found = [piece_of(sofa, 0.9, box=BOXES["sofa"]), piece_of(lamp, 0.8, box=BOXES["lamp"])]
+    upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: found)
+
+    page.locator(".hotspot").first.wait_for()
+    assert page.locator(".hotspot").count() == 2 and page.locator(".piece-strip").count() == 2
+    assert page.locator("#pieces-status").count() == 0  # nothing more is waited for
+
+
+def test_a_photo_without_pieces_says_so_and_stops_following(page, served, settings, monkeypatch):
+    settings.REDIS_URL = ""
+    monkeypatch.setattr(upload_processing, "_send_find_pieces", lambda upload_id: None)
+    page.goto("/")
+    page.set_input_files("#image", upload_file("room.png", room_photo()))
+    page.locator("#preview-image").wait_for()
+    with page.expect_request(follows_the_pieces):
+        page.click("#upload-submit")
+        upload = wait_for_results(page)
+
+    upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: [])
+
+    status = page.locator("#pieces-status")
+    status.get_by_text("We found no separate pieces of furniture in your photo.").wait_for()
+    polls = []
+    page.on("request", lambda request: "/api/uploads/" in request.url and polls.append(request.url))
+    page.wait_for_timeout(1000)
+    assert polls == [] and page.locator("#results .card").count() > 0
+
+
+# Four sofas the finder boxed round one spot and a lamp beside them: their boxes' middles a few pixels apart.
+CROWDED = [
+    ("sofa", 0.93, (0.30, 0.40, 0.20, 0.30)),
+    ("sofa", 0.9, (0.33, 0.42, 0.20, 0.30)),
+    ("lamp", 0.85, (0.36, 0.38, 0.10, 0.30)),
+    ("sofa", 0.8, (0.31, 0.45, 0.22, 0.28)),
+    ("sofa", 0.7, (0.35, 0.40, 0.18, 0.32)),
+]
+
+OVERLAPS = """() => {
+  const boxes = [...document.querySelectorAll('.hotspot')].map(a => a.getBoundingClientRect());
+  const pairs = [];
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b, j) => {
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) pairs.push([i + 1, i + j + 2]);
+  }));
+  return pairs;
+}"""
+
+
+@pytest.fixture
+def crowded_room(catalog_products):
+    for slug, name in DISPLAY_NAMES.items():
+        Category.objects.filter(slug=slug).update(display_name=name)
+    pieces = [
+        {
+            "box": list(box),
+            "category": category,
+            "confidence": confidence,
+            "results": [{"product_id": product.pk, "score": 0.9} for product in catalog_products[category][:2]],
+        }
+        for category, confidence, box in CROWDED
+    ]
+    return InspirationUpload.objects.create(
+        image=ContentFile(room_photo(), name="room.png"),
+        status=InspirationUpload.Status.DONE,
+        kind="room",
+        pieces=pieces,
+    )
+
+
+def test_hotspots_of_pieces_close_together_never_overlap_on_a_phone(browser, live_server, settings, crowded_room):
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(crowded_room.get_absolute_url())
+
+        assert page.locator(".hotspot").count() == 5
+        assert page.evaluate(OVERLAPS) == []
+        for spot in hotspots_on_the_photo(page):
+            assert spot["inside"] and spot["reachable"] and spot["width"] >= 24 and spot["height"] >= 24, spot
+        assert no_sideways_scroll(page)
+        screenshot(page, "room-answer-crowded-375", full_page=False)
+
+        # the sofas are one strip: the fourth sofa's hotspot brings it forward
+        assert page.locator(".piece-strip").count() == 2
+        page.locator("#hotspot-5").tap()
+        page.wait_for_function("() => location.hash === '#piece-1'")
+        assert page.locator("#piece-1 h3").inner_text().endswith("Sofas · 4 in your photo")
     finally:
         context.close()
     assert not errors, errors

@@ -25,6 +25,13 @@ def room_photo(size: int = 64) -> bytes:
     return png(image)
 
 
+# The results page waits for nothing more: its pieces are in (no "Looking for…" line) or known absent.
+PIECES_SETTLED = """() => {
+  const line = document.getElementById('pieces-status');
+  return document.readyState === 'complete' && (!line || line.textContent.startsWith('We found no'));
+}"""
+
+
 def upload_file(name: str, data: bytes, mime: str = "image/png") -> dict:
     return {"name": name, "mimeType": mime, "buffer": data}
 
@@ -47,10 +54,13 @@ def test_a_shopper_uploads_a_photo_with_the_file_picker_and_sees_results(page, s
     page.locator("#preview-image").wait_for()
     page.click("#upload-submit")
     upload = wait_for_results(page)
+    assert upload.status == InspirationUpload.Status.DONE, worker.log.read_text()[-2000:]
+    # the worker looks for the photo's pieces after the answer; the page follows until they are in (it reloads)
+    # or known absent (it says so), and then waits for nothing more
+    page.wait_for_function(PIECES_SETTLED)
     polls_after_answer = []
     page.on("request", lambda request: "/api/uploads/" in request.url and polls_after_answer.append(request.url))
 
-    assert upload.status == InspirationUpload.Status.DONE, worker.log.read_text()[-2000:]
     names = result_names(page)
     assert len(names) == 12 and names[0].startswith("LAMP")
     first = page.locator("#results .card a").first
