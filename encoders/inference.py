@@ -28,6 +28,7 @@ class LoadedEncoder:
     categories: list[str]
     checkpoint: dict = field(repr=False)  # metrics, data snapshot, version
     has_category_head: bool = True  # False for versions trained before the category head: they guess nothing
+    objectness: torch.nn.Module | None = None  # an objectness head for the piece finder (encoders.objectness), if any
 
 
 def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:

@@ -31,6 +31,13 @@ WINDOW_SHAPES = (0.5, 1.0, 2.0)  # width / height of the windows
 OVERLAP_IOU = 0.3  # a box overlapping a kept piece by more than this is the same piece
 MIN_CONFIDENCE = 0.3  # a box the head is less sure of is not offered as a piece
 SCORE = "confidence x contrast"  # how a box is ranked: "confidence" alone, or times its contrast with its surround
+SCORES = (  # the ways a box may be ranked: products of the category head's confidence, contrast and objectness
+    "confidence",
+    "confidence x contrast",
+    "objectness",
+    "confidence x objectness",
+    "confidence x objectness x contrast",
+)
 PIECE_HEAD = "scene"  # the head whose vectors the pieces search with (in the "similar" space; trained on room crops)
 IGNORED_CATEGORIES = ()  # categories never offered as pieces
 BACKBONE_STRIDE = {"efficientnet_lite0": 32, "tiny_cnn": 16}  # pixels of the photo per cell of the feature map
@@ -81,11 +88,7 @@ def pieces_of_map(
     masked = np.where(allowed, probabilities, -1.0)
     best = masked.argmax(axis=1)  # (N,)
     confidence = masked[np.arange(len(best)), best]
-    score = confidence
-    if settings.score == "confidence x contrast":
-        score = confidence * np.clip(window_contrast(fmap, windows), 0.0, None)
-    elif settings.score != "confidence":
-        raise ValueError(f"unknown score {settings.score!r}")
+    score = window_scores(encoder, fmap, windows, confidence, settings.score)
     keep = np.flatnonzero((confidence >= settings.min_confidence) & (score > 0))
     boxes = window_boxes(windows, h, w)  # (N, 4) fractions
     chosen = suppress_overlaps(
@@ -109,6 +112,27 @@ def pieces_of_map(
         )
         for i, vector in zip(picked.tolist(), vectors, strict=True)
     ]
+
+
+def window_scores(
+    encoder: LoadedEncoder, fmap: torch.Tensor, windows: np.ndarray, confidence: np.ndarray, score: str
+) -> np.ndarray:
+    """How each window (N, 4) ranks: the product of the factors ``score`` names (SCORES), over "confidence" (the
+    category head's), "contrast" (with its surround, clipped at 0) and "objectness" (the encoder's objectness head,
+    encoders.objectness: only when it has one)."""
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}")
+    factors = score.split(" x ")
+    result = np.ones(len(windows))
+    if "confidence" in factors:
+        result = result * confidence
+    if "contrast" in factors:
+        result = result * np.clip(window_contrast(fmap, windows), 0.0, None)
+    if "objectness" in factors:
+        if encoder.objectness is None:
+            raise ValueError(f"score {score!r} needs an objectness head, and this encoder has none")
+        result = result * encoder.objectness.scores(fmap, windows)
+    return result
 
 
 def photo_tensor(image: ImageInput, *, side: int, stride: int, preprocess: dict) -> torch.Tensor:
@@ -175,7 +199,20 @@ def window_contrast(fmap: torch.Tensor, windows: np.ndarray) -> np.ndarray:
     h, w = fmap.shape[1:]
     activation = fmap.norm(dim=0, keepdim=True)  # (1, h, w) how strongly each cell fires
     rows, cols = windows[:, 2] - windows[:, 0], windows[:, 3] - windows[:, 1]
-    grown = np.stack(
+    grown = grown_windows(windows, h, w)
+    inside = window_sums(activation, windows)[0].numpy()
+    around = window_sums(activation, grown)[0].numpy() - inside
+    area = (rows * cols).astype(np.float64)
+    ring = ((grown[:, 2] - grown[:, 0]) * (grown[:, 3] - grown[:, 1])).astype(np.float64) - area
+    ring_mean = np.divide(around, ring, out=np.zeros_like(around), where=ring > 0)
+    contrast = (inside / area - ring_mean) / max(float(activation.mean()), 1e-12)
+    return np.where(ring > 0, contrast * np.sqrt(area / (h * w)), 0.0)
+
+
+def grown_windows(windows: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Each window (N, 4) grown by half its size on every side, within the h x w map: (N, 4) cells."""
+    rows, cols = windows[:, 2] - windows[:, 0], windows[:, 3] - windows[:, 1]
+    return np.stack(
         [
             np.maximum(windows[:, 0] - rows // 2, 0),
             np.maximum(windows[:, 1] - cols // 2, 0),
@@ -184,13 +221,6 @@ def window_contrast(fmap: torch.Tensor, windows: np.ndarray) -> np.ndarray:
         ],
         axis=1,
     )
-    inside = window_sums(activation, windows)[0].numpy()
-    around = window_sums(activation, grown)[0].numpy() - inside
-    area = (rows * cols).astype(np.float64)
-    ring = ((grown[:, 2] - grown[:, 0]) * (grown[:, 3] - grown[:, 1])).astype(np.float64) - area
-    ring_mean = np.divide(around, ring, out=np.zeros_like(around), where=ring > 0)
-    contrast = (inside / area - ring_mean) / max(float(activation.mean()), 1e-12)
-    return np.where(ring > 0, contrast * np.sqrt(area / (h * w)), 0.0)
 
 
 def window_boxes(windows: np.ndarray, h: int, w: int) -> np.ndarray:
