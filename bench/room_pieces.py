@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def options(default):
-    """(label, settings, max pieces) of every way tried, the finder's defaults first."""
+def options(default, *, with_objectness: bool = False):
+    """(label, settings, max pieces) of every way tried, the finder's defaults first; the objectness scores when
+    the encoder has been given an objectness head."""
     return [
         ("default (below)", default, 6),
         ("score: confidence alone", replace(default, score="confidence"), 6),
@@ -52,6 +53,11 @@ def options(default):
         ),
         ("at most 4 pieces", default, 4),
         ("at most 8 pieces", default, 8),
+        *(
+            (f"score: {score} (synthetic-room head)", replace(default, score=score), 6)
+            for score in ("objectness", "confidence x objectness", "confidence x objectness x contrast")
+            if with_objectness
+        ),
     ]
 
 
@@ -62,6 +68,13 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--cache", type=Path, help="a folder for the catalog's backbone features (.npy)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--objectness-rooms",
+        type=int,
+        default=0,
+        help="synthetic rooms (catalog products pasted onto TRAIN room photos) to fit an objectness head on; 0: none",
+    )
+    parser.add_argument("--objectness-cache", type=Path, default=ROOT.parent / "cache" / "objectness")
     args = parser.parse_args()
 
     import torch
@@ -87,6 +100,8 @@ def main() -> None:
     catalog_features = cached(args.cache, f"catalog_{len(images)}", lambda: backbone_features(encoder, images))
     similar = embed_backbone_features(encoder, catalog_features, head="similar")
     print(f"{args.checkpoint}: {len(images)} catalog products, {len(photos)} {args.split} room photos\n")
+    if args.objectness_rooms:
+        encoder.objectness = objectness_head(encoder, args, products, rooms_json)
 
     started = time.perf_counter()
     encoded = [encode_query(encoder, photo) for photo in photos]  # the single-photo path: one 224 px pass
@@ -119,7 +134,7 @@ def main() -> None:
     maps: dict[int, list] = {}
     map_seconds: dict[int, float] = {}
     default = FinderSettings()
-    for label, settings, max_pieces in options(default):
+    for label, settings, max_pieces in options(default, with_objectness=encoder.objectness is not None):
         if settings.side not in maps:
             started = time.perf_counter()
             maps[settings.side] = [photo_feature_map(encoder, photo, side=settings.side) for photo in photos]
@@ -139,6 +154,48 @@ def main() -> None:
         f"{default.overlap_iou} across categories, confidence ≥ {default.min_confidence}, head {default.head}, "
         f"left out {default.ignored or 'none'}, at most 6 pieces. A photo without pieces is answered whole."
     )
+
+
+def objectness_head(encoder, args, products: list[dict], rooms_json: list[dict]):
+    """An objectness head (encoders.objectness) fitted on ``--objectness-rooms`` synthetic rooms: two to four
+    catalog products pasted onto each TRAIN room photo in turn (never a product of a room outside TRAIN). The
+    rooms' feature maps (the finder's pass) and the fitted head are kept under ``--objectness-cache``."""
+    import random
+
+    import torch
+    from PIL import Image
+
+    from encoders.objectness import fit_objectness, synthetic_room
+    from encoders.piece_finder import FinderSettings, candidate_windows, photo_feature_map
+
+    settings = FinderSettings()
+    count, folder = args.objectness_rooms, args.objectness_cache
+    folder.mkdir(parents=True, exist_ok=True)
+    maps_path = folder / f"maps_{encoder.config.backbone}_{settings.side}px_{count}.pt"
+    if not maps_path.is_file():
+        started = time.perf_counter()
+        train = [args.data / r["photo"] for r in rooms_json if r.get("split") == "train" and r.get("photo")]
+        elsewhere = {sku for r in rooms_json if r.get("split") != "train" for sku in r["items"]}
+        pool = [args.data / p["image"] for p in products if p["sku"] not in elsewhere]
+        rng = random.Random(0)
+        maps, boxes = [], []
+        for i in range(count):
+            background = Image.open(train[i % len(train)]).convert("RGB")
+            shots = [Image.open(path).convert("RGB") for path in rng.sample(pool, rng.randint(2, 4))]
+            photo, pasted = synthetic_room(background, shots, rng, side=settings.side)
+            maps.append(photo_feature_map(encoder, photo, side=settings.side).half())
+            boxes.append(torch.as_tensor(pasted))
+        torch.save({"maps": maps, "boxes": boxes}, maps_path)
+        print(f"{count} synthetic rooms from {len(train)} TRAIN photos in {time.perf_counter() - started:.0f} s")
+    stored = torch.load(maps_path, weights_only=True)
+    started = time.perf_counter()
+    head = fit_objectness(
+        stored["maps"],
+        [b.numpy() for b in stored["boxes"]],
+        lambda h, w: candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes),
+    )
+    print(f"objectness head fitted on {count} synthetic rooms in {time.perf_counter() - started:.0f} s\n")
+    return head
 
 
 def cached(folder: Path | None, name: str, compute) -> np.ndarray:
