@@ -7,7 +7,9 @@ category head says what each box shows and how sure it is, and a box is ranked b
 it stands out of its surround (the head was trained on clean shots and has no "not a piece": the contrast is what
 tells a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
 pieces, each with its own search vector. Categories in ``IGNORED_CATEGORIES`` are never pieces (none: leaving any
-out did not pay). The choices are measured by ``bench/room_pieces.py`` (README, "Pieces of a room photo").
+out did not pay). An encoder given an objectness head (``encoders.objectness``, fitted on synthetic rooms) can rank
+by it too (``SCORES``); training makes none, as it did not pay over the contrast. The choices are measured by
+``bench/room_pieces.py`` (README, "Pieces of a room photo").
 """
 
 from __future__ import annotations
