@@ -75,6 +75,7 @@ def main() -> None:
         help="synthetic rooms (catalog products pasted onto TRAIN room photos) to fit an objectness head on; 0: none",
     )
     parser.add_argument("--objectness-cache", type=Path, default=ROOT.parent / "cache" / "objectness")
+    parser.add_argument("--objectness-seed", type=int, default=0, help="the seed of the objectness head's fit")
     args = parser.parse_args()
 
     import torch
@@ -194,14 +195,15 @@ def objectness_head(encoder, args, products: list[dict], rooms_json: list[dict])
     def windows_of(h: int, w: int):
         return candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)
 
-    head_path = folder / f"head_{maps_path.stem.removeprefix('maps_')}.pt"  # refit after changing fit_objectness
+    seed = args.objectness_seed
+    head_path = folder / f"head_{maps_path.stem.removeprefix('maps_')}_seed{seed}.pt"  # refit after changing the fit
     started = time.perf_counter()
     if head_path.is_file():
         head = ObjectnessHead(feature_dim=maps[0].shape[0])
         head.load_state_dict(torch.load(head_path, weights_only=True))
         head.eval()
     else:
-        head = fit_objectness(maps[:-held], boxes[:-held], windows_of)
+        head = fit_objectness(maps[:-held], boxes[:-held], windows_of, seed=seed)
         torch.save(head.state_dict(), head_path)
     seconds = time.perf_counter() - started
     on, off, top = [], [], []
