@@ -12,7 +12,8 @@ differences between rows with that in mind). ``--cache`` keeps the catalog's bac
 (.npy) between runs; they depend on the backbone and the preprocessing only, not on the heads. The seconds per
 photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads, not the
 catalog search (the index's work, per piece). Each piece is answered within its own category guess, as the product
-answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports).
+answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports). ``--objectness-rooms N``
+also fits an objectness head (encoders.objectness) on N synthetic rooms and adds the rows that rank by it.
 """
 
 from __future__ import annotations
