@@ -69,6 +69,21 @@ def page(browser, live_server, settings):
 
 
 @pytest.fixture
+def phone(browser, live_server, settings):
+    """A page in a phone's browser context of its own: 375 px, touch, no hover."""
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.js_errors = errors
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
 def worker(redis_url, live_server, tmp_path, eager_celery):
     """A real Celery worker on the real Redis, sharing the test database and folders."""
     real = Worker(

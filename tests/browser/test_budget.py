@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Product
-from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
+from tests.browser.conftest import no_sideways_scroll, screenshot
 from tests.browser.test_accessibility import AUDIT
 from tests.browser.test_room_answer import room  # noqa: F401  (fixture)
 
@@ -90,42 +90,33 @@ def test_the_shopper_furnishes_the_room_within_a_budget_and_swaps_an_item(page, 
     screenshot(page, "budget-too-small-1280", full_page=False)
 
 
-def test_a_budget_on_a_phone_without_sideways_scrolling(browser, live_server, settings, priced_room):
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{priced_room.get_absolute_url()}?as=room")
-        page.get_by_role("checkbox", name="Rugs & carpets").uncheck()
-        furnish(page, "500")
+def test_a_budget_on_a_phone_without_sideways_scrolling(phone, priced_room):
+    phone.goto(f"{priced_room.get_absolute_url()}?as=room")
+    phone.get_by_role("checkbox", name="Rugs & carpets").uncheck()
+    furnish(phone, "500")
 
-        assert set_names(page) == ["SOFA 1", "LAMP 1"]
-        assert page.locator("#furnish-total").inner_text() == "Total €500 of your €500 budget."
-        assert not page.get_by_role("checkbox", name="Rugs & carpets").is_checked()
-        assert no_sideways_scroll(page)
-        page.locator("#furnish-item-1 summary").tap()
-        assert no_sideways_scroll(page)
-        screenshot(page, "budget-set-375")
+    assert set_names(phone) == ["SOFA 1", "LAMP 1"]
+    assert phone.locator("#furnish-total").inner_text() == "Total €500 of your €500 budget."
+    assert not phone.get_by_role("checkbox", name="Rugs & carpets").is_checked()
+    assert no_sideways_scroll(phone)
+    phone.locator("#furnish-item-1 summary").tap()
+    assert no_sideways_scroll(phone)
+    screenshot(phone, "budget-set-375")
 
-        page.locator("#furnish-item-1").get_by_role("link", name=re.compile(r"^SOFA 2 ")).tap()
-        page.wait_for_url("**pick=**")
-        page.wait_for_function(SCROLLED_TO_THE_SET)
-        assert set_names(page) == ["SOFA 2", "LAMP 1"]
-        assert page.locator("#furnish-total").inner_text() == "Total €400 of your €500 budget."
+    phone.locator("#furnish-item-1").get_by_role("link", name=re.compile(r"^SOFA 2 ")).tap()
+    phone.wait_for_url("**pick=**")
+    phone.wait_for_function(SCROLLED_TO_THE_SET)
+    assert set_names(phone) == ["SOFA 2", "LAMP 1"]
+    assert phone.locator("#furnish-total").inner_text() == "Total €400 of your €500 budget."
 
-        furnish(page, "0")
-        assert "the cheapest set of these 2 pieces costs €150" in page.locator("#furnish-none").inner_text()
-        assert no_sideways_scroll(page)
-        screenshot(page, "budget-too-small-375", full_page=False)
+    furnish(phone, "0")
+    assert "the cheapest set of these 2 pieces costs €150" in phone.locator("#furnish-none").inner_text()
+    assert no_sideways_scroll(phone)
+    screenshot(phone, "budget-too-small-375", full_page=False)
 
-        page.get_by_label("Your budget (EUR)").fill("")
-        page.get_by_role("button", name="Furnish").click()
-        page.wait_for_url("**budget=&**")
-        page.wait_for_function(SCROLLED_TO_THE_SET)
-        assert page.get_by_role("alert").inner_text() == "Enter a budget, for example 1500."
-        screenshot(page, "budget-error-375", full_page=False)
-    finally:
-        context.close()
-    assert not errors, errors
+    phone.get_by_label("Your budget (EUR)").fill("")
+    phone.get_by_role("button", name="Furnish").click()
+    phone.wait_for_url("**budget=&**")
+    phone.wait_for_function(SCROLLED_TO_THE_SET)
+    assert phone.get_by_role("alert").inner_text() == "Enter a budget, for example 1500."
+    screenshot(phone, "budget-error-375", full_page=False)

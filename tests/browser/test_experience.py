@@ -26,17 +26,6 @@ DISPLAY_NAMES = {"sofa": "Sofas", "lamp": "Lamps", "rug": "Rugs & carpets"}
 
 
 @pytest.fixture
-def phone(browser, live_server, settings):
-    """A page in a phone's browser context: 375 px, touch, no hover."""
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def named_categories(catalog_products):
     """Display names given before the index (and its map) is built."""
     for slug, name in DISPLAY_NAMES.items():

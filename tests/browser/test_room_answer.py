@@ -160,28 +160,19 @@ def test_the_switch_answers_the_room_as_one_piece(page, room):
     assert page.locator(".hotspot").count() == 3
 
 
-def test_a_room_on_a_phone_is_tapped_without_sideways_scrolling(browser, live_server, settings, room):
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(room.get_absolute_url())
-        assert no_sideways_scroll(page)
-        for spot in hotspots_on_the_photo(page):
-            assert spot["inside"] and spot["reachable"] and spot["width"] >= 44, spot
-        screenshot(page, "room-answer-375")
+def test_a_room_on_a_phone_is_tapped_without_sideways_scrolling(phone, room):
+    phone.goto(room.get_absolute_url())
+    assert no_sideways_scroll(phone)
+    for spot in hotspots_on_the_photo(phone):
+        assert spot["inside"] and spot["reachable"] and spot["width"] >= 44, spot
+    screenshot(phone, "room-answer-375")
 
-        page.locator("#hotspot-2").tap()
-        page.wait_for_function("() => location.hash === '#piece-2'")
-        page.wait_for_function("() => Math.abs(document.getElementById('piece-2').getBoundingClientRect().top) < 40")
-        assert chosen_strip(page) == "piece-2"
-        assert no_sideways_scroll(page)
-        screenshot(page, "room-answer-chosen-375", full_page=False)
-    finally:
-        context.close()
-    assert not errors, errors
+    phone.locator("#hotspot-2").tap()
+    phone.wait_for_function("() => location.hash === '#piece-2'")
+    phone.wait_for_function("() => Math.abs(document.getElementById('piece-2').getBoundingClientRect().top) < 40")
+    assert chosen_strip(phone) == "piece-2"
+    assert no_sideways_scroll(phone)
+    screenshot(phone, "room-answer-chosen-375", full_page=False)
 
 
 def follows_the_pieces(request) -> bool:
@@ -274,27 +265,18 @@ def crowded_room(catalog_products):
     )
 
 
-def test_hotspots_of_pieces_close_together_never_overlap_on_a_phone(browser, live_server, settings, crowded_room):
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=PHONE, base_url=live_server.url, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(crowded_room.get_absolute_url())
+def test_hotspots_of_pieces_close_together_never_overlap_on_a_phone(phone, crowded_room):
+    phone.goto(crowded_room.get_absolute_url())
 
-        assert page.locator(".hotspot").count() == 5
-        assert page.evaluate(OVERLAPS) == []
-        for spot in hotspots_on_the_photo(page):
-            assert spot["inside"] and spot["reachable"] and spot["width"] >= 24 and spot["height"] >= 24, spot
-        assert no_sideways_scroll(page)
-        screenshot(page, "room-answer-crowded-375", full_page=False)
+    assert phone.locator(".hotspot").count() == 5
+    assert phone.evaluate(OVERLAPS) == []
+    for spot in hotspots_on_the_photo(phone):
+        assert spot["inside"] and spot["reachable"] and spot["width"] >= 24 and spot["height"] >= 24, spot
+    assert no_sideways_scroll(phone)
+    screenshot(phone, "room-answer-crowded-375", full_page=False)
 
-        # the sofas are one strip: the fourth sofa's hotspot brings it forward
-        assert page.locator(".piece-strip").count() == 2
-        page.locator("#hotspot-5").tap()
-        page.wait_for_function("() => location.hash === '#piece-1'")
-        assert page.locator("#piece-1 h3").inner_text().endswith("Sofas · 4 in your photo")
-    finally:
-        context.close()
-    assert not errors, errors
+    # the sofas are one strip: the fourth sofa's hotspot brings it forward
+    assert phone.locator(".piece-strip").count() == 2
+    phone.locator("#hotspot-5").tap()
+    phone.wait_for_function("() => location.hash === '#piece-1'")
+    assert phone.locator("#piece-1 h3").inner_text().endswith("Sofas · 4 in your photo")
