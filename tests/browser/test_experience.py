@@ -225,6 +225,8 @@ def test_the_sweet_home_3d_catalog_shows_sharp_icons_single_labels_and_clean_art
     page.get_by_role("link", name=re.compile("Sofa")).first.click()
     assert page.locator(".product-info .meta").inner_text() == "Living room"
     assert page.locator(".product dd").first.inner_text() == "SCOPIA-SIMPLE-SOFA"
+    # the photo's size is known once it has loaded (read earlier, naturalWidth is 0); one that never loads times out
+    page.wait_for_function("() => { const img = document.querySelector('.product-photo'); return img && img.complete }")
     natural, shown = page.eval_on_selector(
         ".product-photo", "img => [img.naturalWidth, img.getBoundingClientRect().width]"
     )
