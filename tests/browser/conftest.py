@@ -53,11 +53,10 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server, settings):
-    """A page on the live server, in a browser context of its own."""
+def _page_on_the_live_server(browser, live_server, settings, **context_options):
+    """A page in a browser context of its own on the live server; the test fails on a JavaScript error."""
     settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    context = browser.new_context(base_url=live_server.url, **context_options)
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -66,21 +65,18 @@ def page(browser, live_server, settings):
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_server, settings):
+    """A page on the live server, in a browser context of its own."""
+    yield from _page_on_the_live_server(browser, live_server, settings, viewport=DESKTOP)
 
 
 @pytest.fixture
 def phone(browser, live_server, settings):
     """A page in a phone's browser context of its own: 375 px, touch, no hover."""
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.js_errors = errors
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from _page_on_the_live_server(browser, live_server, settings, viewport=PHONE, is_mobile=True, has_touch=True)
 
 
 @pytest.fixture

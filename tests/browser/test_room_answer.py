@@ -180,6 +180,17 @@ def follows_the_pieces(request) -> bool:
     return "/api/uploads/" in request.url and "after=done%3Apieces" in request.url
 
 
+def upload_a_room_and_see_it_followed(page) -> InspirationUpload:
+    """Upload a room photo from the home page; returns the upload once its answer is shown and the page follows
+    it for its pieces."""
+    page.goto("/")
+    page.set_input_files("#image", upload_file("room.png", room_photo()))
+    page.locator("#preview-image").wait_for()
+    with page.expect_request(follows_the_pieces):
+        page.click("#upload-submit")
+        return wait_for_results(page)
+
+
 def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, served, settings, monkeypatch):
     """The shopper uploads a room photo and stays on the answer; the pieces task runs only after the page showed
     the first answer (Celery runs eagerly in the live server here, with the pieces task held back), through the
@@ -187,12 +198,7 @@ def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, ser
     settings.REDIS_URL = ""  # the long-poll re-reads the database
     held_back = []
     monkeypatch.setattr(upload_processing, "_send_find_pieces", held_back.append)
-    page.goto("/")
-    page.set_input_files("#image", upload_file("room.png", room_photo()))
-    page.locator("#preview-image").wait_for()
-    with page.expect_request(follows_the_pieces):
-        page.click("#upload-submit")
-        upload = wait_for_results(page)
+    upload = upload_a_room_and_see_it_followed(page)
     assert held_back == [str(upload.pk)] and page.locator(".hotspot").count() == 0
     assert page.locator("#pieces-status").inner_text() == "Looking for each piece of furniture in your photo…"
 
@@ -208,12 +214,7 @@ def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, ser
 def test_a_photo_without_pieces_says_so_and_stops_following(page, served, settings, monkeypatch):
     settings.REDIS_URL = ""
     monkeypatch.setattr(upload_processing, "_send_find_pieces", lambda upload_id: None)
-    page.goto("/")
-    page.set_input_files("#image", upload_file("room.png", room_photo()))
-    page.locator("#preview-image").wait_for()
-    with page.expect_request(follows_the_pieces):
-        page.click("#upload-submit")
-        upload = wait_for_results(page)
+    upload = upload_a_room_and_see_it_followed(page)
 
     upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: [])
 
