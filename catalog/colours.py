@@ -89,22 +89,32 @@ def _centre_weights(height: int, width: int) -> np.ndarray:
     return np.exp(-(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SIGMA**2))
 
 
+def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The index of each point's nearest centre (|p - c|² less the |p|² that all centres share)."""
+    return np.argmin((centres**2).sum(axis=1) - 2 * points @ centres.T, axis=1)
+
+
 def _weighted_kmeans(points: np.ndarray, weights: np.ndarray, clusters: int) -> tuple[np.ndarray, np.ndarray]:
     """Centres and their weight shares. Deterministic: the first centre is the weighted mean, each next one the
-    point farthest from the centres so far (ties broken by weight), then Lloyd iterations."""
+    point farthest from the centres so far (ties broken by weight), then at most ITERATIONS Lloyd iterations (they
+    stop early once no point changes its centre: the centres cannot move after that)."""
     centres = [np.average(points, axis=0, weights=weights)]
     for _ in range(1, min(clusters, len(points))):
         distances = np.min(np.linalg.norm(points[:, None, :] - np.asarray(centres)[None], axis=2), axis=1)
         centres.append(points[int(np.argmax(distances * np.sqrt(weights)))])
     centres = np.asarray(centres)
+    count = len(centres)
+    labels = _nearest(points, centres)
     for _ in range(ITERATIONS):
-        labels = np.argmin(np.linalg.norm(points[:, None, :] - centres[None], axis=2), axis=1)
-        for n in range(len(centres)):
-            member = labels == n
-            if weights[member].sum() > 0:
-                centres[n] = np.average(points[member], axis=0, weights=weights[member])
-    labels = np.argmin(np.linalg.norm(points[:, None, :] - centres[None], axis=2), axis=1)
-    shares = np.array([weights[labels == n].sum() for n in range(len(centres))]) / weights.sum()
+        totals = np.bincount(labels, weights=weights, minlength=count)
+        sums = np.stack([np.bincount(labels, weights=weights * points[:, axis], minlength=count) for axis in range(3)], 1)
+        held = totals > 0
+        centres[held] = sums[held] / totals[held, None]
+        moved = _nearest(points, centres)
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
+    shares = np.bincount(labels, weights=weights, minlength=count) / weights.sum()
     return centres, shares
 
 
