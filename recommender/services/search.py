@@ -252,7 +252,7 @@ def search_vector(
     if index is not None and index.dimension_of(space) != vector.size:
         logger.error("a %d-d %s vector cannot query index %s", vector.size, space, index.version)
         index = None
-    fetch = max(50, k * 5)
+    fetch = k + max(40, k // 2)
     while True:
         indexed = index.query(vector, k=fetch, space=space) if index is not None else []
         fresh_hits = _fresh_search(fresh, vector, space, k=fetch)
