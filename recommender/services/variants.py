@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
 
 from catalog.models import Product
 
@@ -49,20 +48,28 @@ def distinct_variants(
     return kept
 
 
+GROUP_FIELDS = ("id", "sku", "name", "slug", "color", "size", "image", "thumbnail", "image_sha256", "variant_key")
+
+
 def _group_members(field_name: str, values: set[str]) -> dict[str, tuple[list[Product], int]]:
     """For each value of ``field_name``: its first MAX_OPTIONS + 1 active products (by name, then sku) and how many
     there are. One query through the field's index, returning at most (MAX_OPTIONS + 1) rows per value; the database
-    reads the members of the groups shown (a product family's colours and sizes), never the rest of the catalog."""
+    reads the members of the groups shown (a product family's colours and sizes), never the rest of the catalog.
+    Written in SQL: every answer and product page runs it twice, and the ORM took three times as long to build
+    the same window query as the database took to run it (README, "Serving")."""
     if not values:
         return {}
-    rows = (
-        Product.objects.filter(**{f"{field_name}__in": values}, is_active=True)
-        .only("pk", "sku", "name", "slug", "color", "size", "image", "thumbnail", "image_sha256", "variant_key")
-        .annotate(
-            position=Window(RowNumber(), partition_by=[F(field_name)], order_by=[F("name").asc(), F("sku").asc()]),
-            members=Window(Count("pk"), partition_by=[F(field_name)]),
-        )
-        .filter(position__lte=MAX_OPTIONS + 1)
+    meta = Product._meta
+    column = connection.ops.quote_name(meta.get_field(field_name).column)
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in GROUP_FIELDS)
+    marks = ", ".join(["%s"] * len(values))
+    rows = Product.objects.raw(
+        f"SELECT * FROM (SELECT {columns}, "
+        f"ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY {connection.ops.quote_name('name')}, "
+        f"{connection.ops.quote_name('sku')}) AS position, COUNT(*) OVER (PARTITION BY {column}) AS members "
+        f"FROM {connection.ops.quote_name(meta.db_table)} WHERE {column} IN ({marks}) "
+        f"AND {connection.ops.quote_name('is_active')}) AS ranked WHERE position <= %s",
+        [*sorted(values), MAX_OPTIONS + 1],
     )
     groups: dict[str, tuple[list[Product], int]] = defaultdict(lambda: ([], 0))
     for product in rows:
