@@ -190,6 +190,14 @@ LOGGING = {
 MODELS_ROOT = Path(os.environ.get("MODELS_ROOT", VAR_DIR / "models"))
 ENCODER_CACHE_DIR = Path(os.environ.get("ENCODER_CACHE_DIR", VAR_DIR / "cache" / "encoder"))
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "2"))
+# A worker's claim on the CPU (recommender.cpu_priority): "normal", or "idle" for the background workers that share
+# a machine with the upload worker (product encodes, the pieces of room photos, retraining): they then run only on
+# CPU time that nothing else wants.
+WORKER_CPU_PRIORITY = os.environ.get("WORKER_CPU_PRIORITY", "normal")
+if WORKER_CPU_PRIORITY not in ("normal", "idle"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"WORKER_CPU_PRIORITY must be normal or idle, not {WORKER_CPU_PRIORITY!r}")
 # Overrides of the default EncoderConfig for scheduled retraining, as JSON, e.g. '{"epochs": 20}'.
 ENCODER_CONFIG = json.loads(os.environ.get("ENCODER_CONFIG") or "{}")
 _shared_data = BASE_DIR.parent / "shared" / "data"

@@ -8,6 +8,7 @@ products, so a bulk import never waits in front of a shopper; ``training`` retra
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -26,9 +27,15 @@ TOO_SLOW = "Finding matches took too long. Please try again."
 
 @worker_process_init.connect
 def warm_up(**kwargs) -> None:
-    """Set torch's threads and load the serving encoder and index before the first task, so that the first
-    shopper of a new worker process does not wait for them. Nothing here is required: a failure (no encoder
-    yet, the database down) only means the first task loads them itself."""
+    """Set the process's CPU priority (WORKER_CPU_PRIORITY) and torch's threads, and load the serving encoder and
+    index before the first task, so that the first shopper of a new worker process does not wait for them. Nothing
+    after the priority is required: a failure (no encoder yet, the database down) only means the first task loads
+    them itself."""
+    from recommender.cpu_priority import cpu_priority_apply
+
+    applied = cpu_priority_apply(settings.WORKER_CPU_PRIORITY)  # before torch starts its threads: they inherit it
+    if applied != "normal":
+        logger.info("worker process %d runs at CPU priority %s", os.getpid(), applied)
     import torch
 
     torch.set_num_threads(settings.TORCH_THREADS)

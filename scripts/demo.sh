@@ -64,14 +64,15 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-# One worker per kind of work: shoppers' uploads alone on "default"; product encodes and staff's drawings on
-# "products,pictures" and retraining on "training", both niced so that a shopper's answer gets the CPU first.
+# One worker per kind of work: shoppers' uploads alone on "default"; product encodes, the pieces of room photos and
+# staff's drawings on "products,pictures", and retraining on "training", both at the idle CPU priority
+# (WORKER_CPU_PRIORITY=idle, recommender/cpu_priority.py) so that they only use CPU that a shopper's answer leaves.
 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q default -n default@%h >var/worker.log 2>&1 &
 pids+=($!)
-nice -n 10 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q products,pictures -n products@%h \
+WORKER_CPU_PRIORITY=idle .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q products,pictures -n products@%h \
   >var/products-worker.log 2>&1 &
 pids+=($!)
-nice -n 15 .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q training -n training@%h \
+WORKER_CPU_PRIORITY=idle .venv/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q training -n training@%h \
   >var/training-worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel INFO >var/beat.log 2>&1 &
