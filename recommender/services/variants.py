@@ -55,8 +55,8 @@ def _group_members(field_name: str, values: set[str]) -> dict[str, tuple[list[Pr
     """For each value of ``field_name``: its first MAX_OPTIONS + 1 active products (by name, then sku) and how many
     there are. One query through the field's index, returning at most (MAX_OPTIONS + 1) rows per value; the database
     reads the members of the groups shown (a product family's colours and sizes), never the rest of the catalog.
-    Written in SQL: every answer and product page runs it twice, and the ORM took three times as long to build
-    the same window query as the database took to run it (README, "Serving")."""
+    Written in SQL: every answer and product page runs it twice, and the ORM took longer to build this window
+    query than the database took to run it (README, "Serving")."""
     if not values:
         return {}
     meta = Product._meta
