@@ -208,7 +208,8 @@ def main() -> None:
 
     total = len(latencies) + len(errors)
     lost = sum(1 for e in errors if e.startswith("lost"))
-    print(f"{args.clients} clients, {total} uploads in {wall:.1f} s against {args.url} (waited {settled:.0f} s to settle)")
+    print(f"{args.clients} clients, {total} uploads in {wall:.1f} s against {args.url}", end="")
+    print(f" (waited {settled:.0f} s for earlier uploads to settle)")
     if saved:
         print(f"{saved} product saves queued just before the first upload")
     print()
@@ -224,11 +225,12 @@ def main() -> None:
     print()
     print(f"throughput: {len(latencies) / wall:.2f} uploads/s; errors: {len(errors)} (lost: {lost})")
     if latencies and floor["answer"]:
-        answer_floor = statistics.median(floor["answer"])
+        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+        answer_floor, plain_floor = statistics.median(floor["answer"]), statistics.median(floor["plain"])
         print(
-            f"overhead: end-to-end p50 is the answer's floor p50 + {(percentile(latencies, 50) - answer_floor) * 1000:.0f} ms"
-            f" ({percentile(latencies, 50) / answer_floor:.1f}×); p95 is {percentile(latencies, 95) / answer_floor:.1f}×"
-            f" (the plain floor p50: + {(percentile(latencies, 50) - statistics.median(floor['plain'])) * 1000:.0f} ms)"
+            f"overhead: end-to-end p50 is the answer's floor p50 + {(p50 - answer_floor) * 1000:.0f} ms"
+            f" ({p50 / answer_floor:.1f}×); p95 is {p95 / answer_floor:.1f}×"
+            f" (the plain floor p50: + {(p50 - plain_floor) * 1000:.0f} ms)"
         )
     for error in sorted(set(errors))[:10]:
         print(f"  error: {error} ×{errors.count(error)}")

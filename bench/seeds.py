@@ -37,9 +37,9 @@ def seeds_table(versions: list, figures: list[str]) -> str:
     summary = []
     for figure in figures:
         values = [version.metrics[figure] for version in versions if figure in version.metrics]
-        summary.append("%.3f ± %.3f" % mean_and_sd(values) if values else "–")
+        summary.append("{:.3f} ± {:.3f}".format(*mean_and_sd(values)) if values else "–")
     seconds = [version.train_seconds for version in versions if version.train_seconds]
-    train = "%.0f ± %.0f" % mean_and_sd(seconds) if seconds else "–"
+    train = "{:.0f} ± {:.0f}".format(*mean_and_sd(seconds)) if seconds else "–"
     lines.append(f"| **mean ± sd over {len(versions)}** | | " + " | ".join(summary) + f" | {train} |")
     return "\n".join(lines)
 

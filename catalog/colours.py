@@ -107,7 +107,7 @@ def _weighted_kmeans(points: np.ndarray, weights: np.ndarray, clusters: int) -> 
     labels = _nearest(points, centres)
     for _ in range(ITERATIONS):
         totals = np.bincount(labels, weights=weights, minlength=count)
-        sums = np.stack([np.bincount(labels, weights=weights * points[:, axis], minlength=count) for axis in range(3)], 1)
+        sums = np.stack([np.bincount(labels, weights=weights * points[:, n], minlength=count) for n in range(3)], 1)
         held = totals > 0
         centres[held] = sums[held] / totals[held, None]
         moved = _nearest(points, centres)

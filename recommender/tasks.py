@@ -93,10 +93,10 @@ def encode_upload(self, upload_id: str) -> None:
 
 @shared_task(bind=True, acks_late=True, soft_time_limit=60, time_limit=90, max_retries=3)
 def find_upload_pieces(self, upload_id: str) -> None:
-    """The room answer of a done upload (its pieces, each answered), on the niced ``pictures`` queue: it never
-    delays a shopper's first answer. Transient errors are retried with a growing delay; when the pieces will not
-    be found (any other error, too slow, or the retries spent) the upload stops "looking", so the page showing its
-    answer stops waiting for them."""
+    """The room answer of a done upload (its pieces, each answered), on the ``pictures`` queue, whose worker runs
+    at the idle CPU priority: it never delays a shopper's first answer. Transient errors are retried with a growing
+    delay; when the pieces will not be found (any other error, too slow, or the retries spent) the upload stops
+    "looking", so the page showing its answer stops waiting for them."""
     from recommender.services.upload_processing import upload_pieces_find, upload_pieces_give_up
 
     try:

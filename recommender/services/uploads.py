@@ -177,8 +177,8 @@ def uploads_reap(*, stale_seconds: int | None = None) -> tuple[list[str], int]:
     return requeue, failed
 
 
-# The pieces task waits behind others on the niced ``pictures`` queue: its upload is stale only after this many
-# times UPLOAD_STALE_SECONDS.
+# The pieces task waits behind others on the ``pictures`` queue, whose worker runs at the idle CPU priority: its
+# upload is stale only after this many times UPLOAD_STALE_SECONDS.
 PIECES_STALE_FACTOR = 5
 
 
