@@ -228,6 +228,8 @@ RECONCILE_BATCH = int(os.environ.get("RECONCILE_BATCH", "5000"))
 # Above encode_upload's hard time limit (90 s): no live delivery can still be working on an older one.
 UPLOAD_STALE_SECONDS = int(os.environ.get("UPLOAD_STALE_SECONDS", "120"))
 UPLOAD_MAX_ATTEMPTS = int(os.environ.get("UPLOAD_MAX_ATTEMPTS", "3"))
+# Uploads queued together share one backbone batch of at most this many photos (1: each is answered alone).
+UPLOAD_BATCH_MAX = max(1, int(os.environ.get("UPLOAD_BATCH_MAX", "4")))
 # Uploads are stored re-encoded at most this many pixels a side (upright, no metadata): enough for a marked box.
 UPLOAD_MAX_SIDE = int(os.environ.get("UPLOAD_MAX_SIDE", "1600"))
 RECOMMENDATIONS_PER_PAGE = 12

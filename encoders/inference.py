@@ -126,14 +126,28 @@ def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.n
 @torch.inference_mode()
 def encode_query(encoder: LoadedEncoder, image: ImageInput) -> QueryEncoding:
     """One photo -> its search vector, latent code and category guess: the backbone runs once."""
-    features = backbone_features(encoder, [image])
+    return encode_queries(encoder, [image])[0]
+
+
+@torch.inference_mode()
+def encode_queries(encoder: LoadedEncoder, images: Sequence[ImageInput]) -> list[QueryEncoding]:
+    """Several photos -> each one's search vector, latent code and category guess, from one backbone batch (what
+    the worker does with uploads queued together). Each photo's encoding is the one ``encode_query`` gives it."""
+    if not images:
+        return []
+    features = backbone_features(encoder, images, batch_size=len(images))
     feats = torch.from_numpy(features)
-    vector = encoder.model.query_vectors(feats, head="similar")[0].numpy().astype(np.float32)
-    code = encoder.model.embed_features(feats)["similar"][0].numpy().astype(np.float32)
-    guess: dict[str, float] = {}
-    if encoder.has_category_head:
-        guess = dict(zip(encoder.categories, category_probabilities(encoder, features)[0].tolist(), strict=True))
-    return QueryEncoding(vector=vector, code=code, categories=guess)
+    vectors = encoder.model.query_vectors(feats, head="similar").numpy().astype(np.float32)
+    codes = encoder.model.embed_features(feats)["similar"].numpy().astype(np.float32)
+    guesses = category_probabilities(encoder, features).tolist() if encoder.has_category_head else None
+    return [
+        QueryEncoding(
+            vector=vectors[i],
+            code=codes[i],
+            categories=dict(zip(encoder.categories, guesses[i], strict=True)) if guesses is not None else {},
+        )
+        for i in range(len(images))
+    ]
 
 
 @torch.inference_mode()

@@ -65,29 +65,46 @@ def warm_up(**kwargs) -> None:
     max_retries=5,
 )
 def encode_upload(self, upload_id: str) -> None:
+    """Answer the upload, with up to UPLOAD_BATCH_MAX - 1 other queued uploads in the same backbone batch
+    (``uploads_claim_companions``); their own deliveries then find them taken and do nothing."""
     from PIL import UnidentifiedImageError
 
-    from recommender.services.upload_processing import upload_answer, upload_claim, upload_release
+    from recommender.services.upload_processing import (
+        query_image,
+        upload_claim,
+        upload_release,
+        uploads_answer,
+        uploads_claim_companions,
+    )
     from recommender.services.uploads import upload_fail
 
-    upload = upload_claim(upload_id=upload_id, worker=self.request.hostname or "")
+    worker = self.request.hostname or ""
+    upload = upload_claim(upload_id=upload_id, worker=worker)
     if upload is None:
         return  # finished, gone, or another delivery has it
+    batch = [upload, *uploads_claim_companions(first=upload, worker=worker, limit=settings.UPLOAD_BATCH_MAX - 1)]
     try:
-        upload_answer(upload=upload)
+        decoded = []
+        for each in batch:
+            try:
+                decoded.append((each, query_image(each)))
+            except (UnidentifiedImageError, SyntaxError) as error:  # the stored photo itself cannot be decoded
+                logger.warning("upload %s: unreadable photo: %s", each.pk, error)
+                upload_fail(upload_id=each.pk, message=UNREADABLE)
+        uploads_answer(decoded)
     except SoftTimeLimitExceeded:
-        upload_fail(upload_id=upload_id, message=TOO_SLOW)
-    except (UnidentifiedImageError, SyntaxError) as error:  # the stored photo itself cannot be decoded
-        logger.warning("upload %s: unreadable photo: %s", upload_id, error)
-        upload_fail(upload_id=upload_id, message=UNREADABLE)
+        for each in batch:
+            upload_fail(upload_id=each.pk, message=TOO_SLOW)
     except Exception as error:  # not the photo's fault: a service is down or not ready; try again later
         if self.request.retries >= self.max_retries:
             logger.exception("upload %s failed after %d retries", upload_id, self.request.retries)
-            upload_fail(upload_id=upload_id, message=UNAVAILABLE)
+            for each in batch:
+                upload_fail(upload_id=each.pk, message=UNAVAILABLE)
             return
         log = logger.info if isinstance(error, TRANSIENT) else logger.exception
         log("upload %s will be retried: %s", upload_id, error)
-        upload_release(upload_id=upload_id)
+        for each in batch:  # those not answered yet go back to the queue; the companions' own deliveries, or the
+            upload_release(upload_id=each.pk)  # reaper if those have gone, take them again
         raise self.retry(exc=error, countdown=min(60, 2 ** (self.request.retries + 1)))
 
 

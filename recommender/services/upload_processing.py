@@ -26,7 +26,7 @@ from PIL import Image
 
 from catalog.colours import dominant_colours
 from catalog.images import open_upright_rgb_image
-from encoders.inference import encode_query, reconstruct_codes
+from encoders.inference import encode_queries, reconstruct_codes
 from encoders.lifecycle import encoder_load
 from encoders.piece_finder import find_pieces
 from encoders.pieces import Piece
@@ -59,6 +59,24 @@ def upload_release(*, upload_id) -> None:
     )
 
 
+def uploads_claim_companions(*, first: InspirationUpload, worker: str = "", limit: int) -> list[InspirationUpload]:
+    """Up to ``limit`` other queued uploads, the longest queued first, taken for this delivery of ``first`` so that
+    their photos share its backbone batch (``uploads_answer``); each is taken with ``upload_claim``'s conditional
+    update, so one that another delivery takes meanwhile is skipped, and its own delivery later finds it taken and
+    does nothing. Only uploads never tried join a batch, and only a first attempt gathers them: a photo that kills
+    the worker is then answered alone on its next attempt, and the uploads batched with it lose one attempt only."""
+    if limit <= 0 or first.attempts > 1:
+        return []
+    waiting = (
+        InspirationUpload.objects.filter(status=InspirationUpload.Status.QUEUED, attempts=0)
+        .exclude(pk=first.pk)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    claimed = [upload_claim(upload_id=pk, worker=worker) for pk in list(waiting)]
+    return [upload for upload in claimed if upload is not None]
+
+
 def query_image(upload: InspirationUpload) -> Image.Image:
     """The stored photo (or the box marked on it), decoded once, at the smallest scale that still gives the
     backbone full detail of the box."""
@@ -88,12 +106,27 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     """Encode the claimed upload with the serving encoder, query the index, store the ranked results, mark it
     done, and then (after commit) send ``find_upload_pieces`` for the room answer (``upload_pieces_find``), which
     the shopper does not wait for. Idempotent: a retried upload is computed again from the stored photo."""
+    return uploads_answer([(upload, query_image(upload))])[0]
+
+
+def uploads_answer(decoded: list[tuple[InspirationUpload, Image.Image]]) -> list[InspirationUpload]:
+    """``upload_answer`` for claimed uploads whose photos are decoded (``query_image``), with one backbone batch
+    for all of them; each is then searched, stored and committed on its own, so a waiting page learns of its
+    answer as soon as it is stored."""
     state = serving_state()
     if state.encoder_version is None:
         raise RecommenderNotReady("no encoder is live yet")
-    picture = query_image(upload)
     encoder = encoder_load(state.encoder_version)
-    encoded = encode_query(encoder, picture)
+    encodings = encode_queries(encoder, [picture for _, picture in decoded])
+    index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
+    return [
+        _answer_store(upload, picture, encoded, state=state, index_version=index_version)
+        for (upload, picture), encoded in zip(decoded, encodings, strict=True)
+    ]
+
+
+def _answer_store(upload, picture, encoded, *, state, index_version) -> InspirationUpload:
+    """Rank the answer of one encoded upload and store it: the upload is done."""
     vector, code = encoded.vector, encoded.code
     upload.colours = dominant_colours(picture)  # of the box, when one is marked: what is searched
     upload.categories = category_guess(encoded.categories)
@@ -107,7 +140,7 @@ def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:
     )
     upload.results = [{"product_id": pid, "score": round(score, 5)} for pid, score in results]
     upload.encoder_version = state.encoder_version
-    upload.index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
+    upload.index_version = index_version
     upload.code = vector_bytes(code)
     upload.vector = vector_bytes(vector)
     upload.status = InspirationUpload.Status.DONE
