@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from django.db import transaction
 from PIL import Image, ImageDraw
 
 from recommender.models import InspirationUpload
@@ -77,6 +78,37 @@ def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(
     assert requeue == [str(upload.pk)] and failed == 0
     assert wait_for(lambda: status_of(upload) == "done", timeout=90), second.log.read_text()[-2000:]
     assert InspirationUpload.objects.get(pk=upload.pk).attempts == 2
+
+
+def test_a_batch_whose_worker_was_killed_is_answered_whole_once_a_worker_comes_back(
+    served, broker, tmp_path, workers, settings
+):
+    """Uploads queued together are taken as one batch by the first delivery; killed mid-batch, every upload of it
+    is answered after the reaper sends it again, each alone on its second attempt, none lost."""
+    settings.UPLOAD_MAX_SIDE = 6000
+    marked = parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
+    first = Worker(broker=broker, log=tmp_path / "first.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(first)
+    first.start()
+    with transaction.atomic():  # three shoppers' uploads arrive at once: queued together
+        uploads = [upload_create(image=big_photo(tmp_path), request=marked) for _ in range(3)]
+
+    everyone_taken = wait_for(lambda: {status_of(u) for u in uploads} == {"processing"}, timeout=60, every=0.01)
+    assert everyone_taken, [status_of(u) for u in uploads]  # one delivery took all three: a batch
+    first.kill()  # SIGKILL to the worker and its pool child, mid-batch
+    assert [InspirationUpload.objects.get(pk=u.pk).attempts for u in uploads] == [1, 1, 1]
+
+    second = Worker(broker=broker, log=tmp_path / "second.log", encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(second)
+    second.start(flush=False)  # the same broker, as after a crash
+    requeue, failed = uploads_reap(stale_seconds=0)  # what the periodic reaper does after UPLOAD_STALE_SECONDS
+    for upload_id in requeue:
+        encode_upload.delay(upload_id)
+
+    assert sorted(requeue) == sorted(str(u.pk) for u in uploads) and failed == 0
+    all_done = wait_for(lambda: {status_of(u) for u in uploads} == {"done"}, timeout=120)
+    assert all_done, second.log.read_text()[-2000:]
+    assert [InspirationUpload.objects.get(pk=u.pk).attempts for u in uploads] == [2, 2, 2]
 
 
 def free_port() -> int:
