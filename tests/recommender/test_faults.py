@@ -53,13 +53,29 @@ def workers():
         worker.stop()
 
 
+def started_worker(broker, log, workers, *, flush: bool = True) -> Worker:
+    """A one-process upload worker on the test's broker, stopped at the end of the test."""
+    worker = Worker(broker=broker, log=log, encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(worker)
+    worker.start(flush=flush)
+    return worker
+
+
+def worker_back_after_a_crash(broker, tmp_path, workers) -> tuple[Worker, list[str], int]:
+    """A second worker on the same broker (not flushed, as after a crash), and the reaper's run as it happens
+    UPLOAD_STALE_SECONDS later: the stale uploads it sends again, and how many it failed."""
+    second = started_worker(broker, tmp_path / "second.log", workers, flush=False)
+    requeue, failed = uploads_reap(stale_seconds=0)
+    for upload_id in requeue:
+        encode_upload.delay(upload_id)
+    return second, requeue, failed
+
+
 def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(
     served, broker, tmp_path, workers, settings
 ):
     settings.UPLOAD_MAX_SIDE = 6000
-    first = Worker(broker=broker, log=tmp_path / "first.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(first)
-    first.start()
+    first = started_worker(broker, tmp_path / "first.log", workers)
     upload = upload_create(
         image=big_photo(tmp_path), request=parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
     )
@@ -68,12 +84,7 @@ def test_an_upload_whose_worker_was_killed_finishes_after_a_worker_comes_back(
     first.kill()  # SIGKILL to the worker and its pool child, mid-task
     assert status_of(upload) == "processing"
 
-    second = Worker(broker=broker, log=tmp_path / "second.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(second)
-    second.start(flush=False)  # the same broker, as after a crash
-    requeue, failed = uploads_reap(stale_seconds=0)  # what the periodic reaper does after UPLOAD_STALE_SECONDS
-    for upload_id in requeue:
-        encode_upload.delay(upload_id)
+    second, requeue, failed = worker_back_after_a_crash(broker, tmp_path, workers)
 
     assert requeue == [str(upload.pk)] and failed == 0
     assert wait_for(lambda: status_of(upload) == "done", timeout=90), second.log.read_text()[-2000:]
@@ -87,9 +98,7 @@ def test_a_batch_whose_worker_was_killed_is_answered_whole_once_a_worker_comes_b
     is answered after the reaper sends it again, each alone on its second attempt, none lost."""
     settings.UPLOAD_MAX_SIDE = 6000
     marked = parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
-    first = Worker(broker=broker, log=tmp_path / "first.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(first)
-    first.start()
+    first = started_worker(broker, tmp_path / "first.log", workers)
     with transaction.atomic():  # three shoppers' uploads arrive at once: queued together
         uploads = [upload_create(image=big_photo(tmp_path), request=marked) for _ in range(3)]
 
@@ -98,12 +107,7 @@ def test_a_batch_whose_worker_was_killed_is_answered_whole_once_a_worker_comes_b
     first.kill()  # SIGKILL to the worker and its pool child, mid-batch
     assert [InspirationUpload.objects.get(pk=u.pk).attempts for u in uploads] == [1, 1, 1]
 
-    second = Worker(broker=broker, log=tmp_path / "second.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(second)
-    second.start(flush=False)  # the same broker, as after a crash
-    requeue, failed = uploads_reap(stale_seconds=0)  # what the periodic reaper does after UPLOAD_STALE_SECONDS
-    for upload_id in requeue:
-        encode_upload.delay(upload_id)
+    second, requeue, failed = worker_back_after_a_crash(broker, tmp_path, workers)
 
     assert sorted(requeue) == sorted(str(u.pk) for u in uploads) and failed == 0
     all_done = wait_for(lambda: {status_of(u) for u in uploads} == {"done"}, timeout=120)
@@ -163,9 +167,7 @@ def test_uploads_accepted_while_redis_is_down_are_processed_once_it_returns(
     own.start()
     url = f"redis://127.0.0.1:{own.port}/0"
     restore = use_broker(eager_celery, url)
-    worker = Worker(broker=url, log=tmp_path / "worker.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(worker)
-    worker.start()
+    worker = started_worker(url, tmp_path / "worker.log", workers)
     try:
         own.stop()
         from django.test import Client
@@ -203,9 +205,7 @@ def test_a_photo_that_kills_the_worker_every_time_ends_failed_with_a_reason_and_
     from recommender.services.uploads import GAVE_UP
 
     settings.UPLOAD_MAX_SIDE = 6000
-    worker = Worker(broker=broker, log=tmp_path / "worker.log", encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(worker)
-    worker.start()
+    worker = started_worker(broker, tmp_path / "worker.log", workers)
     upload = upload_create(
         image=big_photo(tmp_path), request=parse_upload_request(crop="0.4,0.4,0.02,0.02", category=None, max_price=None)
     )
