@@ -91,7 +91,8 @@ def encode_upload(self, upload_id: str) -> None:
             except (UnidentifiedImageError, SyntaxError) as error:  # the stored photo itself cannot be decoded
                 logger.warning("upload %s: unreadable photo: %s", each.pk, error)
                 upload_fail(upload_id=each.pk, message=UNREADABLE)
-        uploads_answer(decoded)
+        if decoded:
+            uploads_answer(decoded)
     except SoftTimeLimitExceeded:
         for each in batch:
             upload_fail(upload_id=each.pk, message=TOO_SLOW)
