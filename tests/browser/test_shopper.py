@@ -41,12 +41,7 @@ def result_names(page) -> list[str]:
 
 
 def wait_for_results(page) -> InspirationUpload:
-    """The results page, once it has stopped following the upload: after the answer the page may still reload
-    once, when the photo's pieces are found (reading it during that reload fails)."""
     page.wait_for_url(re.compile(r"/uploads/[0-9a-f-]{36}/$"))
-    page.locator("#results").wait_for(timeout=RESULTS_TIMEOUT)
-    settled = '#upload-status[data-state="done:answer"], #pieces-status:has-text("no separate pieces")'
-    page.locator(settled).first.wait_for(state="attached", timeout=RESULTS_TIMEOUT)
     page.locator("#results").wait_for(timeout=RESULTS_TIMEOUT)
     return InspirationUpload.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
 
