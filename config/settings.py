@@ -81,6 +81,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,  # a kept connection that the server dropped is replaced before it is used
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -171,6 +172,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A message unacknowledged for this long is delivered again: longer than the longest task (a retrain, 3 h),
     # so a running retrain is never handed to a second worker. Lost uploads are the reaper's job, not this.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+# Celery's Django fixup closes the database connection around every task unless this is set, so every upload
+# (and every delivery of a batched upload) waited for a new connection. Workers instead keep their connection as
+# the web process does (DB_CONN_MAX_AGE, health-checked): config/celery.py closes an old or broken one around each
+# task with Django's close_old_connections (tests/recommender/test_worker_connections.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the database, never only in Celery
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -95,6 +95,7 @@ def test_drag_and_drop_uploads_the_dropped_photo(page, served, worker):
     assert page.eval_on_selector("#image", "input => input.files[0].name") == "dropped-sofa.png"
     page.click("#upload-submit")
     wait_for_results(page)
+    page.wait_for_function(PIECES_SETTLED)  # the page may reload once more to show the photo's pieces
 
     assert result_names(page)[0].startswith("SOFA")
 
