@@ -24,9 +24,12 @@ def create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def close_old_database_connections(**kwargs) -> None:
-    """What Django does around each request, around each task: close the connection once it is older than
-    CONN_MAX_AGE or unusable after an error, so a worker keeps one healthy connection across tasks."""
+def close_old_database_connections(task=None, **kwargs) -> None:
+    """What Django does around each request, around each task run by a worker: close the connection once it is
+    older than CONN_MAX_AGE or unusable after an error, so a worker keeps one healthy connection across tasks. A task
+    run eagerly (in the caller's process, as in tests) uses the caller's connection, which is left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()

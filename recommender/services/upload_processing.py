@@ -61,20 +61,35 @@ def upload_release(*, upload_id) -> None:
 
 def uploads_claim_companions(*, first: InspirationUpload, worker: str = "", limit: int) -> list[InspirationUpload]:
     """Up to ``limit`` other queued uploads, the longest queued first, taken for this delivery of ``first`` so that
-    their photos share its backbone batch (``uploads_answer``); each is taken with ``upload_claim``'s conditional
-    update, so one that another delivery takes meanwhile is skipped, and its own delivery later finds it taken and
-    does nothing. Only uploads never tried join a batch, and only a first attempt gathers them: a photo that kills
-    the worker is then answered alone on its next attempt, and the uploads batched with it lose one attempt only."""
+    their photos share its backbone batch (``uploads_answer``). They are taken in one transaction: locked (rows that
+    another delivery is taking are skipped, not waited for), then marked as ``upload_claim`` marks one; their own
+    deliveries later find them taken and do nothing. Only uploads never tried join a batch, and only a first attempt
+    gathers them: a photo that kills the worker is then answered alone on its next attempt, and the uploads batched
+    with it lose one attempt only."""
     if limit <= 0 or first.attempts > 1:
         return []
-    waiting = (
-        InspirationUpload.objects.filter(status=InspirationUpload.Status.QUEUED, attempts=0)
-        .exclude(pk=first.pk)
-        .order_by("queued_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    claimed = [upload_claim(upload_id=pk, worker=worker) for pk in list(waiting)]
-    return [upload for upload in claimed if upload is not None]
+    queued = InspirationUpload.objects.filter(status=InspirationUpload.Status.QUEUED)
+    with transaction.atomic():
+        waiting = list(
+            queued.filter(attempts=0)
+            .exclude(pk=first.pk)
+            .order_by("queued_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not waiting:
+            return []
+        queued.filter(pk__in=waiting).update(
+            status=InspirationUpload.Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            started_at=Now(),
+            worker=worker[:200],
+        )
+        return list(
+            InspirationUpload.objects.filter(pk__in=waiting, status=InspirationUpload.Status.PROCESSING).order_by(
+                "queued_at"
+            )
+        )
 
 
 def query_image(upload: InspirationUpload) -> Image.Image:

@@ -4,7 +4,7 @@ unreadable photo in the batch costs the others nothing beyond one attempt."""
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection, connections
 
 import encoders.inference
 from recommender.models import InspirationUpload
@@ -171,3 +171,33 @@ def test_a_failed_batch_puts_every_upload_it_took_back_in_the_queue(
     encode_upload.delay(str(lamp.id))
     encode_upload.delay(str(rug.id))
     assert [InspirationUpload.objects.get(pk=u.id).status for u in (lamp, rug)] == [Status.DONE, Status.DONE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_another_delivery_is_taking_is_skipped_not_waited_for(served, django_capture_on_commit_callbacks):
+    """Two workers gather companions at once: a row the other is claiming (locked) is left to it; this delivery
+    takes the next one without waiting for the other's transaction."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks of a second connection: PostgreSQL only")
+    with mock.patch("recommender.services.uploads._enqueue"):  # queued, their deliveries still on the way
+        first, contested, free = queued([SOFA, LAMP, RUG], django_capture_on_commit_callbacks)
+    first = upload_processing.upload_claim(upload_id=first.pk, worker="here")
+    other = connections.create_connection("default")  # the other worker's connection, in its open transaction
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT id FROM recommender_inspirationupload WHERE id = %s FOR UPDATE", [contested.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # waiting for the lock would fail the test, not hang it
+        try:
+            taken = upload_processing.uploads_claim_companions(first=first, worker="here", limit=3)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    finally:
+        other.rollback()
+        other.close()
+
+    assert [upload.pk for upload in taken] == [free.pk]
+    assert (taken[0].status, taken[0].attempts, taken[0].worker) == (Status.PROCESSING, 1, "here")
+    assert InspirationUpload.objects.get(pk=contested.pk).status == Status.QUEUED
