@@ -22,9 +22,21 @@ def category_guess(probabilities: dict[str, float]) -> list[dict]:
     """The head's distribution (category name -> probability) -> ``[{"slug", "probability"}]`` over the categories
     the catalog still has, most likely first. All of them are kept (pages show the first CATEGORY_GUESSES): the
     ranking reads the whole distribution, as the evaluation does. One query."""
-    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-    slugs = dict(Category.objects.filter(name__in=[name for name, _ in ranked]).values_list("name", "slug"))
-    return [{"slug": slugs[name], "probability": round(p, 4)} for name, p in ranked if name in slugs]
+    return category_guess_batch([probabilities])[0]
+
+
+def category_guess_batch(distributions: list[dict[str, float]]) -> list[list[dict]]:
+    """``category_guess`` of each distribution (the photos of one backbone batch), with one query for all."""
+    names = {name for probabilities in distributions for name in probabilities}
+    slugs = dict(Category.objects.filter(name__in=names).values_list("name", "slug"))
+    return [
+        [
+            {"slug": slugs[name], "probability": round(p, 4)}
+            for name, p in sorted(probabilities.items(), key=lambda item: -item[1])
+            if name in slugs
+        ]
+        for probabilities in distributions
+    ]
 
 
 def guess_of(categories: list[dict] | None) -> dict[str, float]:

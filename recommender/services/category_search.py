@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from catalog.models import Product
 from encoders.category_ranking import CANDIDATE_POOL, category_ranked
-from recommender.services.search import Filters, ServingState, search_vector
+from recommender.services.search import Filters, ServingState, search_candidates, search_vector
 
 
 def category_search(
@@ -20,8 +19,5 @@ def category_search(
     mode = settings.CATEGORY_RANKING
     if not guess or filters.category or mode == "none":
         return search_vector(vector, k=k, filters=filters, state=state, distinct=True)
-    candidates = search_vector(vector, k=max(k, CANDIDATE_POOL), filters=filters, state=state, distinct=True)
-    category_of = dict(
-        Product.objects.filter(pk__in={pid for pid, _ in candidates}).values_list("pk", "category__slug")
-    )
-    return category_ranked(candidates, category_of, guess, k=k, mode=mode)
+    candidates = search_candidates(vector, k=max(k, CANDIDATE_POOL), filters=filters, state=state, distinct=True)
+    return category_ranked(candidates.results, candidates.category_of, guess, k=k, mode=mode)

@@ -214,20 +214,38 @@ def _fresh_search(fresh: FreshVectors, vector: np.ndarray, space: str, *, k: int
 
 def _allowed(
     product_ids: list[int], filters: Filters, exclude_category_ids: Collection[int] = ()
-) -> dict[int, tuple[str, str]]:
+) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
     """The products of ``product_ids`` that may be shown, each with its variant keys (picture hash, name and type),
-    read in the same query."""
-    products = Product.objects.filter(pk__in=product_ids, is_active=True)
+    and each one's category slug, read in the same query."""
+    products = Product.objects.filter(pk__in=product_ids, is_active=True).order_by()
     if filters.category:
         products = products.filter(category__slug=filters.category)
     if filters.max_price is not None:
         products = products.filter(price__lte=filters.max_price)
     if exclude_category_ids:
         products = products.exclude(category_id__in=list(exclude_category_ids))
-    return {pk: (sha, key) for pk, sha, key in products.values_list("pk", "image_sha256", "variant_key")}
+    keys, categories = {}, {}
+    for pk, sha, key, category in products.values_list("pk", "image_sha256", "variant_key", "category__slug"):
+        keys[pk] = (sha, key)
+        categories[pk] = category
+    return keys, categories
 
 
-def search_vector(
+@dataclass(frozen=True)
+class Candidates:
+    """What a search found: ``results``, (product id, cosine similarity) best first, and the category slug of each
+    (read in the query that checked they may be shown, so ranking by category costs no other query)."""
+
+    results: list[tuple[int, float]]
+    category_of: dict[int, str]
+
+
+def search_vector(vector: np.ndarray, **options) -> list[tuple[int, float]]:
+    """The ``k`` best (product id, cosine similarity) for a vector: ``search_candidates``'s results."""
+    return search_candidates(vector, **options).results
+
+
+def search_candidates(
     vector: np.ndarray,
     *,
     k: int,
@@ -238,14 +256,14 @@ def search_vector(
     state: ServingState | None = None,
     distinct: bool = False,
     shown: tuple[str, str] = ("", ""),
-) -> list[tuple[int, float]]:
-    """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first. With ``distinct``, one
-    product per group of variants (the best of the group; see ``catalog.variants``): the candidates are
-    over-fetched until ``k`` groups are found, up to MAX_CANDIDATES; variants of ``shown`` (a product's picture hash
-    and variant key, the product a page is about) are left out."""
+) -> Candidates:
+    """The ``k`` best (product id, cosine similarity) for a vector of ``space``, best first, with their categories.
+    With ``distinct``, one product per group of variants (the best of the group; see ``catalog.variants``): the
+    candidates are over-fetched until ``k`` groups are found, up to MAX_CANDIDATES; variants of ``shown`` (a
+    product's picture hash and variant key, the product a page is about) are left out."""
     state = state or serving_state()
     if state.encoder_version is None:
-        return []
+        return Candidates(results=[], category_of={})
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     fresh = state.fresh
     index = state.index if state.index is not None and state.index.has_space(space) else None
@@ -259,14 +277,14 @@ def search_vector(
         merged = annoy_index.merge_results(
             indexed, fresh_hits, k=len(indexed) + len(fresh_hits), exclude=exclude, superseded=fresh.ids
         )
-        allowed = _allowed([pid for pid, _ in merged], filters, exclude_category_ids)
+        allowed, categories = _allowed([pid for pid, _ in merged], filters, exclude_category_ids)
         results = [(pid, score) for pid, score in merged if pid in allowed]
         if distinct:
             results = distinct_variants(results, allowed, shown=shown)
         results = results[:k]
         searched_all = fetch >= max(len(index) if index is not None else 0, len(fresh.ids))
         if len(results) >= k or searched_all or fetch >= MAX_CANDIDATES:
-            return results
+            return Candidates(results=results, category_of={pid: categories[pid] for pid, _ in results})
         fetch = min(fetch * 4, MAX_CANDIDATES)
 
 

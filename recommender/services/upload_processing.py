@@ -31,7 +31,7 @@ from encoders.lifecycle import encoder_load
 from encoders.piece_finder import find_pieces
 from encoders.pieces import Piece
 from recommender.models import IndexVersion, InspirationUpload
-from recommender.services.category_guesses import category_guess, guess_of
+from recommender.services.category_guesses import category_guess_batch, guess_of
 from recommender.services.colour_ranking import search_ranked
 from recommender.services.notify import upload_changed
 from recommender.services.room_answer import upload_pieces_store
@@ -134,17 +134,18 @@ def uploads_answer(decoded: list[tuple[InspirationUpload, Image.Image]]) -> list
     encoder = encoder_load(state.encoder_version)
     encodings = encode_queries(encoder, [picture for _, picture in decoded])
     index_version = IndexVersion.objects.filter(name=state.index_name).first() if state.index_name else None
+    guesses = category_guess_batch([encoded.categories for encoded in encodings])
     return [
-        _answer_store(upload, picture, encoded, state=state, index_version=index_version)
-        for (upload, picture), encoded in zip(decoded, encodings, strict=True)
+        _answer_store(upload, picture, encoded, guess, state=state, index_version=index_version)
+        for (upload, picture), encoded, guess in zip(decoded, encodings, guesses, strict=True)
     ]
 
 
-def _answer_store(upload, picture, encoded, *, state, index_version) -> InspirationUpload:
-    """Rank the answer of one encoded upload and store it: the upload is done."""
+def _answer_store(upload, picture, encoded, guess: list[dict], *, state, index_version) -> InspirationUpload:
+    """Rank the answer of one encoded upload (``guess``: its ``category_guess``) and store it: the upload is done."""
     vector, code = encoded.vector, encoded.code
     upload.colours = dominant_colours(picture)  # of the box, when one is marked: what is searched
-    upload.categories = category_guess(encoded.categories)
+    upload.categories = guess
     results = search_ranked(
         vector,
         k=settings.RECOMMENDATIONS_PER_PAGE,

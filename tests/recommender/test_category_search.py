@@ -87,3 +87,30 @@ def test_category_ranking_none_answers_by_likeness_alone(served, settings):
     alike = category_search(vector, k=4, filters=Filters(), guess={"rug": 0.99, "sofa": 0.01}, state=state)
 
     assert categories_of(alike) == ["sofa"] * 4
+
+
+def test_the_ranking_reads_the_candidates_categories_in_the_query_that_checks_them(served, django_assert_num_queries):
+    state = serving_state()
+    vector = between(served, "sofa", "rug", state)
+    guess = {"rug": 0.97, "sofa": 0.02, "lamp": 0.01}
+
+    with django_assert_num_queries(1):  # the candidates, filtered and with their categories: nothing per product
+        ranked = category_search(vector, k=6, filters=Filters(), guess=guess, state=state)
+
+    assert categories_of(ranked)[:4] == ["rug"] * 4
+
+
+def test_the_guesses_of_a_batch_are_read_in_one_query_and_each_is_the_guess_alone(django_assert_num_queries):
+    from recommender.services.category_guesses import category_guess, category_guess_batch
+    from tests.catalog.factories import CategoryFactory
+
+    for name, slug in [("Sofas", "sofa"), ("Lamps", "lamp"), ("Rugs", "rug")]:
+        CategoryFactory(name=name, slug=slug)
+    sofa_photo = {"Sofas": 0.7, "Lamps": 0.2, "Rugs": 0.1}
+    lamp_photo = {"Lamps": 0.9, "Sofas": 0.06, "Retired": 0.04}  # a category the catalog no longer has
+
+    with django_assert_num_queries(1):
+        batch = category_guess_batch([sofa_photo, lamp_photo])
+
+    assert batch == [category_guess(sofa_photo), category_guess(lamp_photo)]
+    assert [row["slug"] for row in batch[1]] == ["lamp", "sofa"]
