@@ -30,18 +30,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
-import io, json, os, sys, resource
+import io, json, os, sys
 sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-def rss_mb():  # RSS, of it anonymous, of it file pages (mapped index files and libraries, shared with others)
+def status_mb(*names):  # fields of /proc/self/status, in MB
     fields = {{}}
     with open("/proc/self/status") as status:
         for line in status:
             name, _, value = line.partition(":")
-            if name in ("VmRSS", "RssAnon", "RssFile"):
-                fields[name] = int(value.split()[0]) / 1024
-    return [fields["VmRSS"], fields["RssAnon"], fields["RssFile"]]
+            fields[name] = value
+    return [int(fields[name].split()[0]) / 1024 for name in names]
+
+def rss_mb():  # RSS, of it anonymous, of it file pages (mapped index files and libraries, shared with others)
+    return status_mb("VmRSS", "RssAnon", "RssFile")
 
 import django
 django.setup()
@@ -75,7 +77,9 @@ if {worker!r}:
     vector = encode_query(encoder, photo).vector
     search_vector(vector, k=12, state=state)
     stages["encoder loaded and one photo answered"] = rss_mb()
-stages["peak"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None, None]
+# The peak of this process's own memory (VmHWM). Not getrusage's ru_maxrss: Linux keeps that across execve, so a
+# child started by this bench would report the bench's own peak.
+stages["peak"] = [*status_mb("VmHWM"), None, None]
 print(json.dumps(stages))
 """
 
