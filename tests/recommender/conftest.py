@@ -20,6 +20,7 @@ from recommender.services.indexing import index_build, serving_activate
 from recommender.services.vectors import vectors_batches, vectors_revision
 from tests.catalog.factories import CategoryFactory, ProductFactory
 from tests.encoders.helpers import tiny_config
+from tests.recommender.worker import Worker, broker_url, use_broker
 
 # (category, colour, shape): three visibly different kinds of product
 KINDS = [("sofa", (200, 30, 30), "square"), ("lamp", (30, 60, 200), "round"), ("rug", (30, 160, 40), "stripes")]
@@ -128,3 +129,28 @@ def served(settings, tiny_checkpoint, catalog_products):
     fit_latent_map(version)
     index_version = serving_activate(index_version=index_build(encoder_version=version))
     return {"encoder": version, "index": index_version, "products": catalog_products}
+
+
+@pytest.fixture
+def broker(redis_url, eager_celery):
+    url = broker_url(redis_url, database=13)
+    restore = use_broker(eager_celery, url)
+    yield url
+    restore()
+
+
+@pytest.fixture
+def workers():
+    """Workers a test starts; every one is stopped at the end, whatever happened."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def started_worker(broker, log, workers, *, flush: bool = True) -> Worker:
+    """A one-process upload worker on the test's broker, stopped at the end of the test."""
+    worker = Worker(broker=broker, log=log, encoder_config=tiny_config().to_dict(), concurrency=1)
+    workers.append(worker)
+    worker.start(flush=flush)
+    return worker

@@ -14,8 +14,8 @@ from recommender.models import InspirationUpload
 from recommender.services.uploads import parse_upload_request, upload_create, uploads_reap
 from recommender.tasks import encode_upload
 from tests.conftest import services_required
-from tests.encoders.helpers import tiny_config
-from tests.recommender.worker import Worker, broker_url, use_broker, wait_for
+from tests.recommender.conftest import started_worker
+from tests.recommender.worker import Worker, use_broker, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,31 +34,6 @@ def big_photo(tmp_path) -> object:
 
 def status_of(upload) -> str:
     return InspirationUpload.objects.values_list("status", flat=True).get(pk=upload.pk)
-
-
-@pytest.fixture
-def broker(redis_url, eager_celery):
-    url = broker_url(redis_url, database=13)
-    restore = use_broker(eager_celery, url)
-    yield url
-    restore()
-
-
-@pytest.fixture
-def workers():
-    """Workers a test starts; every one is stopped at the end, whatever happened."""
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
-def started_worker(broker, log, workers, *, flush: bool = True) -> Worker:
-    """A one-process upload worker on the test's broker, stopped at the end of the test."""
-    worker = Worker(broker=broker, log=log, encoder_config=tiny_config().to_dict(), concurrency=1)
-    workers.append(worker)
-    worker.start(flush=flush)
-    return worker
 
 
 def worker_back_after_a_crash(broker, tmp_path, workers) -> tuple[Worker, list[str], int]:

@@ -10,25 +10,10 @@ from PIL import Image
 
 from recommender.models import InspirationUpload
 from recommender.services.uploads import parse_upload_request, upload_create
-from tests.encoders.helpers import tiny_config
-from tests.recommender.worker import Worker, broker_url, use_broker, wait_for
+from tests.recommender.conftest import started_worker
+from tests.recommender.worker import Worker, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker(redis_url, eager_celery, tmp_path):
-    restore = use_broker(eager_celery, broker_url(redis_url, database=12))
-    started = Worker(
-        broker=broker_url(redis_url, database=12),
-        log=tmp_path / "worker.log",
-        encoder_config=tiny_config().to_dict(),
-        concurrency=1,
-    )
-    started.start()
-    yield started
-    started.stop()
-    restore()
 
 
 def answered_upload(worker: Worker, colour: tuple[int, int, int]) -> InspirationUpload:
@@ -55,9 +40,12 @@ def others_connections() -> set[int]:
         return {pid for (pid,) in cursor.fetchall()}
 
 
-def test_a_worker_keeps_its_database_connection_across_tasks_and_replaces_a_dropped_one(served, worker):
+def test_a_worker_keeps_its_database_connection_across_tasks_and_replaces_a_dropped_one(
+    served, broker, workers, tmp_path
+):
     if connection.vendor != "postgresql":
         pytest.skip("counts the server's connections: PostgreSQL only")
+    worker = started_worker(broker, tmp_path / "worker.log", workers)
     answered_upload(worker, (200, 40, 40))
     after_first = others_connections()
     assert after_first, "the worker closed its connection after the task"
