@@ -1,6 +1,7 @@
 """Co-view data, of two kinds: products viewed together in one browsing session (mostly alternatives to each
 other), and products used together in one room, set or order (complements)."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
@@ -15,8 +16,17 @@ from catalog.models import CoView, Product, ProductView, UsedTogetherGroup
 
 
 def session_hash(session_key: str) -> str:
-    """Session keys are never stored: a keyed hash links the views of one session and nothing more."""
-    return salted_hmac("lookalike.coview.session", session_key).hexdigest()
+    """Session keys (and the keys of imported rooms, sets, orders and sessions) are never stored: a one-way hash
+    links the views of one session, and tells an imported group already counted, and nothing more. It does not
+    depend on SECRET_KEY: rotating the key must not make a catalog's rooms and orders count a second time when
+    they are imported again."""
+    return hashlib.sha256(f"lookalike.coview.session:{session_key}".encode()).hexdigest()
+
+
+def session_hashes(session_key: str) -> tuple[str, str]:
+    """The key's hash, then the hash it had before hashes stopped depending on SECRET_KEY (a keyed HMAC under the
+    current key): an import recognises what it recorded under either."""
+    return session_hash(session_key), salted_hmac("lookalike.coview.session", session_key).hexdigest()
 
 
 def coview_window() -> timedelta:
@@ -84,11 +94,11 @@ def coview_record(*, session_key: str, product: Product, viewed_at: datetime | N
     return paired
 
 
-def _viewed_session_undo(key_hash: str) -> bool:
+def _viewed_session_undo(key_hashes: tuple[str, ...]) -> bool:
     """Take back what importing a group as one browsing session once recorded (before pairs had kinds, rooms
     were imported so): its views, and its one count on each pair of their products. Returns whether there
     was any."""
-    views = ProductView.objects.filter(session_hash=key_hash)
+    views = ProductView.objects.filter(session_hash__in=key_hashes)
     product_ids = sorted(set(views.values_list("product_id", flat=True)))
     if not product_ids:
         return False
@@ -132,12 +142,14 @@ def used_together_record(*, group_key: str, products: list[Product], seen_at: da
     again changes nothing, so imports can be run again."""
     if len({product.pk for product in products}) > MAX_GROUP_PRODUCTS:
         raise ValueError(f"a room, set or order holds at most {MAX_GROUP_PRODUCTS} products")
-    key = session_hash(group_key)
+    keys = session_hashes(group_key)
+    if UsedTogetherGroup.objects.filter(key_hash=keys[1]).exists():  # recorded before hashes were unkeyed
+        return GroupRecorded(pairs=0, already_recorded=True, moved_from_viewed=False)
     try:
         with transaction.atomic():
-            UsedTogetherGroup.objects.create(key_hash=key)
+            UsedTogetherGroup.objects.create(key_hash=keys[0])
     except IntegrityError:
         return GroupRecorded(pairs=0, already_recorded=True, moved_from_viewed=False)
-    moved = _viewed_session_undo(key)
+    moved = _viewed_session_undo(keys)
     pairs = _group_pairs_increment(sorted({product.pk for product in products}), seen_at or timezone.now())
     return GroupRecorded(pairs=pairs, already_recorded=False, moved_from_viewed=moved)

@@ -12,7 +12,7 @@ from django.db import transaction
 from catalog.images import validate_image_bytes
 from catalog.importers.records import BadRow, GroupRecord, LeftOut, ProductRecord, SessionRecord
 from catalog.models import Product, ProductView
-from catalog.services.coviews import coview_record, session_hash, used_together_record
+from catalog.services.coviews import coview_record, session_hashes, used_together_record
 from catalog.services.features import FEATURE_FIELDS, product_features_compute
 from catalog.services.products import category_get_or_create, product_save
 
@@ -126,9 +126,9 @@ class CoviewImportSummary:
 
 @transaction.atomic
 def _session_import(session: SessionRecord, products: dict[str, Product], summary: CoviewImportSummary) -> None:
-    key_hash = session_hash(session.session_key)
+    key_hashes = session_hashes(session.session_key)  # what it was recorded under, now or before
     whole_session = all(viewed_at is None for _, _, viewed_at in session.views)
-    if whole_session and ProductView.objects.filter(session_hash=key_hash).exists():
+    if whole_session and ProductView.objects.filter(session_hash__in=key_hashes).exists():
         summary.already_imported += 1
         return
     recorded = existing = 0
@@ -143,7 +143,7 @@ def _session_import(session: SessionRecord, products: dict[str, Product], summar
         seen_together.add(sku)
         if (
             viewed_at is not None
-            and ProductView.objects.filter(session_hash=key_hash, product=product, viewed_at=viewed_at).exists()
+            and ProductView.objects.filter(session_hash__in=key_hashes, product=product, viewed_at=viewed_at).exists()
         ):
             existing += 1
             continue

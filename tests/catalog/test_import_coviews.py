@@ -105,6 +105,49 @@ def test_a_file_of_another_kind_is_a_clear_error(tmp_path):
         run_import(path)
 
 
+def test_rooms_orders_and_sessions_imported_again_after_the_secret_key_changed_count_once(tmp_path, products, settings):
+    rooms = write_rooms(tmp_path, [{"room": "r1", "items": ["a", "b"], "split": "train"}])
+    (tmp_path / "orders.csv").write_text("order_id,sku\n1,a\n1,c\n")
+    (tmp_path / "sessions.csv").write_text("session_id,sku\ns1,b\ns1,d\n")
+    for path in [rooms, tmp_path / "orders.csv", tmp_path / "sessions.csv"]:
+        run_import(path)
+    settings.SECRET_KEY = "a-rotated-secret-key"  # keys are rotated; the catalog's data is imported again
+
+    again = [run_import(path) for path in [rooms, tmp_path / "orders.csv", tmp_path / "sessions.csv"]]
+
+    assert pairs() == {("a", "b"): 1, ("a", "c"): 1}
+    assert pairs(VIEWED) == {("b", "d"): 1}
+    assert all("already imported 1" in output for output in again)
+
+
+def test_groups_and_sessions_recorded_under_the_keyed_hash_of_earlier_releases_are_not_counted_again(
+    tmp_path, products
+):
+    from django.utils import timezone
+    from django.utils.crypto import salted_hmac
+
+    from catalog.models import UsedTogetherGroup
+
+    def keyed(key: str) -> str:  # how earlier releases stored a key: an HMAC under SECRET_KEY
+        return salted_hmac("lookalike.coview.session", key).hexdigest()
+
+    UsedTogetherGroup.objects.create(key_hash=keyed("ikea-room:r1"))
+    now = timezone.now()
+    CoView.objects.create(
+        product_a=products["a"], product_b=products["b"], kind=CoView.Kind.USED, count=1, last_seen=now
+    )
+    for sku in ["c", "d"]:
+        ProductView.objects.create(session_hash=keyed("csv:s1"), product=products[sku], viewed_at=now)
+    CoView.objects.create(product_a=products["c"], product_b=products["d"], kind=VIEWED, count=1, last_seen=now)
+    (tmp_path / "sessions.csv").write_text("session_id,sku\ns1,c\ns1,d\n")
+
+    rooms = run_import(write_rooms(tmp_path, [{"room": "r1", "items": ["a", "b"], "split": "train"}]))
+    sessions = run_import(tmp_path / "sessions.csv")
+
+    assert pairs() == {("a", "b"): 1} and pairs(VIEWED) == {("c", "d"): 1}
+    assert "already imported 1" in rooms and "already imported 1" in sessions
+
+
 def test_a_session_csv_without_times_imports_viewed_together_pairs_once(tmp_path, products):
     path = tmp_path / "sessions.csv"
     path.write_text("session_id,sku\ns1,a\ns1,b\ns1,c\ns2,a\ns2,b\n")
