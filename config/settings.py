@@ -147,10 +147,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Co-view: products viewed in one session within this window are paired.
 COVIEW_WINDOW_MINUTES = int(os.environ.get("COVIEW_WINDOW_MINUTES", "30"))
-# "Goes well with" shows a used-together pair only once this many rooms, sets or orders held both products (it
-# trains the encoder from the first one); viewed-together pairs (alternatives, mostly) are never shown there, and
-# staff pins always are. The name is older than the kinds.
-COVIEW_MIN_SESSIONS = int(os.environ.get("COVIEW_MIN_SESSIONS", "3"))
+# "Goes well with" ranks each candidate by its learned cosine plus COMPLEMENT_PAIR_WEIGHT x ln(1 + the number of
+# rooms, sets or orders that held both products), counting a pair once at least COVIEW_MIN_SESSIONS held it (it
+# trains the encoder from the first one; raise it where one order is weak evidence). Viewed-together pairs
+# (alternatives, mostly) never count there, and staff pins always come first. The name is older than the kinds.
+COVIEW_MIN_SESSIONS = int(os.environ.get("COVIEW_MIN_SESSIONS", "1"))
+COMPLEMENT_PAIR_WEIGHT = float(os.environ.get("COMPLEMENT_PAIR_WEIGHT", "1.0"))
 # How long a process may keep the set of categories that never go together before reading it again.
 CATEGORY_EXCLUSIONS_CACHE_SECONDS = 60
 COVIEW_SESSION_VIEWS = 50  # a view is paired with at most this many of the session's latest views in the window

@@ -25,6 +25,7 @@ from catalog.selectors import categories_never_with, complement_curation_of
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
+from recommender.services.complement_ranking import complements_ranked
 from recommender.services.indexing import index_root
 from recommender.services.variants import distinct_variants
 from recommender.services.vectors import SPACES, vectors_revision, vectors_since
@@ -32,7 +33,8 @@ from recommender.services.vectors import SPACES, vectors_revision, vectors_since
 logger = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 4096  # filtered queries over-fetch up to this many neighbours, never the whole catalog
-PINNED_SCORE = 3.0  # a staff pin's score under "goes with": above used-together pairs (1 to 2) and learned ones
+PINNED_SCORE = 3.0  # a staff pin's score under "goes with" (pins are listed first whatever the others score)
+PAIR_CANDIDATES = 30  # the strongest used-together pairs a "goes with" answer considers
 
 _cache_lock = threading.Lock()
 _index_cache: annoy_index.IndexCache | None = None
@@ -324,14 +326,14 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
 
 def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
     """Products that go with ``product``, best first. First the products staff pinned to it, in the order they
-    were pinned (whatever their category); then products of other categories that at least COVIEW_MIN_SESSIONS
-    rooms, sets or orders held together with it (strongest pairs first, scored by their share of the strongest
-    count); then the nearest in the encoder's "goes with" space, which also covers products no data pairs yet.
-    Pairs only viewed together are alternatives, mostly, and are never shown here. Products staff excluded, and
-    products of categories staff said never go with this one, are never shown.
+    were pinned (whatever their category); then products of other categories ranked by their learned "goes with"
+    cosine raised by the rooms, sets and orders that held both (``complement_ranking``; pairs held by fewer than
+    COVIEW_MIN_SESSIONS of them do not count). Pairs only viewed together are alternatives, mostly, and never
+    count here. Products staff excluded, and products of categories staff said never go with this one, are never
+    shown.
 
     Bounded per request: one indexed query for the product's curations, the cached set of excluded categories,
-    at most ``3k`` pairs, and the over-fetch of ``search_vector``."""
+    at most PAIR_CANDIDATES pairs (the strongest) and their vectors, and the over-fetch of ``search_vector``."""
     curation = complement_curation_of(product_id=product.pk)
     never_categories = {product.category_id, *categories_never_with(category_id=product.category_id)}
     hidden = {product.pk, *curation.excluded}
@@ -341,7 +343,7 @@ def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
         used.filter(product_a=product)
         .values_list("product_b_id", "count")
         .union(used.filter(product_b=product).values_list("product_a_id", "count"))
-        .order_by("-count")[: k * 3]
+        .order_by("-count", "product_b_id")[:PAIR_CANDIDATES]
     )
     category_of = dict(
         Product.objects.filter(pk__in=[*pinned, *(pid for pid, _ in pairs)], is_active=True).values_list(
@@ -349,29 +351,40 @@ def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
         )
     )
     chosen = [(pid, PINNED_SCORE) for pid in pinned if pid in category_of]
-    if pairs:
-        strongest = pairs[0][1]
-        shown = hidden | {pid for pid, _ in chosen}
-        together = [
-            (pid, 1.0 + count / strongest)  # used together: above learned neighbours, below pins
-            for pid, count in pairs
-            if pid in category_of and pid not in shown and category_of[pid] not in never_categories
-        ]
-        chosen += sorted(together, key=lambda p: (-p[1], p[0]))
+    taken = hidden | {pid for pid, _ in chosen}
+    counts = {
+        pid: count
+        for pid, count in pairs
+        if pid in category_of and pid not in taken and category_of[pid] not in never_categories
+    }
+    wanted = k - len(chosen)
     state = serving_state()
-    learned: list[tuple[int, float]] = []
-    if state.encoder_version is not None and len(chosen) < k:
+    vector = None
+    if state.encoder_version is not None and wanted > 0:
         vector = product_vector(product.pk, state, space="goes_with")
-        if vector is not None:
-            learned = search_vector(
-                vector,
-                k=k - len(chosen),
-                space="goes_with",
-                exclude=hidden | {pid for pid, _ in chosen},
-                exclude_category_ids=never_categories,
-                state=state,
-            )
-    return (chosen + learned)[:k]
+    cosines: dict[int, float] = {}
+    if vector is not None:
+        # the best ``wanted`` by cosine alone: no product outside them and the pairs can rank higher
+        learned = search_vector(
+            vector, k=wanted, space="goes_with", exclude=taken, exclude_category_ids=never_categories, state=state
+        )
+        cosines = dict(learned)
+        cosines.update(_cosines(vector, [pid for pid in counts if pid not in cosines], state))
+    cosines.update({pid: 0.0 for pid in counts if pid not in cosines})  # paired, with no vector yet
+    ranked = complements_ranked(cosines, counts, k=wanted, weight=settings.COMPLEMENT_PAIR_WEIGHT)
+    return (chosen + ranked)[:k]
+
+
+def _cosines(vector: np.ndarray, product_ids: list[int], state: ServingState) -> dict[int, float]:
+    """The "goes with" cosine of ``vector`` with each of ``product_ids`` that has a vector under the serving
+    encoder (from the fresh set or the index: no query, but for a product in neither)."""
+    unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    cosines = {}
+    for pid in product_ids:
+        other = product_vector(pid, state, space="goes_with")
+        if other is not None and other.size == unit.size:
+            cosines[pid] = float(unit @ other) / max(float(np.linalg.norm(other)), 1e-12)
+    return cosines
 
 
 def products_in_order(results: list[tuple[int, float]]) -> list[tuple[Product, float]]:

@@ -1,12 +1,16 @@
-"""What "Goes well with" serves: staff pins first, then products used together (rooms, sets, orders), then the
-learned neighbours; never pairs only viewed together, never what staff excluded, by product or by category."""
+"""What "Goes well with" serves: staff pins first, then the learned neighbours and the products used together
+(rooms, sets, orders), each pair raising its product by the rooms that held it; never pairs only viewed together,
+never what staff excluded, by product or by category."""
+
+import math
 
 import pytest
 from django.utils import timezone
 
-from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
+from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView, Product
 from catalog.services.curation import category_exclusion_save, complement_curate
-from recommender.services.search import PINNED_SCORE, goes_with_products
+from recommender.services.complement_ranking import complements_ranked
+from recommender.services.search import goes_with_products
 
 pytestmark = pytest.mark.django_db
 
@@ -22,20 +26,49 @@ def ids(results) -> list[int]:
     return [pid for pid, _ in results]
 
 
-def from_data(results) -> list[int]:
-    """The products shown because of a pair (scores above 1); learned neighbours score a cosine, at most 1."""
-    return [pid for pid, score in results if 1.0 < score < PINNED_SCORE]
+def scores(results) -> dict[int, float]:
+    return dict(results)
 
 
-def test_used_together_pairs_are_served_and_viewed_together_pairs_are_not(served, settings):
-    sofa, lamp, rug = served["products"]["sofa"][0], served["products"]["lamp"][0], served["products"]["rug"][0]
-    pair(sofa, lamp, kind=CoView.Kind.VIEWED, count=50)
-    pair(sofa, rug, kind=CoView.Kind.USED, count=settings.COVIEW_MIN_SESSIONS)
+def test_a_used_together_pair_raises_its_product_by_the_rooms_that_held_it_and_a_viewed_pair_does_not(served, settings):
+    sofa = served["products"]["sofa"][0]
+    before = scores(goes_with_products(product=sofa, k=EVERYTHING))
+    least, viewed = (Product.objects.get(pk=pid) for pid in list(before)[-1:-3:-1])  # the two that fit least
+    pair(sofa, least, kind=CoView.Kind.USED, count=20)
+    pair(sofa, viewed, kind=CoView.Kind.VIEWED, count=50)
 
-    results = goes_with_products(product=sofa, k=5)
+    after = scores(goes_with_products(product=sofa, k=EVERYTHING))
 
-    assert ids(results)[0] == rug.pk
-    assert from_data(results) == [rug.pk]
+    assert list(after)[0] == least.pk  # the learned neighbour that fitted least, held by 20 rooms: first
+    raised = before[least.pk] + settings.COMPLEMENT_PAIR_WEIGHT * math.log(21)
+    assert after[least.pk] == pytest.approx(raised, abs=1e-6)
+    assert after[viewed.pk] == pytest.approx(before[viewed.pk], abs=1e-6)  # viewed together: alternatives
+
+
+def test_a_pair_held_by_fewer_rooms_than_the_minimum_does_not_count(served, settings):
+    settings.COVIEW_MIN_SESSIONS = 3
+    sofa = served["products"]["sofa"][0]
+    before = scores(goes_with_products(product=sofa, k=EVERYTHING))
+    last = list(before)[-1]
+    low, high = sorted([sofa.pk, last])
+    CoView.objects.create(product_a_id=low, product_b_id=high, kind=CoView.Kind.USED, count=2, last_seen=timezone.now())
+
+    assert scores(goes_with_products(product=sofa, k=EVERYTHING)) == pytest.approx(before)
+
+
+def test_a_pair_outside_the_learned_neighbours_is_ranked_with_its_own_cosine(served, settings):
+    sofa = served["products"]["sofa"][0]
+    learned = goes_with_products(product=sofa, k=EVERYTHING)
+    (_, nearest_score), (last, last_score) = learned[0], learned[-1]
+    low, high = sorted([sofa.pk, last])
+    CoView.objects.create(product_a_id=low, product_b_id=high, kind=CoView.Kind.USED, count=1, last_seen=timezone.now())
+    raised = last_score + settings.COMPLEMENT_PAIR_WEIGHT * math.log(2)
+
+    assert raised > nearest_score  # in the fixture's spread of cosines one room is enough to lead
+
+    top = goes_with_products(product=sofa, k=1)  # one learned neighbour fetched: the pair comes on its own
+
+    assert top == [(last, pytest.approx(raised, abs=1e-6))]
 
 
 def test_a_pinned_pair_shows_first_both_ways(served, settings):
@@ -114,3 +147,17 @@ def test_the_api_lists_pins_first_and_never_an_excluded_product(client, served):
     skus = [card["sku"] for card in body["results"]]
     assert skus[0] == lamp.sku
     assert rug.sku not in skus and len(skus) == 7
+
+
+def test_the_ranking_adds_the_weighted_log_of_each_pairs_count_to_its_cosine():
+    cosines = {1: 0.9, 2: 0.5, 3: 0.2, 4: 0.5}
+    counts = {3: 1, 4: 3}
+
+    ranked = complements_ranked(cosines, counts, k=3, weight=0.5)
+
+    assert ranked == [
+        (4, pytest.approx(0.5 + 0.5 * math.log(4))),  # 1.19: held by three rooms
+        (1, pytest.approx(0.9)),
+        (3, pytest.approx(0.2 + 0.5 * math.log(2))),  # 0.55: one room lifts it above 2 (0.5)
+    ]
+    assert complements_ranked(cosines, {}, k=2, weight=0.5) == [(1, 0.9), (2, 0.5)]  # ties: by id

@@ -1,0 +1,108 @@
+"""Does "Goes well with" list the products that were used with it? Measured through the site's API on the dev
+rooms, as a shopper sees it.
+
+    python bench/complements.py --url http://127.0.0.1:8100
+    python bench/complements.py --url http://127.0.0.1:8100 --split dev --k 10
+
+Every product of every room of the chosen split of ../shared/data/ikea/rooms.json (default: dev, rooms the site
+never imported: import the train rooms only) asks GET /api/products/<sku>/goes-with?k=K, exactly what the product
+page's "Goes well with" strip and the API serve. Relevant are the room's other products. It prints, over those
+(room, product) queries, the means of:
+
+- hit@K: the share of queries with at least one of the room's other products among the K;
+- R@K: the share of the room's other products among the K (of at most K);
+- the same two counting only the room's products of another category than the asking product's (the strip never
+  shows the product's own category, so the first two cannot reach 1 in a room of two chairs);
+
+each with its bootstrap 95 % interval over the queries, and the median and p95 time of the API's answer.
+``evaluate_encoder``'s room hit@10 is the learned "goes with" vectors alone, over the whole catalog (its own
+category included); this bench reads what is served: staff pins, the used-together pairs and the learned vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.site_client import get_json  # noqa: E402
+from encoders.intervals import bootstrap_interval  # noqa: E402  (numpy only: no Django needed)
+
+DATA = ROOT.parent / "shared" / "data" / "ikea"
+
+
+def rooms_of(path: Path, split: str, catalog: Path) -> tuple[list[list[str]], dict[str, str]]:
+    """The split's rooms (unique skus of the catalog, rooms of at least two) and each sku's category."""
+    category_of = {item["sku"]: item["category"] for item in json.loads(catalog.read_text())}
+    rooms = []
+    for room in json.loads(path.read_text()):
+        if room.get("split") != split:
+            continue
+        skus = list(dict.fromkeys(sku for sku in room["items"] if sku in category_of))
+        if len(skus) >= 2:
+            rooms.append(skus)
+    return rooms, category_of
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help="the site's address, e.g. http://127.0.0.1:8100")
+    parser.add_argument("--rooms", type=Path, default=DATA / "rooms.json")
+    parser.add_argument("--catalog", type=Path, default=DATA / "catalog.json")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--k", type=int, default=10)
+    args = parser.parse_args()
+
+    rooms, category_of = rooms_of(args.rooms, args.split, args.catalog)
+    hits, recalls, other_hits, other_recalls, seconds = [], [], [], [], []
+    missing = 0
+    for room in rooms:
+        for sku in room:
+            started = time.perf_counter()
+            status, body = get_json(
+                f"{args.url.rstrip('/')}/api/products/{urllib.parse.quote(sku)}/goes-with?k={args.k}"
+            )
+            seconds.append(time.perf_counter() - started)
+            if status != 200:
+                missing += 1
+                continue
+            shown = {card["sku"] for card in body["results"]}
+            relevant = set(room) - {sku}
+            other = {s for s in relevant if category_of[s] != category_of[sku]}
+            found = len(shown & relevant)
+            hits.append(float(found > 0))
+            recalls.append(found / min(len(relevant), args.k))
+            if other:
+                found_other = len(shown & other)
+                other_hits.append(float(found_other > 0))
+                other_recalls.append(found_other / min(len(other), args.k))
+    print(f"{len(hits)} queries from {len(rooms)} {args.split} rooms ({missing} skus not on the site), k = {args.k}\n")
+    print("| measure | mean (95 % interval) | queries |")
+    print("|---|---|---|")
+    for name, scores in [
+        (f"hit@{args.k}", hits),
+        (f"R@{args.k}", recalls),
+        (f"hit@{args.k}, the room's other categories", other_hits),
+        (f"R@{args.k}, the room's other categories", other_recalls),
+    ]:
+        values = np.asarray(scores, dtype=float)
+        low, high = bootstrap_interval(values)
+        print(f"| {name} | {values.mean():.3f} ({low:.3f}–{high:.3f}) | {len(values)} |")
+    ordered = sorted(seconds)
+    print(
+        f"\nThe API's answer: median {statistics.median(ordered) * 1000:.1f} ms, "
+        f"p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
