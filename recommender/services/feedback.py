@@ -8,7 +8,7 @@ from collections import Counter
 from django.db import IntegrityError, transaction
 
 from catalog.models import Product
-from catalog.services.coviews import session_hash
+from catalog.services.coviews import session_hashes
 from recommender.models import InspirationUpload, RecommendationFeedback
 
 Context = RecommendationFeedback.Context
@@ -68,20 +68,23 @@ def feedback_record(
 ) -> RecommendationFeedback:
     """Store the session's answer about ``recommended`` for ``source`` (or ``upload``) in ``context``. Answering
     again changes the answer: one row per session, source, recommended product and context."""
-    key = session_hash(session_key)
-    lookup = {"session_hash": key, "recommended": recommended, "context": context}
+    keys = session_hashes(session_key)  # an answer given before hashes stopped depending on SECRET_KEY is found too
+    lookup = {"recommended": recommended, "context": context}
     lookup.update({"upload": upload} if context == Context.UPLOAD else {"source": source, "upload": None})
     for attempt in range(2):
         try:
             with transaction.atomic():
-                feedback = RecommendationFeedback.objects.select_for_update().filter(**lookup).first()
+                answers = RecommendationFeedback.objects.select_for_update().filter(**lookup, session_hash__in=keys)
+                feedback = answers.order_by("-updated_at").first()
                 if feedback is None:
-                    feedback = RecommendationFeedback(**{"source": source, **lookup}, verdict=verdict)
+                    feedback = RecommendationFeedback(
+                        **{"source": source, **lookup}, session_hash=keys[0], verdict=verdict
+                    )
                     feedback.full_clean(validate_constraints=False)
                     feedback.save()
-                elif feedback.verdict != verdict:
-                    feedback.verdict = verdict
-                    feedback.save(update_fields=["verdict", "updated_at"])
+                elif feedback.verdict != verdict or feedback.session_hash != keys[0]:
+                    feedback.verdict, feedback.session_hash = verdict, keys[0]
+                    feedback.save(update_fields=["verdict", "session_hash", "updated_at"])
                 return feedback
         except IntegrityError:  # the same session answered twice at once: the second one updates
             if attempt:
@@ -93,7 +96,7 @@ def feedback_of_session(*, session_key: str | None, context: str, source=None, u
     """{recommended product id: verdict} the session has given for one source, to show as pressed buttons."""
     if not session_key:
         return {}
-    rows = RecommendationFeedback.objects.filter(session_hash=session_hash(session_key), context=context)
+    rows = RecommendationFeedback.objects.filter(session_hash__in=session_hashes(session_key), context=context)
     rows = rows.filter(upload=upload) if context == Context.UPLOAD else rows.filter(source=source)
     return dict(rows.values_list("recommended_id", "verdict"))
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from recommender.models import InspirationUpload, RecommendationFeedback
-from recommender.services.feedback import feedback_record, feedback_training_pairs
+from recommender.services.feedback import feedback_of_session, feedback_record, feedback_training_pairs
 from recommender.services.retraining import retrain_run
 from tests.encoders.helpers import tiny_config
 
@@ -42,6 +42,26 @@ def test_answering_again_replaces_the_answer(catalog_products):
     stored = RecommendationFeedback.objects.get()
     assert stored.verdict == "bad"
     assert stored.session_hash != "s1"  # never the session key itself
+
+
+def test_an_answer_given_under_the_keyed_hash_of_earlier_releases_is_changed_not_given_twice(catalog_products):
+    from django.utils.crypto import salted_hmac
+
+    sofa, other = catalog_products["sofa"][:2]
+    RecommendationFeedback.objects.create(  # how earlier releases stored it: an HMAC of the key under SECRET_KEY
+        session_hash=salted_hmac("lookalike.coview.session", "s1").hexdigest(),
+        source=sofa,
+        recommended=other,
+        context="similar",
+        verdict="good",
+    )
+    assert feedback_of_session(session_key="s1", context="similar", source=sofa) == {other.pk: "good"}
+
+    feedback_record(session_key="s1", source=sofa, recommended=other, context="similar", verdict="bad")
+
+    stored = RecommendationFeedback.objects.get()
+    assert stored.verdict == "bad"
+    assert feedback_of_session(session_key="s1", context="similar", source=sofa) == {other.pk: "bad"}
 
 
 def test_each_session_and_context_has_its_own_answer(catalog_products):
