@@ -119,7 +119,12 @@ class CoView(models.Model):
             models.UniqueConstraint(fields=["product_a", "product_b", "kind"], name="coview_unique_pair_per_kind"),
             models.CheckConstraint(condition=Q(product_a__lt=F("product_b")), name="coview_ordered_pair"),
         ]
-        indexes = [models.Index(fields=["kind", "-count"]), models.Index(fields=["product_b", "kind"])]
+        indexes = [
+            models.Index(fields=["kind", "-count"]),
+            # a product's strongest pairs, read in order and no further than needed (catalog.selectors)
+            models.Index(fields=["product_a", "kind", "-count", "product_b"], name="coview_strongest_as_a"),
+            models.Index(fields=["product_b", "kind", "-count", "product_a"], name="coview_strongest_as_b"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product_a_id} + {self.product_b_id} {self.get_kind_display()} ×{self.count}"

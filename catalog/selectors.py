@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 
-from catalog.models import Category, CategoryComplementExclusion, ComplementCuration, Product
+from catalog.models import Category, CategoryComplementExclusion, ComplementCuration, CoView, Product
 
 CATEGORY_EXCLUSIONS_CACHE_KEY = "catalog:category-complement-exclusions"
 
@@ -95,3 +95,15 @@ def category_exclusion_pairs(*, cached: bool = True) -> frozenset[tuple[int, int
 def categories_never_with(*, category_id: int) -> frozenset[int]:
     """The categories whose products never go with a product of ``category_id``."""
     return frozenset(b if a == category_id else a for a, b in category_exclusion_pairs() if category_id in (a, b))
+
+
+def strongest_pairs(*, product_id: int, kind: str, min_count: int, limit: int) -> list[tuple[int, int]]:
+    """The ``limit`` products paired with ``product_id`` most often, as (product id, count), strongest first (ties
+    by id), of pairs of ``kind`` counted at least ``min_count`` times. Two index scans that each stop after
+    ``limit`` rows (a pair is stored once, under its lower id): a product ordered with thousands of others costs
+    the same as one with a few."""
+    pairs = CoView.objects.filter(kind=kind, count__gte=min_count)
+    as_first = pairs.filter(product_a_id=product_id).order_by("-count", "product_b_id")[:limit]
+    as_second = pairs.filter(product_b_id=product_id).order_by("-count", "product_a_id")[:limit]
+    found = [*as_first.values_list("product_b_id", "count"), *as_second.values_list("product_a_id", "count")]
+    return sorted(found, key=lambda pair: (-pair[1], pair[0]))[:limit]

@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 
 from catalog.models import CoView, Product
-from catalog.selectors import categories_never_with, complement_curation_of
+from catalog.selectors import categories_never_with, complement_curation_of, strongest_pairs
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
@@ -338,12 +338,8 @@ def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
     never_categories = {product.category_id, *categories_never_with(category_id=product.category_id)}
     hidden = {product.pk, *curation.excluded}
     pinned = [pid for pid in curation.pinned if pid not in hidden][:k]
-    used = CoView.objects.filter(kind=CoView.Kind.USED, count__gte=settings.COVIEW_MIN_SESSIONS)
-    pairs = list(
-        used.filter(product_a=product)
-        .values_list("product_b_id", "count")
-        .union(used.filter(product_b=product).values_list("product_a_id", "count"))
-        .order_by("-count", "product_b_id")[:PAIR_CANDIDATES]
+    pairs = strongest_pairs(
+        product_id=product.pk, kind=CoView.Kind.USED, min_count=settings.COVIEW_MIN_SESSIONS, limit=PAIR_CANDIDATES
     )
     category_of = dict(
         Product.objects.filter(pk__in=[*pinned, *(pid for pid, _ in pairs)], is_active=True).values_list(
