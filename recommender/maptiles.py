@@ -274,10 +274,9 @@ def map_tiles_write(
     never all N at once); ids it leaves out are left off the map. Each thumbnail is decoded once, and one tile's
     sprite at a time per worker thread is held in memory. Returns the meta written to ``map.json``.
 
-    The defaults were chosen with bench/map_page.py (100,000 products, Chromium on Lighthouse's slow 4G): 8 × 8 cells
-    a tile of 48 px pictures show every picture in view within 1.7 s on opening and 3.2 s after zooming ×8, where
-    16 × 16 cells took 5.6 s to zoom (twice the bytes: bigger tiles reach further out of view) and 4 × 4 cells
-    2.3 s to open (47 requests)."""
+    The defaults were chosen with ``bench/map_page.py --compare`` (100,000 products, Chromium on a slow 4G link;
+    README, "The map page"): bigger tiles fetch more bytes out of view after a zoom, smaller ones more requests
+    on opening."""
     started = time.perf_counter()
     directory = Path(directory)
     if tile_cells < 1 or tile_cells & (tile_cells - 1):

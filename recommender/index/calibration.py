@@ -21,15 +21,15 @@ from .search import _normalise
 
 logger = logging.getLogger(__package__)
 
-# Query rows sampled uniformly over all items for tuning (every row when the catalog is smaller).
-# With 1000, one 1M build's sample overstated the recall by 0.006 (0.955 against 0.949 on 4000
-# independent rows); 2000 narrows the spread by a factor 1.4 for ~35 s more tuning per space at 1M.
+# Query rows sampled uniformly over all items for tuning (every row when the catalog is smaller). A sample's
+# recall spreads around the whole catalog's; doubling the rows narrows that spread by sqrt(2), for as much tuning
+# time again (the README's "Index" figures say what 1,000 rows overstated at 1M).
 DEFAULT_TUNING_QUERIES = 2000
-# Up to this many items a query compares with every item (search_k = count x n_trees): under
-# ~0.3 ms at the served dimensions, and recall is then exactly 1.
+# Up to this many items a query compares with every item (search_k = count x n_trees): cheap at that size, and
+# recall is then exactly 1.
 SEARCH_ALL_MAX_ITEMS = 2_000
 # search_k grows by this factor from k x n_trees until the target is met; REFINE_STEPS bisections
-# then bring the chosen value within ~6% of the smallest that meets it on the sample.
+# then bring the chosen value within (1.25 - 1) / 2**2 of the smallest that meets it on the sample.
 SEARCH_K_STEP = 1.25
 REFINE_STEPS = 2
 # One-sided 95% normal quantile: the target must hold for the lower confidence bound of the recall.
@@ -40,14 +40,11 @@ _TRUTH_CHUNK_ROWS = 4_096
 # int32 children[1], then the float32 vector. Checked against get_item_vector at runtime.
 _NODE_HEADER_BYTES = 12
 
-# n_trees by catalog size: (largest count, n_trees). From the n_trees curves of
-# bench/index_bench.py (clustered vectors, 256 dimensions, search_k calibrated to recall@10 0.95 for
-# each n_trees, query time on the memory-mapped file): more trees let a smaller search_k reach
-# the target, which pays until the per-tree cost of the search catches up. 100k: 20 and 40 trees
-# tie (0.16 ms), 5 and 10 are slower, 80 slower again; 300k: 40 beats 10 and 20 and ties with 60.
-# 1M: query time keeps falling (15: 3.7 ms, 30: 2.7, 45: 2.2, 60: 1.8, 80: 1.6), but every tree
-# adds ~15 MB per million items to each space's file and to the build's peak RSS, which is
-# 2.6 GB at 60 trees for both served spaces at 1M: 80 would leave no room in the 3 GB budget.
+# n_trees by catalog size: (largest count, n_trees). Chosen from the n_trees curves of bench/index_bench.py
+# (search_k calibrated to the target recall for each n_trees; the figures are in the README, "Index"): more
+# trees let a smaller search_k reach the target, which pays until the per-tree cost of the search catches up;
+# and every tree adds nodes to each space's file and to the build's peak memory, so at 1M the count stops where
+# the build still fits its memory budget.
 N_TREES_RULE: tuple[tuple[int, int], ...] = (
     (SEARCH_ALL_MAX_ITEMS, 1),  # every query compares every item: trees only cost
     (20_000, 10),

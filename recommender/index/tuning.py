@@ -15,11 +15,11 @@ from .files import METRIC
 from .loading import LoadedIndex
 from .search import exact_neighbours
 
-# Recall-curve grid for catalogs of 1k-100k products (see bench/index_bench.py for measured
-# curves). Trees cost build time and file size (each tree adds roughly one node per item);
-# search_k (nodes inspected per query, at k=10) costs query time. Up to 100 trees and 20k
-# nodes covers recall 0.9-0.99+ at 100k clustered vectors; for 1k products search_k >= 1000
-# already inspects every item, so the smallest settings win.
+# Recall-curve grid for catalogs of 1k-100k products (bench/index_bench.py measures the curves; README,
+# "Index"). Trees cost build time and file size (each tree adds roughly one node per item);
+# search_k (nodes inspected per query, at k=10) costs query time. The grid spans from settings that miss the
+# target at 100k to ones well past it; for 1k products search_k >= 1000 already inspects every item, so the
+# smallest settings win.
 DEFAULT_N_TREES_OPTIONS = (10, 25, 50, 100)
 DEFAULT_SEARCH_K_OPTIONS = (500, 1000, 2500, 5000, 10000, 20000)
 DEFAULT_TARGET_RECALL = 0.95

@@ -17,10 +17,10 @@ from recommender.services.category_search import category_search
 from recommender.services.search import Filters, ServingState, goes_with_products
 
 # A photo is answered as a room, without the shopper asking, when at least ROOM_MIN_PIECES of its pieces are at
-# least ROOM_MIN_CONFIDENCE sure, of at least two categories. Measured (README, "Pieces of a room photo"), the
-# pieces' confidences do not tell a room photo from a shopper's photo of one piece in its room: at 0.6 the rule
-# calls 2 % of the web photos and 5 % of the dev room photos rooms, and lower thresholds call more web photos rooms
-# than room photos. So a photo is answered as one piece unless the head is very sure, and the page offers the room
+# least ROOM_MIN_CONFIDENCE sure, of at least two categories. Measured (``bench/room_or_piece.py``; README, "Room
+# or one piece?"), the pieces' confidences do not tell a room photo from a shopper's photo of one piece in its
+# room: no threshold calls more room photos rooms than web photos without calling nearly all or nearly none of
+# either. So a photo is answered as one piece unless the head is very sure, and the page offers the room
 # answer ("Shop the room") whenever pieces were found. Every piece the finder keeps is shown.
 ROOM_MIN_PIECES = 2
 ROOM_MIN_CONFIDENCE = 0.6
