@@ -3,6 +3,7 @@ rooms, as a shopper sees it.
 
     python bench/complements.py --url http://127.0.0.1:8100
     python bench/complements.py --url http://127.0.0.1:8100 --split dev --k 10
+    python bench/complements.py --url http://127.0.0.1:8100 --room-photos    # "Goes well with what you have"
 
 Every product of every room of the chosen split of ../shared/data/ikea/rooms.json (default: dev, rooms the site
 never imported: import the train rooms only) asks GET /api/products/<sku>/goes-with?k=K, exactly what the product
@@ -17,6 +18,12 @@ page's "Goes well with" strip and the API serve. Relevant are the room's other p
 each with its bootstrap 95 % interval over the queries, and the median and p95 time of the API's answer.
 ``evaluate_encoder``'s room hit@10 is the learned "goes with" vectors alone, over the whole catalog (its own
 category included); this bench reads what is served: staff pins, the used-together pairs and the learned vectors.
+
+With ``--room-photos``, each room photo of the split is uploaded instead (POST /api/uploads, then the long-poll
+until its pieces are in, as the results page follows it), and the answer's ``complements`` ("Goes well with what
+you have", what goes with the pieces found) are read against the room's products: hit (at least one of them among
+the complements) and R (the share of the room's products found, of at most as many as are shown), over the photos
+whose pieces were found.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.site_client import get_json  # noqa: E402
+from bench.site_client import get_json, post_image  # noqa: E402
 from encoders.intervals import bootstrap_interval  # noqa: E402  (numpy only: no Django needed)
 
 DATA = ROOT.parent / "shared" / "data" / "ikea"
@@ -53,6 +60,55 @@ def rooms_of(path: Path, split: str, catalog: Path) -> tuple[list[list[str]], di
     return rooms, category_of
 
 
+def room_photos_of(path: Path, split: str) -> list[tuple[Path, list[str]]]:
+    """The split's rooms that have a photo: (photo, the room's skus)."""
+    return [
+        (path.parent / room["photo"], list(dict.fromkeys(room["items"])))
+        for room in json.loads(path.read_text())
+        if room.get("split") == split and room.get("photo")
+    ]
+
+
+def room_answer(url: str, photo: Path, *, timeout: float = 180) -> dict:
+    """Upload ``photo`` and follow it (long-poll) until its pieces are in; the last payload."""
+    status, created = post_image(f"{url}/api/uploads", photo.read_bytes(), photo.name)
+    if status != 202:
+        raise SystemExit(f"{photo.name}: the upload was refused ({status}): {created.get('error')}")
+    deadline = time.monotonic() + timeout
+    body: dict = {"state": ""}
+    while time.monotonic() < deadline:
+        after = urllib.parse.quote(body["state"])
+        status, body = get_json(f"{created['status_url']}?wait=20&after={after}", timeout=30)
+        if status != 200 or body["state"] in ("done:answer", "failed:answer"):
+            return body
+    raise SystemExit(f"{photo.name}: no answer with its pieces within {timeout:.0f} s")
+
+
+def measure_room_photos(args) -> None:
+    url = args.url.rstrip("/")
+    hits, recalls, shown, without_pieces = [], [], [], 0
+    for photo, skus in room_photos_of(args.rooms, args.split):
+        body = room_answer(url, photo)
+        if not body.get("pieces"):
+            without_pieces += 1
+            continue
+        complements = [card["sku"] for card in body["complements"]]
+        found = len(set(complements) & set(skus))
+        hits.append(float(found > 0))
+        recalls.append(found / max(min(len(skus), len(complements)), 1))
+        shown.append(len(complements))
+    print(
+        f"{len(hits)} {args.split} room photos answered with pieces ({without_pieces} without), "
+        f"{statistics.mean(shown) if shown else 0:.1f} complements shown on average\n"
+    )
+    print("| measure | mean (95 % interval) | photos |")
+    print("|---|---|---|")
+    for name, scores in [("hit", hits), ("R", recalls)]:
+        values = np.asarray(scores, dtype=float)
+        low, high = bootstrap_interval(values)
+        print(f"| {name} | {values.mean():.3f} ({low:.3f}–{high:.3f}) | {len(values)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="the site's address, e.g. http://127.0.0.1:8100")
@@ -60,7 +116,11 @@ def main() -> None:
     parser.add_argument("--catalog", type=Path, default=DATA / "catalog.json")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--room-photos", action="store_true", help="upload the room photos; read the complements")
     args = parser.parse_args()
+    if args.room_photos:
+        measure_room_photos(args)
+        return
 
     rooms, category_of = rooms_of(args.rooms, args.split, args.catalog)
     hits, recalls, other_hits, other_recalls, seconds = [], [], [], [], []

@@ -25,6 +25,7 @@ from recommender.services.search import Filters, ServingState, goes_with_product
 ROOM_MIN_PIECES = 2
 ROOM_MIN_CONFIDENCE = 0.6
 PIECE_RESULTS = 10  # lookalikes per piece: one strip of the results page
+FUSION_RANK_OFFSET = 60  # reciprocal rank fusion of the pieces' complements: 1 / (offset + rank), summed
 ROOM_COMPLEMENTS = 12  # "goes well with what you have"
 
 
@@ -105,8 +106,12 @@ def room_answer(
 
 def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) -> list[tuple[int, float]]:
     """What goes well with the pieces: the complements of each piece's best match (the goes-with path a product
-    page shows), none of a category the pieces already have, each product once with its best score, best first.
-    At most one goes-with query per piece, plus one query for the best matches and one for the categories."""
+    page shows), none of a category the pieces already have, each product once, best first. The pieces' rankings
+    are fused by reciprocal rank (each product scores the sum over pieces of 1 / (FUSION_RANK_OFFSET + its rank)):
+    their scores do not compare across pieces (a piece whose match many rooms held outscores one the encoder
+    alone pairs), so the pieces take turns, and a product that goes with several of them comes first (measured:
+    README, "Goes well with"). At most one goes-with query per piece, plus one query for the best matches and one
+    for the categories."""
     best_ids = [row["results"][0]["product_id"] for row in pieces_answer if row.get("results")]
     best = Product.objects.select_related("category").in_bulk(best_ids)
     present = {row["category"] for row in pieces_answer} | {product.category.slug for product in best.values()}
@@ -114,8 +119,8 @@ def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) ->
     for product_id in dict.fromkeys(best_ids):
         if product_id not in best:
             continue
-        for pid, score in goes_with_products(product=best[product_id], k=k):
-            scores[pid] = max(score, scores.get(pid, score))
+        for rank, (pid, _) in enumerate(goes_with_products(product=best[product_id], k=k)):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (FUSION_RANK_OFFSET + rank + 1)
     category_of = dict(Product.objects.filter(pk__in=scores).values_list("pk", "category__slug"))
     kept = [(pid, score) for pid, score in scores.items() if category_of.get(pid) not in present | {None}]
     return sorted(kept, key=lambda item: (-item[1], item[0]))[:k]

@@ -154,6 +154,32 @@ def test_complements_leave_out_the_categories_already_in_the_room(served):
     assert [score for _, score in complements] == sorted((score for _, score in complements), reverse=True)
 
 
+def test_complements_take_turns_between_the_pieces_and_favour_what_goes_with_several(served, monkeypatch):
+    """Each piece's complements are ranked by their own scores, which do not compare across pieces (one whose
+    product many rooms held scores far above one the encoder alone pairs): the strip fuses the pieces' rankings,
+    so one piece cannot fill it, and a product that goes with several pieces comes first."""
+    from recommender.services import room_answer as module
+
+    products = served["products"]
+    _, pieces = room_answer(
+        [piece_of(products["sofa"][0], 0.9), piece_of(products["sofa"][1], 0.8)],
+        state=serving_state(),
+        filters=Filters(),
+    )
+    first, second = (row["results"][0]["product_id"] for row in pieces)
+    rugs, lamps = [p.pk for p in products["rug"]], [p.pk for p in products["lamp"]]
+    answers = {  # the first piece's product was held with rugs by many rooms; the second's complements are learned
+        first: [(pid, 3.0 - n / 10) for n, pid in enumerate([rugs[0], rugs[1], rugs[3], rugs[2]])],
+        second: [(pid, 0.5 - n / 10) for n, pid in enumerate([lamps[0], lamps[1], rugs[3]])],
+    }
+    monkeypatch.setattr(module, "goes_with_products", lambda *, product, k: answers[product.pk][:k])
+
+    complements = [pid for pid, _ in room_complements(pieces, k=3)]
+
+    assert complements[0] == rugs[3]  # with both pieces
+    assert set(complements[1:]) == {rugs[0], lamps[0]}  # then each piece's first one: the pieces take turns
+
+
 def test_complements_cost_at_most_one_goes_with_query_per_piece(served, monkeypatch):
     from recommender.services import room_answer as module
 
