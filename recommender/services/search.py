@@ -360,7 +360,7 @@ def goes_with_products(*, product: Product, k: int) -> list[tuple[int, float]]:
         vector = product_vector(product.pk, state, space="goes_with")
     cosines: dict[int, float] = {}
     if vector is not None:
-        # the best ``wanted`` by cosine alone: no product outside them and the pairs can rank higher
+        # the best ``wanted`` by cosine: a product neither among them nor paired cannot outrank them
         learned = search_vector(
             vector, k=wanted, space="goes_with", exclude=taken, exclude_category_ids=never_categories, state=state
         )
