@@ -23,7 +23,7 @@ With ``--room-photos``, each room photo of the split is uploaded instead (POST /
 until its pieces are in, as the results page follows it), and the answer's ``complements`` ("Goes well with what
 you have", what goes with the pieces found) are read against the room's products: hit (at least one of them among
 the complements) and R (the share of the room's products found, of at most as many as are shown), over the photos
-whose pieces were found.
+whose pieces were found. The site must accept the uploads: run it with UPLOAD_RATE_LIMIT_PER_MINUTE=0.
 """
 
 from __future__ import annotations
