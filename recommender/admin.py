@@ -15,6 +15,7 @@ from encoders.models import EncoderVersion
 from encoders.queries import FIGURE_LABELS
 from recommender.models import IndexVersion, InspirationUpload, RecommendationFeedback, RetrainRun
 from recommender.presenters import retrain_progress
+from recommender.services.locks import RETRAIN_LOCK, lock_held
 from recommender.services.search import products_in_order, similar_products
 from recommender.services.upload_drawing import (
     MAX_DRAWINGS_PER_REQUEST,
@@ -112,7 +113,7 @@ class RetrainRunAdmin(ReadOnlyAdmin):
 
         if not self.has_start_permission(request):
             raise PermissionDenied("Starting a retrain needs the “Can start a retrain” permission.")
-        running = RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).first()
+        running = running_retrain()
         if request.method != "POST":
             last = RetrainRun.objects.filter(status__in=[RetrainRun.Status.PROMOTED, RetrainRun.Status.KEPT])
             last = last.exclude(timings={}).filter(timings__has_key="train").first()
@@ -142,8 +143,17 @@ class RetrainRunAdmin(ReadOnlyAdmin):
         """The running pipeline's stage and progress, for the live box on the list (JSON; null when none runs)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        run = RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).first()
+        run = running_retrain()
         return JsonResponse({"running": retrain_progress(run) if run else None})
+
+
+def running_retrain() -> RetrainRun | None:
+    """The pipeline run in progress: one marked running while the pipeline's lock is held. A run marked running
+    with the lock free (or run out) was left by a process that died mid-run: it does not stop staff from starting
+    a retrain, and the next run marks it failed."""
+    if not lock_held(name=RETRAIN_LOCK):
+        return None
+    return RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).first()
 
 
 @admin.register(IndexVersion)

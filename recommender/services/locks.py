@@ -13,6 +13,13 @@ from django.db.models.functions import Now
 
 from recommender.models import JobLock
 
+RETRAIN_LOCK = "retrain"  # the pipeline's lock: retraining, making a version live, rebuilding the index
+
+
+def lock_held(*, name: str) -> bool:
+    """Whether a process holds ``name`` now: its lease has not run out (by the database's clock)."""
+    return JobLock.objects.filter(name=name, expires_at__gte=Now()).exists()
+
 
 def lock_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -28,10 +28,10 @@ from recommender.models import IndexVersion, RetrainRun
 from recommender.services.encoding import catalog_encode
 from recommender.services.feedback import feedback_training_pairs
 from recommender.services.indexing import index_build, serving_activate
-from recommender.services.locks import lock_acquire, lock_owner, lock_refresh, lock_release
+from recommender.services.locks import RETRAIN_LOCK, lock_acquire, lock_owner, lock_refresh, lock_release
 
 logger = logging.getLogger(__name__)
-RETRAIN_LOCK = "retrain"
+INTERRUPTED = "Interrupted: the process running it stopped before it finished (its lock's lease ran out)."
 HEARTBEAT_SECONDS = 30
 QUICK_CONFIG = {"epochs": 4, "wild_views": 1}
 
@@ -160,6 +160,10 @@ def pipeline_run(*, report: Callable | None = None, **fields) -> Iterator[Stages
         if not lease.held:
             yield None
             return
+        # Holding the lock, no other run is alive: one still marked running was left by a process that died
+        RetrainRun.objects.filter(status=RetrainRun.Status.RUNNING).update(
+            status=RetrainRun.Status.FAILED, error=INTERRUPTED, stage="", finished_at=timezone.now()
+        )
         run = RetrainRun.objects.create(**fields)
         try:
             yield Stages(run, lease, report)

@@ -197,7 +197,30 @@ def test_the_confirmation_says_what_the_last_run_took(admin_client):
     assert "about 12 minutes, as the last full run took" in confirmation
 
 
+def test_a_run_left_running_by_a_process_that_died_neither_blocks_staff_nor_stays_running(admin_client, monkeypatch):
+    """The training worker was killed mid-run (a crash, an out-of-memory kill): its run stays marked running, and
+    its lock's lease runs out. Staff can still start a retrain, the live box shows nothing running, and the next
+    run marks the dead one failed."""
+    queued = []
+    monkeypatch.setattr("recommender.tasks.retrain.delay", lambda trigger: queued.append(trigger))
+    dead = RetrainRun.objects.create(stage="train")  # running, as the killed worker left it
+    lock_acquire(name=RETRAIN_LOCK, owner="killed-host:1:abc", seconds=600)
+    JobLock.objects.filter(name=RETRAIN_LOCK).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = admin_client.post("/admin/recommender/retrainrun/retrain-now/", follow=True)
+    status = admin_client.get("/admin/recommender/retrainrun/status/").json()
+    with retraining.pipeline_run(trigger="test") as stages:
+        assert stages is not None  # the lock's lease ran out: the next run takes it
+
+    assert queued == ["staff"] and "Retraining queued" in response.content.decode()
+    assert status == {"running": None}
+    dead.refresh_from_db()
+    assert dead.status == RetrainRun.Status.FAILED and dead.error == retraining.INTERRUPTED
+    assert dead.finished_at is not None and dead.stage == ""
+
+
 def test_the_running_stage_and_its_progress_are_shown_live(admin_client):
+    lock_acquire(name=RETRAIN_LOCK, owner="the training worker", seconds=600)  # its pipeline holds the lock
     started = timezone.now() - timedelta(seconds=100)
     run = RetrainRun.objects.create(
         stage="train",
