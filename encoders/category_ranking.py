@@ -23,8 +23,18 @@ CANDIDATE_POOL = 100  # the nearest products the guess re-ranks
 PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a finite penalty
 PRIOR_WEIGHT = 0.1  # cosine given up per unit of log probability (the measured choice: see the module docstring)
 MODES = ("none", "prior", "filter", "quota")
+PRODUCT_GUESS_KEPT = 5  # the likeliest categories kept of a catalog product's guess (one row per product)
 
 Candidate = tuple[Hashable, float]  # (product id, cosine similarity)
+
+
+def kept_guess(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """A catalog product's category guess as it is stored and ranked with: its PRODUCT_GUESS_KEPT likeliest
+    categories, those at least PROBABILITY_FLOOR (below it every category scores the same), rounded to 4 places.
+    A stored row stays small (a million products, one per encoder version), and the evaluation ranks with exactly
+    what the product page reads."""
+    likeliest = sorted(probabilities.items(), key=lambda item: -item[1])[:PRODUCT_GUESS_KEPT]
+    return {name: round(float(p), 4) for name, p in likeliest if p >= PROBABILITY_FLOOR}
 
 
 def prior_score(score: float, probability: float, *, weight: float = PRIOR_WEIGHT) -> float:

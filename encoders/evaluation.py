@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from encoders import baselines, metrics
+from encoders.category_ranking import kept_guess
 from encoders.inference import (
     LoadedEncoder,
     backbone_features,
@@ -84,6 +85,14 @@ class EncoderEmbedder:
             return None
         probabilities = category_probabilities(self.encoder, self.features(("queries", tuple(images)), images))
         return [dict(zip(self.encoder.categories, row.tolist(), strict=True)) for row in probabilities]
+
+    def catalog_categories(self, images) -> list[dict[str, float]] | None:
+        """Each catalog product's category guess from its picture, as the worker stores it and the product page
+        ranks its similar items with (``kept_guess``); None for a version without a category head."""
+        if not self.encoder.has_category_head:
+            return None
+        probabilities = category_probabilities(self.encoder, self.features(("catalog", tuple(images)), images))
+        return [kept_guess(dict(zip(self.encoder.categories, row.tolist(), strict=True))) for row in probabilities]
 
     def scene_features(self, photo) -> np.ndarray:
         """(M, F): the whole photo first, then the crops of the grid."""
@@ -215,7 +224,9 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
     return {
         "web P@10": web,
         "web class P@10": metrics.class_mean_scores(web, queries.web_classes),
-        "loo P@10": metrics.loo_precision_scores(similar, catalog.categories),
+        "loo P@10": metrics.loo_precision_scores(
+            similar, catalog.categories, guesses=product_guesses(embedder, catalog)
+        ),
         "room hit@10": room_hit,
         "room R@10": room_recall,
         "scene hit@10": scene_hit,
@@ -275,6 +286,13 @@ def room_piece_scores(
     }
 
 
+def product_guesses(embedder: Embedder, catalog: Catalog) -> list[dict[str, float]] | None:
+    """Each catalog product's kept category guess (None for an embedder without a category head): a product's
+    similar items are ranked with it, as the product page ranks them."""
+    guess = getattr(embedder, "catalog_categories", None)
+    return guess(catalog.images) if guess is not None else None
+
+
 def held_out_scores(
     embedder: Embedder, catalog: Catalog, queries: QuerySet | None, held_out: Sequence[int]
 ) -> dict[str, np.ndarray]:
@@ -288,8 +306,11 @@ def held_out_scores(
         goes_with = embedder.catalog(catalog.images, head="goes_with")
         rooms = metrics.room_products(queries.rooms, catalog.sku_index)
         room_hit, _ = metrics.room_hit_recall_scores(goes_with, rooms, query_products=held_out)
+    guesses = product_guesses(embedder, catalog)
     return {
-        "held-out P@10": metrics.held_out_precision_scores(similar, catalog.categories, held_out),
+        "held-out P@10": metrics.held_out_precision_scores(
+            similar, catalog.categories, held_out, guesses=None if guesses is None else [guesses[i] for i in held_out]
+        ),
         "held-out room hit@10": room_hit,
     }
 

@@ -103,17 +103,21 @@ def category_ranked_top_k(
     *,
     k: int = K,
     pool: int = CANDIDATE_POOL,
+    exclude: Sequence[int] | None = None,
     **ranking,
 ) -> np.ndarray:
     """Indices (Q, k) of each query's answer as the product ranks it with the photo's category guess
     (encoders.category_ranking): the ``pool`` nearest products, re-ranked, as the serving path fetches and ranks
-    them (recommender.services.category_search); ``ranking`` passes a mode and its parameter."""
+    them (recommender.services.category_search); row i never returns exclude[i]; ``ranking`` passes a mode and
+    its parameter."""
     category_of = dict(enumerate(catalog_categories))
     rows = []
-    for row, guess in zip(scores, guesses, strict=True):
-        nearest = np.argsort(-row, kind="stable")[: max(k, pool)]
-        candidates = [(int(i), float(row[i])) for i in nearest]
-        rows.append([i for i, _ in category_ranked(candidates, category_of, guess, k=k, **ranking)])
+    for i, (row, guess) in enumerate(zip(scores, guesses, strict=True)):
+        order = np.argsort(-row, kind="stable")
+        if exclude is not None:
+            order = order[order != exclude[i]]
+        candidates = [(int(j), float(row[j])) for j in order[: max(k, pool)]]
+        rows.append([j for j, _ in category_ranked(candidates, category_of, guess, k=k, **ranking)])
     return np.asarray(rows, dtype=int).reshape(len(rows), -1)
 
 
@@ -148,12 +152,18 @@ def web_precision(
     return _mean(web_precision_scores(query_vectors, query_classes, accept, catalog_vectors, catalog_categories, k=k))
 
 
-def loo_precision_scores(catalog_vectors: np.ndarray, catalog_categories: Sequence[str], *, k: int = K) -> np.ndarray:
-    """Precision@k of each catalog product against the rest (itself excluded), same category: (N,)."""
-    n = len(catalog_vectors)
-    nn = top_k(cosine_scores(catalog_vectors, catalog_vectors), k=k, exclude=range(n))
-    cats = np.asarray(catalog_categories)
-    return (cats[nn] == cats[:, None]).mean(axis=1)
+def loo_precision_scores(
+    catalog_vectors: np.ndarray,
+    catalog_categories: Sequence[str],
+    *,
+    k: int = K,
+    guesses: Sequence[dict[str, float]] | None = None,
+) -> np.ndarray:
+    """Precision@k of each catalog product against the rest (itself excluded), same category: (N,). With
+    ``guesses`` (each product's kept category guess), ranked as the product page ranks its similar items."""
+    return held_out_precision_scores(
+        catalog_vectors, catalog_categories, range(len(catalog_vectors)), k=k, guesses=guesses
+    )
 
 
 def loo_precision(catalog_vectors: np.ndarray, catalog_categories: Sequence[str], *, k: int = K) -> float:
@@ -162,16 +172,34 @@ def loo_precision(catalog_vectors: np.ndarray, catalog_categories: Sequence[str]
 
 
 def held_out_precision_scores(
-    catalog_vectors: np.ndarray, catalog_categories: Sequence[str], held_out: Sequence[int], *, k: int = K
+    catalog_vectors: np.ndarray,
+    catalog_categories: Sequence[str],
+    held_out: Sequence[int],
+    *,
+    k: int = K,
+    guesses: Sequence[dict[str, float]] | None = None,
+    batch: int = 512,
 ) -> np.ndarray:
     """Precision@k of each held-out product (catalog index, in the order given) against the whole catalog without
-    itself, same category: (H,). Memory is (H, N), not (N, N)."""
+    itself, same category: (H,). With ``guesses`` (each held-out product's kept category guess, in the same
+    order), its answer is ranked as the product page ranks a product's similar items (``category_ranked_top_k``).
+    Memory is (batch, N), not (N, N)."""
     queries = np.asarray(list(held_out), dtype=np.int64)
     if not len(queries):
         return np.zeros(0)
-    nn = top_k(cosine_scores(catalog_vectors[queries], catalog_vectors), k=k, exclude=queries)
     cats = np.asarray(catalog_categories)
-    return (cats[nn] == cats[queries][:, None]).mean(axis=1)
+    out = []
+    for start in range(0, len(queries), batch):
+        part = queries[start : start + batch]
+        scores = cosine_scores(catalog_vectors[part], catalog_vectors)
+        if guesses is None:
+            nn = top_k(scores, k=k, exclude=part)
+        else:
+            nn = category_ranked_top_k(
+                scores, catalog_categories, guesses[start : start + batch], k=k, exclude=part.tolist()
+            )
+        out.append((cats[nn] == cats[part][:, None]).mean(axis=1))
+    return np.concatenate(out)
 
 
 def room_products(rooms: Sequence[Sequence[str]], sku_index: dict[str, int]) -> list[list[int]]:

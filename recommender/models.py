@@ -24,6 +24,13 @@ class ProductEmbedding(models.Model):
     similar = models.BinaryField()
     goes_with = models.BinaryField()
     image_sha256 = models.CharField(max_length=64, help_text="The image the vectors were computed from.")
+    categories = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the image looks like by this version's category head: {category slug: probability}, its "
+        "likeliest few (encoders.category_ranking.kept_guess); empty for a version without the head. The product "
+        "page ranks the product's similar items with it.",
+    )
     revision = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,13 +11,22 @@ from recommender.services.search import Filters, ServingState, search_candidates
 
 
 def category_search(
-    vector, *, k: int, filters: Filters, guess: dict[str, float] | None, state: ServingState | None = None
+    vector,
+    *,
+    k: int,
+    filters: Filters,
+    guess: dict[str, float] | None,
+    state: ServingState | None = None,
+    exclude: set[int] = frozenset(),
+    shown: tuple[str, str] = ("", ""),
 ) -> list[tuple[int, float]]:
-    """The ``k`` best distinct products for a photo's ``vector`` under ``filters``. Without a guess, with a category
-    chosen in ``filters``, or with CATEGORY_RANKING "none": by similarity alone. Otherwise ranked with the guess
-    (slug -> probability): one search for the CANDIDATE_POOL nearest, re-ranked."""
+    """The ``k`` best distinct products for a photo's (or a product's) ``vector`` under ``filters``, ``exclude`` and
+    the variants of ``shown`` left out (see ``search_candidates``). Without a guess, with a category chosen in
+    ``filters``, or with CATEGORY_RANKING "none": by similarity alone. Otherwise ranked with the guess (slug ->
+    probability): one search for the CANDIDATE_POOL nearest, re-ranked."""
     mode = settings.CATEGORY_RANKING
+    options = {"filters": filters, "state": state, "distinct": True, "exclude": exclude, "shown": shown}
     if not guess or filters.category or mode == "none":
-        return search_vector(vector, k=k, filters=filters, state=state, distinct=True)
-    candidates = search_candidates(vector, k=max(k, CANDIDATE_POOL), filters=filters, state=state, distinct=True)
+        return search_vector(vector, k=k, **options)
+    candidates = search_candidates(vector, k=max(k, CANDIDATE_POOL), **options)
     return category_ranked(candidates.results, candidates.category_of, guess, k=k, mode=mode)

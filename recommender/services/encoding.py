@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from catalog.models import Product
-from encoders.inference import backbone_features, embed_backbone_features
+from catalog.models import Category, Product
+from encoders.category_ranking import kept_guess
+from encoders.inference import backbone_features, category_probabilities, embed_backbone_features
 from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
 from recommender.services.vectors import ProductVectors, stored_image_hashes, vectors_store
@@ -17,26 +19,53 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[Iterable], Iterable]
 
 
-def images_encode(*, version: EncoderVersion, images: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """Images → ("similar" (N, D), "goes with" (N, G)) float32, L2-normalised; the backbone runs once."""
+@dataclass(frozen=True)
+class EncodedImages:
+    """Images through one encoder version: "similar" (N, D) and "goes with" (N, G) float32, L2-normalised, and each
+    image's kept category guess by category name (empty dicts for a version without a category head)."""
+
+    similar: np.ndarray
+    goes_with: np.ndarray
+    categories: list[dict[str, float]]
+
+
+def images_encode(*, version: EncoderVersion, images: Sequence) -> EncodedImages:
+    """Images → their vectors and category guesses; the backbone runs once."""
     encoder = encoder_load(version)
     features = backbone_features(encoder, list(images))
-    return (
-        embed_backbone_features(encoder, features, head="similar"),
-        embed_backbone_features(encoder, features, head="goes_with"),
+    guesses = [{} for _ in range(len(features))]
+    if encoder.has_category_head and len(features):
+        guesses = [
+            kept_guess(dict(zip(encoder.categories, row.tolist(), strict=True)))
+            for row in category_probabilities(encoder, features)
+        ]
+    return EncodedImages(
+        similar=embed_backbone_features(encoder, features, head="similar"),
+        goes_with=embed_backbone_features(encoder, features, head="goes_with"),
+        categories=guesses,
     )
 
 
+def _by_slug(guesses: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Guesses by category name (how the encoder knows them) -> by slug, categories the catalog no longer has
+    dropped. One query."""
+    names = {name for guess in guesses for name in guess}
+    slugs = dict(Category.objects.filter(name__in=names).values_list("name", "slug")) if names else {}
+    return [{slugs[name]: p for name, p in guess.items() if name in slugs} for guess in guesses]
+
+
 def products_encode(*, version: EncoderVersion, products: Sequence[Product]) -> int:
-    """Encode ``products`` and store their vectors in one transaction (one revision)."""
+    """Encode ``products`` and store their vectors and category guesses in one transaction (one revision)."""
     if not products:
         return 0
-    similar, goes_with = images_encode(version=version, images=[product.image.path for product in products])
+    encoded = images_encode(version=version, images=[product.image.path for product in products])
     vectors_store(
         version=version,
         rows=[
-            ProductVectors(product.pk, product.image_sha256, s, g)
-            for product, s, g in zip(products, similar, goes_with, strict=True)
+            ProductVectors(product.pk, product.image_sha256, s, g, guess)
+            for product, s, g, guess in zip(
+                products, encoded.similar, encoded.goes_with, _by_slug(encoded.categories), strict=True
+            )
         ],
     )
     return len(products)

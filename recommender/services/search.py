@@ -306,20 +306,26 @@ def product_vector(product_id: int, state: ServingState, *, space: str = "simila
 
 
 def similar_products(*, product: Product, k: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+    """The ``k`` products most like ``product``, distinct (one card per group of variants; its own variants are not
+    "similar items"), ranked as an upload is: its similarity combined with what the product's picture looks like by
+    the category head (stored with its vectors; ``category_search``), so a sofa's page leads with sofas. Without a
+    stored guess, or with a category chosen in ``filters``, by similarity alone."""
+    from recommender.services.category_search import category_search
+    from recommender.services.vectors import product_category_guess
+
     state = serving_state()
     if state.encoder_version is None:
         return []
     vector = product_vector(product.pk, state)
     if vector is None:
         return []
-    # the product's own variants (another colour or size of it) are not "similar items"
-    return search_vector(
+    return category_search(
         vector,
         k=k,
         filters=filters,
-        exclude={product.pk},
+        guess=product_category_guess(product_id=product.pk, version=state.encoder_version),
         state=state,
-        distinct=True,
+        exclude={product.pk},
         shown=(product.image_sha256, product.variant_key),
     )
 

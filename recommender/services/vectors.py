@@ -12,7 +12,7 @@ the serving encoder with a higher revision are the fresh set that queries search
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import transaction
@@ -41,6 +41,7 @@ class ProductVectors:
     image_sha256: str
     similar: np.ndarray  # (D,) float32
     goes_with: np.ndarray  # (G,) float32
+    categories: dict[str, float] = field(default_factory=dict)  # category slug -> probability (kept_guess)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ def _next_revision() -> int:
     return VectorCounter.objects.values_list("value", flat=True).get(name=COUNTER)
 
 
+def product_category_guess(*, product_id: int, version: EncoderVersion) -> dict[str, float]:
+    """What ``product_id``'s picture looks like by ``version``'s category head ({slug: probability}; empty without
+    the head or without vectors). One indexed query."""
+    row = ProductEmbedding.objects.filter(product_id=product_id, encoder_version=version).values_list("categories")
+    found = row.first()
+    return dict(found[0]) if found else {}
+
+
 def vectors_revision() -> int:
     """The last committed revision: every row at or below it is visible to any read that starts after this."""
     return VectorCounter.objects.filter(name=COUNTER).values_list("value", flat=True).first() or 0
@@ -85,6 +94,7 @@ def vectors_store(*, version: EncoderVersion, rows: Sequence[ProductVectors]) ->
                 similar=vector_bytes(row.similar),
                 goes_with=vector_bytes(row.goes_with),
                 image_sha256=row.image_sha256,
+                categories=row.categories,
                 revision=revision,
                 updated_at=now,
             )
@@ -92,7 +102,7 @@ def vectors_store(*, version: EncoderVersion, rows: Sequence[ProductVectors]) ->
         ],
         update_conflicts=True,
         unique_fields=["product", "encoder_version"],
-        update_fields=["similar", "goes_with", "image_sha256", "revision", "updated_at"],
+        update_fields=["similar", "goes_with", "image_sha256", "categories", "revision", "updated_at"],
     )
     return revision
 

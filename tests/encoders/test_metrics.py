@@ -71,3 +71,30 @@ def test_top_k_breaks_ties_by_catalog_order():
     scores = np.array([[0.5, 0.9, 0.9, 0.1]])
 
     assert metrics.top_k(scores, k=3).tolist() == [[1, 2, 0]]
+
+
+def test_a_products_lookalikes_are_ranked_with_its_category_guess_when_it_has_one():
+    """Product 0 (a sofa) is nearer to the two lamps than to the other sofas; its picture's guess ("sofa", 0.9)
+    brings the sofas forward, as the product page ranks them, and it never answers itself."""
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.9, 0.44], [0.88, 0.47], [0.0, 1.0]], dtype=np.float32)
+    categories = ["sofa", "lamp", "lamp", "sofa", "sofa", "rug"]
+    guess = {"sofa": 0.9, "lamp": 0.05}
+
+    alone = metrics.held_out_precision_scores(vectors, categories, [0], k=2)
+    ranked = metrics.held_out_precision_scores(vectors, categories, [0], k=2, guesses=[guess])
+    loo = metrics.loo_precision_scores(vectors, categories, k=2, guesses=[guess] + [{}] * 5)
+
+    assert alone.tolist() == [0.0]
+    assert ranked.tolist() == [1.0]
+    assert loo[0] == 1.0 and loo[1] == metrics.loo_precision_scores(vectors, categories, k=2)[1]
+
+
+def test_kept_guess_keeps_the_likeliest_few_above_the_floor():
+    from encoders.category_ranking import PRODUCT_GUESS_KEPT, kept_guess
+
+    probabilities = {f"c{i}": p for i, p in enumerate([0.5, 0.2, 0.1, 0.1, 0.05, 0.03, 0.02, 0.00001])}
+
+    kept = kept_guess(probabilities)
+
+    assert list(kept) == [f"c{i}" for i in range(PRODUCT_GUESS_KEPT)]
+    assert kept_guess({"a": 0.99999, "b": 0.00001}) == {"a": 1.0}

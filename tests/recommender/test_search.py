@@ -245,3 +245,65 @@ def test_a_large_fresh_set_adds_no_more_candidates_to_a_query_than_the_index_doe
     search.search_vector(rng.standard_normal(dimension), k=12, state=state)
 
     assert read and max(read) <= 2 * max(50, 12 * 5) * 4  # this round's index and fresh candidates, never all 2,000
+
+
+def _products_near_a_sofa(settings, tiny_checkpoint, *, guess):
+    """A sofa whose two nearest products are lamps, then two sofas; the sofa's stored category guess is ``guess``."""
+    from catalog.models import Category, Product
+    from recommender.services.vectors import ProductVectors, vectors_store
+    from tests.recommender.conftest import make_encoder_version
+
+    sofa, lamp = Category.objects.create(name="sofa", slug="sofa"), Category.objects.create(name="lamp", slug="lamp")
+    kinds = [sofa, lamp, lamp, sofa, sofa]
+    products = Product.objects.bulk_create(
+        [
+            Product(sku=f"P{n}", name=f"P{n}", slug=f"p{n}", category=kind, image="p.jpg", image_sha256=f"h{n}")
+            for n, kind in enumerate(kinds)
+        ]
+    )
+    angles = [0.0, 0.1, 0.15, 0.4, 0.45]  # radians from the sofa: the lamps are nearer
+    version = make_encoder_version(settings, tiny_checkpoint, name="enc-guess")
+    vectors_store(
+        version=version,
+        rows=[
+            ProductVectors(
+                product.pk,
+                product.image_sha256,
+                np.array([np.cos(a), np.sin(a), 0, 0], dtype=np.float32),
+                np.eye(4, dtype=np.float32)[0],
+                guess if n == 0 else {},
+            )
+            for n, (product, a) in enumerate(zip(products, angles, strict=True))
+        ],
+    )
+    serving_activate(index_version=index_build(encoder_version=version))
+    return products
+
+
+def test_a_products_similar_items_lead_with_the_kind_its_picture_looks_like(settings, tiny_checkpoint):
+    products = _products_near_a_sofa(settings, tiny_checkpoint, guess={"sofa": 0.9, "lamp": 0.05})
+
+    results = similar_products(product=products[0], k=2)
+    chosen = similar_products(product=products[0], k=2, filters=Filters(category="lamp"))
+
+    assert [pid for pid, _ in results] == [products[3].pk, products[4].pk]
+    assert [pid for pid, _ in chosen] == [products[1].pk, products[2].pk]  # a category chosen: that category
+
+
+def test_a_product_without_a_stored_guess_is_answered_by_similarity_alone(settings, tiny_checkpoint):
+    products = _products_near_a_sofa(settings, tiny_checkpoint, guess={})
+
+    results = similar_products(product=products[0], k=2)
+
+    assert [pid for pid, _ in results] == [products[1].pk, products[2].pk]
+
+
+def test_an_encoded_product_keeps_its_pictures_category_guess_by_slug(served):
+    from recommender.models import ProductEmbedding
+
+    sofa = served["products"]["sofa"][0]
+    stored = ProductEmbedding.objects.get(product=sofa, encoder_version=served["encoder"]).categories
+
+    assert stored and set(stored) <= {"sofa", "lamp", "rug"}
+    assert max(stored, key=stored.get) == "sofa"
+    assert abs(sum(stored.values()) - 1) < 0.01
