@@ -264,6 +264,7 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.make_live": {"queue": "training"},
     "recommender.tasks.rebuild_index": {"queue": "training"},
     "recommender.tasks.reconcile_catalog": {"queue": "products"},
+    "recommender.tasks.fail_interrupted_trainings": {"queue": "products"},
     "recommender.tasks.encode_product": {"queue": "products"},
     "recommender.tasks.draw_upload": {"queue": "pictures"},
     "recommender.tasks.find_upload_pieces": {"queue": "pictures"},

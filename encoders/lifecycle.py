@@ -27,6 +27,7 @@ from encoders.evaluation import (
     held_out_scores,
     query_scores,
 )
+from encoders.heartbeat import TrainingHeartbeat, versions_interrupted_fail
 from encoders.holdout import holdout_split, split_key
 from encoders.inference import LoadedEncoder, load_encoder
 from encoders.intervals import figure_intervals
@@ -83,11 +84,22 @@ def encoder_train(
 ) -> EncoderVersion:
     """Train a new version on the current catalog, write its checkpoint (to a temporary name, then renamed),
     its pictures and, with ``queries``, its evaluation figures. The version ends ``ready`` or ``failed``.
-    ``extra_pairs`` (product ids and a count) join the co-view pairs (see ``training_data``)."""
-    from encoders.pictures import pictures_write
-
+    ``extra_pairs`` (product ids and a count) join the co-view pairs (see ``training_data``). While it trains, the
+    version's heartbeat says its process is alive (encoders.heartbeat); versions left "training" by a process that
+    died are marked failed first."""
+    versions_interrupted_fail()
     data = training_data(extra_pairs=extra_pairs)
     version = EncoderVersion.objects.create(name=_new_name(), config=config.to_dict())
+    with TrainingHeartbeat(version):
+        return _train_version(version, data=data, config=config, seed=seed, progress=progress, queries=queries)
+
+
+def _train_version(
+    version: EncoderVersion, *, data: TrainingData, config: EncoderConfig, seed: int, progress, queries
+) -> EncoderVersion:
+    """``encoder_train``'s work on the version it created (see there)."""
+    from encoders.pictures import pictures_write
+
     directory = version_dir(version)
     started = time.monotonic()
     try:

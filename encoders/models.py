@@ -32,6 +32,11 @@ class EncoderVersion(models.Model):
     train_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While it trains: the database's time of its training process's last sign of life.",
+    )
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

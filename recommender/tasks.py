@@ -209,6 +209,15 @@ def reap_stale_uploads() -> None:
         logger.warning("reaped uploads: %d no longer looking for their pieces", len(no_pieces))
 
 
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def fail_interrupted_trainings() -> None:
+    """Versions left "training" by a process that died (killed, out of memory, its machine lost) are marked failed,
+    so admin stops showing them as training (encoders.heartbeat)."""
+    from encoders.heartbeat import versions_interrupted_fail
+
+    versions_interrupted_fail()
+
+
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def purge_old_uploads() -> None:
     from recommender.services.retention import uploads_purge
