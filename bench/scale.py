@@ -5,8 +5,8 @@
 
 For each size, in a database and VAR_DIR of its own (created here, dropped at the end; PostgreSQL at
 --database, default postgres://postgres@127.0.0.1:5432), the bench makes N products (their pictures cycle a
-few real catalog thumbnails), N synthetic vectors at the served dimensions (clustered, 256-d "similar",
-128-d "goes with"), builds and activates the index through the product's own index_build (streamed from the
+few real catalog thumbnails), N synthetic vectors at the served dimensions (clustered, 128-d "similar",
+64-d "goes with"), builds and activates the index through the product's own index_build (streamed from the
 database, with the map tiles), stores done uploads with twelve results each, starts gunicorn with the
 project's config, and times each page from a client in this process (one request at a time, after a warm-up).
 Nothing here needs torch: the pages never do.
@@ -56,7 +56,7 @@ for picture in pictures:
 categories = [Category.objects.create(name=f"category {n}", slug=f"category-{n}") for n in range(19)]
 version = EncoderVersion.objects.create(name="enc-bench", status="ready")
 rng = np.random.default_rng(0)
-centres = {"similar": rng.standard_normal((200, 256)), "goes_with": rng.standard_normal((200, 128))}
+centres = {"similar": rng.standard_normal((200, 128)), "goes_with": rng.standard_normal((200, 64))}
 n = COUNT
 for start in range(0, n, 5000):
     count = min(5000, n - start)

@@ -47,10 +47,13 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
     model = LookalikeEncoder(config=config, backbone=backbone, num_categories=len(ckpt["categories"]))
     result = model.load_state_dict(ckpt["state_dict"], strict=False)
     has_category_head = not any(k.startswith("category.") for k in result.missing_keys)
+    empty = {k for k, v in model.state_dict().items() if v.numel() == 0}  # e.g. a projection this version lacks
     missing = [
         k
         for k in result.missing_keys
-        if (config.backbone_in_checkpoint or not k.startswith("backbone.")) and not k.startswith("category.")
+        if (config.backbone_in_checkpoint or not k.startswith("backbone."))
+        and not k.startswith("category.")
+        and k not in empty
     ]
     if missing or result.unexpected_keys:
         raise ValueError(f"checkpoint does not match the model: missing {missing}, unexpected {result.unexpected_keys}")

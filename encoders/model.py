@@ -38,7 +38,8 @@ class ModelConfig:
     decoder_width: int = 64  # channels of the decoder's 4x4 start
     dropout: float = 0.2
     residual_weight: float = 1.25  # > 0 appends the L2-normalised backbone feature (x this) to z at query time
-    served_dim: int = 256  # the served "similar" vector: a PCA projection (fit after training) of z + residual
+    served_dim: int = 128  # the served "similar" vector: a PCA projection (fit after training) of z + residual
+    served_goes_with_dim: int = 64  # the served "goes with" vector: a PCA projection (fit after training) of G
 
     @property
     def backbone_in_checkpoint(self) -> bool:
@@ -53,6 +54,15 @@ class ModelConfig:
     @property
     def projects(self) -> bool:
         return 0 < self.served_dim < self.query_dim
+
+    @property
+    def projects_goes_with(self) -> bool:
+        return 0 < self.served_goes_with_dim < self.goes_with_dim
+
+    @property
+    def goes_with_search_dim(self) -> int:
+        """Width of the served "goes with" vectors."""
+        return self.served_goes_with_dim if self.projects_goes_with else self.goes_with_dim
 
     @property
     def search_dim(self) -> int:
@@ -154,6 +164,7 @@ class EncoderConfig:
         else:
             flat = {k: v for k, v in data.items() if k in owners}
             flat.setdefault("served_dim", 0)  # versions trained before the projection served the full width
+        flat.setdefault("served_goes_with_dim", 0)  # and before its "goes with" projection, the head's output
         return cls().replace(**flat)
 
 
@@ -253,6 +264,10 @@ class LookalikeEncoder(nn.Module):
         rows = c.served_dim if c.projects else 0
         self.register_buffer("projection", torch.zeros(rows, c.query_dim))  # (P, D + F)
         self.register_buffer("projection_mean", torch.zeros(c.query_dim if rows else 0))  # (D + F,)
+        # the served "goes with" projection (G -> served_goes_with_dim), fitted with it
+        rows = c.served_goes_with_dim if c.projects_goes_with else 0
+        self.register_buffer("goes_with_projection", torch.zeros(rows, c.goes_with_dim))  # (Q, G)
+        self.register_buffer("goes_with_projection_mean", torch.zeros(c.goes_with_dim if rows else 0))  # (G,)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, F); no gradient flows into a frozen backbone."""
@@ -272,13 +287,16 @@ class LookalikeEncoder(nn.Module):
         return self.category(feats)
 
     def query_vectors(self, feats: torch.Tensor, *, head: str) -> torch.Tensor:
-        """The L2-normalised search vectors of one head: "goes_with" (B, G); "similar" and "scene" (B, P) after
-        the served projection, else (B, D) or (B, D + F) with a residual.
+        """The L2-normalised search vectors of one head: "goes_with" (B, Q) after its served projection, else
+        (B, G); "similar" and "scene" (B, P) after the served projection, else (B, D) or (B, D + F) with a residual.
 
         "similar" and "scene" vectors live in one space: scene crops query similar vectors.
         """
         if head == "goes_with":
-            return F.normalize(self.embed_features(feats)["goes_with"], dim=1)
+            v = F.normalize(self.embed_features(feats)["goes_with"], dim=1)
+            if self.goes_with_projection.shape[0]:
+                v = F.normalize((v - self.goes_with_projection_mean) @ self.goes_with_projection.T, dim=1)  # (B, Q)
+            return v
         v = self.unprojected_vectors(feats, head=head)
         if self.projection.shape[0]:
             v = F.normalize((v - self.projection_mean) @ self.projection.T, dim=1)  # (B, P)
@@ -293,19 +311,13 @@ class LookalikeEncoder(nn.Module):
         return v
 
     @torch.no_grad()
-    def fit_projection(self, vectors: torch.Tensor) -> None:
-        """PCA of unprojected "similar" vectors (N, D + F) onto the served width: kept as buffers, so it travels
-        in the checkpoint. Fewer vectors than components leave the extra rows zero (they add nothing to a
-        cosine)."""
-        rows = self.projection.shape[0]
-        if not rows:
-            return
-        mean = vectors.mean(dim=0)
-        _, _, vt = torch.linalg.svd(vectors - mean, full_matrices=False)  # (min(N, D + F), D + F)
-        projection = torch.zeros_like(self.projection)
-        projection[: min(rows, vt.shape[0])] = vt[:rows]
-        self.projection.copy_(projection)
-        self.projection_mean.copy_(mean)
+    def fit_projection(self, vectors: torch.Tensor, goes_with: torch.Tensor | None = None) -> None:
+        """PCA of unprojected "similar" vectors (N, D + F) onto the served width, and of normalised "goes with"
+        outputs (N, G) onto theirs: kept as buffers, so they travel in the checkpoint. Fewer vectors than
+        components leave the extra rows zero (they add nothing to a cosine)."""
+        _fit_pca(self.projection, self.projection_mean, vectors)
+        if goes_with is not None:
+            _fit_pca(self.goes_with_projection, self.goes_with_projection_mean, goes_with)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.features(images)  # (B, F)
@@ -314,3 +326,17 @@ class LookalikeEncoder(nn.Module):
         codes["logits"] = self.classifier(codes["similar"])  # (B, C)
         codes["category_logits"] = self.category_logits(feats)  # (B, C)
         return codes
+
+
+def _fit_pca(projection: torch.Tensor, mean_out: torch.Tensor, vectors: torch.Tensor) -> None:
+    """The first ``len(projection)`` principal axes of ``vectors`` into ``projection`` and their mean into
+    ``mean_out`` (buffers, written in place); nothing for an empty projection."""
+    rows = projection.shape[0]
+    if not rows:
+        return
+    mean = vectors.mean(dim=0)
+    _, _, vt = torch.linalg.svd(vectors - mean, full_matrices=False)  # (min(N, W), W)
+    fitted = torch.zeros_like(projection)
+    fitted[: min(rows, vt.shape[0])] = vt[:rows]
+    projection.copy_(fitted)
+    mean_out.copy_(mean)

@@ -12,8 +12,9 @@
    and the category head's cross-entropy on the clean shot; a batch of co-viewed pairs (clean shots) -> count-weighted
    InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
    The mean of each term per epoch is kept.
-4. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim``, so that the served
-   vector is compact whatever the width of the code and its residual.
+4. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim`` (and of its "goes with"
+   vectors onto ``served_goes_with_dim``), so that the served vectors are compact whatever the width of the code
+   and its residual.
 5. ``checkpoint_of``: a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
 """
 
@@ -201,10 +202,12 @@ def train_loop(
 
 @torch.no_grad()
 def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs) -> None:
-    """PCA of the catalog's clean shots' "similar" vectors onto ``served_dim`` (kept in the model's buffers)."""
+    """PCA of the catalog's clean shots' "similar" vectors onto ``served_dim``, and of their "goes with" vectors
+    onto ``served_goes_with_dim`` (kept in the model's buffers)."""
     n = inputs.products
     clean = torch.cat([_to_features(model, inputs, inputs.views[0, start : start + 256]) for start in range(0, n, 256)])
-    model.fit_projection(model.unprojected_vectors(clean))
+    goes_with = torch.nn.functional.normalize(model.embed_features(clean)["goes_with"], dim=1)
+    model.fit_projection(model.unprojected_vectors(clean), goes_with)
 
 
 def checkpoint_of(

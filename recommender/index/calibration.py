@@ -43,12 +43,13 @@ _NODE_HEADER_BYTES = 12
 # n_trees by catalog size: (largest count, n_trees). Chosen from the n_trees curves of bench/index_bench.py
 # (search_k calibrated to the target recall for each n_trees; the figures are in the README, "Index"): more
 # trees let a smaller search_k reach the target, which pays until the per-tree cost of the search catches up;
-# and every tree adds nodes to each space's file and to the build's peak memory, so at 1M the count stops where
-# the build still fits its memory budget.
+# and every tree adds nodes to each space's file, which every serving process maps and ends up holding resident,
+# and to the build's peak memory. Up to 200k products a query takes well under a millisecond with few trees, so
+# the count is the smallest that stays there (the web process's memory); at 1M it stops where the build still
+# fits its memory budget.
 N_TREES_RULE: tuple[tuple[int, int], ...] = (
     (SEARCH_ALL_MAX_ITEMS, 1),  # every query compares every item: trees only cost
-    (20_000, 10),
-    (200_000, 20),
+    (200_000, 10),
     (600_000, 40),
 )
 N_TREES_MAX = 60

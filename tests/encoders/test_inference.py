@@ -208,3 +208,48 @@ def test_a_checkpoint_from_before_the_category_head_still_serves_and_guesses_not
 
     assert not encoder.has_category_head and encoded.categories == {}
     assert np.allclose(encoded.vector, encode_images(load_encoder(checkpoint), [paths[0]])[0], atol=1e-6)
+
+
+def test_the_served_goes_with_vector_is_the_projection_of_the_heads_output(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    config = tiny_config(served_goes_with_dim=4)  # the head's 8 -> served 4
+    checkpoint = train_encoder(
+        config=config,
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[],
+        backgrounds=[],
+        seed=0,
+        progress=lambda *args: None,
+        num_threads=1,
+    )
+    encoder = load_encoder(checkpoint)
+
+    vectors = encode_images(encoder, paths, head="goes_with")
+    with torch.no_grad():
+        features = torch.from_numpy(backbone_features(encoder, paths))
+        outputs = torch.nn.functional.normalize(encoder.model.embed_features(features)["goes_with"], dim=1).numpy()
+
+    assert vectors.shape == (len(paths), 4)
+    assert outputs.shape == (len(paths), 8)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    centred = outputs - outputs.mean(axis=0)
+    # the projection keeps the axes along which the products differ most: the four of a PCA
+    assert np.allclose(
+        np.abs(encoder.model.goes_with_projection.numpy() @ np.linalg.svd(centred, full_matrices=False)[2][:4].T),
+        np.eye(4),
+        atol=1e-3,
+    )
+
+
+def test_a_checkpoint_from_before_the_goes_with_projection_still_serves_the_heads_output(trained):
+    checkpoint, paths = trained
+    config = {part: dict(values) for part, values in checkpoint["config"].items()}
+    config["model"].pop("served_goes_with_dim")
+    state = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("goes_with_projection")}
+    older = {**checkpoint, "config": config, "state_dict": state}
+
+    vectors = encode_images(load_encoder(older), paths, head="goes_with")
+
+    assert vectors.shape[1] == config["model"]["goes_with_dim"]
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
