@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encoders.category_ranking import CANDIDATE_POOL, category_ranked
+from encoders.category_ranking import CANDIDATE_POOL, PRODUCT_CANDIDATE_POOL, category_ranked
 
 K = 10
 
@@ -182,7 +182,8 @@ def held_out_precision_scores(
 ) -> np.ndarray:
     """Precision@k of each held-out product (catalog index, in the order given) against the whole catalog without
     itself, same category: (H,). With ``guesses`` (each held-out product's kept category guess, in the same
-    order), its answer is ranked as the product page ranks a product's similar items (``category_ranked_top_k``).
+    order), its answer is ranked as the product page ranks a product's similar items: its PRODUCT_CANDIDATE_POOL
+    nearest, re-ranked (``category_ranked_top_k``).
     Memory is (batch, N), not (N, N)."""
     queries = np.asarray(list(held_out), dtype=np.int64)
     if not len(queries):
@@ -196,7 +197,12 @@ def held_out_precision_scores(
             nn = top_k(scores, k=k, exclude=part)
         else:
             nn = category_ranked_top_k(
-                scores, catalog_categories, guesses[start : start + batch], k=k, exclude=part.tolist()
+                scores,
+                catalog_categories,
+                guesses[start : start + batch],
+                k=k,
+                pool=PRODUCT_CANDIDATE_POOL,
+                exclude=part.tolist(),
             )
         out.append((cats[nn] == cats[part][:, None]).mean(axis=1))
     return np.concatenate(out)

@@ -19,14 +19,15 @@ def category_search(
     state: ServingState | None = None,
     exclude: set[int] = frozenset(),
     shown: tuple[str, str] = ("", ""),
+    pool: int = CANDIDATE_POOL,
 ) -> list[tuple[int, float]]:
     """The ``k`` best distinct products for a photo's (or a product's) ``vector`` under ``filters``, ``exclude`` and
     the variants of ``shown`` left out (see ``search_candidates``). Without a guess, with a category chosen in
     ``filters``, or with CATEGORY_RANKING "none": by similarity alone. Otherwise ranked with the guess (slug ->
-    probability): one search for the CANDIDATE_POOL nearest, re-ranked."""
+    probability): one search for the ``pool`` nearest, re-ranked."""
     mode = settings.CATEGORY_RANKING
     options = {"filters": filters, "state": state, "distinct": True, "exclude": exclude, "shown": shown}
     if not guess or filters.category or mode == "none":
         return search_vector(vector, k=k, **options)
-    candidates = search_candidates(vector, k=max(k, CANDIDATE_POOL), **options)
+    candidates = search_candidates(vector, k=max(k, pool), **options)
     return category_ranked(candidates.results, candidates.category_of, guess, k=k, mode=mode)

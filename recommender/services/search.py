@@ -308,8 +308,10 @@ def product_vector(product_id: int, state: ServingState, *, space: str = "simila
 def similar_products(*, product: Product, k: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
     """The ``k`` products most like ``product``, distinct (one card per group of variants; its own variants are not
     "similar items"), ranked as an upload is: its similarity combined with what the product's picture looks like by
-    the category head (stored with its vectors; ``category_search``), so a sofa's page leads with sofas. Without a
-    stored guess, or with a category chosen in ``filters``, by similarity alone."""
+    the category head (stored with its vectors), over its PRODUCT_CANDIDATE_POOL nearest (``category_search``), so a
+    sofa's page leads with sofas. Without a stored guess, or with a category chosen in ``filters``, by similarity
+    alone."""
+    from encoders.category_ranking import PRODUCT_CANDIDATE_POOL
     from recommender.services.category_search import category_search
     from recommender.services.vectors import product_category_guess
 
@@ -327,6 +329,7 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
         state=state,
         exclude={product.pk},
         shown=(product.image_sha256, product.variant_key),
+        pool=PRODUCT_CANDIDATE_POOL,
     )
 
 
