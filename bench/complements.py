@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.site_client import get_json, post_image  # noqa: E402
+from bench.site_client import answer_times, get_json, post_image  # noqa: E402
 from encoders.intervals import bootstrap_interval  # noqa: E402  (numpy only: no Django needed)
 
 DATA = ROOT.parent / "shared" / "data" / "ikea"
@@ -157,11 +157,7 @@ def main() -> None:
         values = np.asarray(scores, dtype=float)
         low, high = bootstrap_interval(values)
         print(f"| {name} | {values.mean():.3f} ({low:.3f}–{high:.3f}) | {len(values)} |")
-    ordered = sorted(seconds)
-    print(
-        f"\nThe API's answer: median {statistics.median(ordered) * 1000:.1f} ms, "
-        f"p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.1f} ms"
-    )
+    print("\n" + answer_times(seconds))
 
 
 if __name__ == "__main__":

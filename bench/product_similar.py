@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 import urllib.parse
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.site_client import get_json  # noqa: E402
+from bench.site_client import answer_times, get_json  # noqa: E402
 from encoders.intervals import bootstrap_interval  # noqa: E402  (numpy only: no Django needed)
 
 CATALOG = ROOT.parent / "shared" / "data" / "ikea" / "catalog.json"
@@ -66,11 +65,7 @@ def main() -> None:
     print("|---|---|---|")
     for category in sorted(by_category):
         print(f"| {category} | {len(by_category[category])} | {np.mean(by_category[category]):.3f} |")
-    ordered = sorted(seconds)
-    print(
-        f"\nThe API's answer: median {statistics.median(ordered) * 1000:.1f} ms, "
-        f"p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.1f} ms"
-    )
+    print("\n" + answer_times(seconds))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import statistics
 import urllib.error
 import urllib.request
 import uuid
+
+
+def answer_times(seconds: list[float]) -> str:
+    """ "The API's answer: median X ms, p95 Y ms" of request durations in seconds."""
+    ordered = sorted(seconds)
+    median, p95 = statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+    return f"The API's answer: median {median * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
 
 
 def get_json(url: str, timeout: float = 30) -> tuple[int, dict]:

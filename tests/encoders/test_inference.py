@@ -126,10 +126,9 @@ def test_scene_photos_train_the_scene_head_with_a_frozen_backbone(tmp_path):
     )
 
 
-def test_the_served_vector_is_the_projection_of_code_and_residual(tmp_path):
-    paths, categories = make_catalog(tmp_path)
-    config = tiny_config(residual_weight=1.0, served_dim=8)  # code 16 + residual 32 -> served 8
-    checkpoint = train_encoder(
+def train_plain(config, paths, categories) -> dict:
+    """A checkpoint of ``config`` trained on the catalog alone (no pairs, no backgrounds), on one thread."""
+    return train_encoder(
         config=config,
         product_images=paths,
         categories=categories,
@@ -139,6 +138,12 @@ def test_the_served_vector_is_the_projection_of_code_and_residual(tmp_path):
         progress=lambda *args: None,
         num_threads=1,
     )
+
+
+def test_the_served_vector_is_the_projection_of_code_and_residual(tmp_path):
+    paths, categories = make_catalog(tmp_path)
+    config = tiny_config(residual_weight=1.0, served_dim=8)  # code 16 + residual 32 -> served 8
+    checkpoint = train_plain(config, paths, categories)
     torch.save(checkpoint, tmp_path / "encoder.pt")
     encoder = load_encoder(tmp_path / "encoder.pt")
 
@@ -213,16 +218,7 @@ def test_a_checkpoint_from_before_the_category_head_still_serves_and_guesses_not
 def test_the_served_goes_with_vector_is_the_projection_of_the_heads_output(tmp_path):
     paths, categories = make_catalog(tmp_path)
     config = tiny_config(served_goes_with_dim=4)  # the head's 8 -> served 4
-    checkpoint = train_encoder(
-        config=config,
-        product_images=paths,
-        categories=categories,
-        coview_pairs=[],
-        backgrounds=[],
-        seed=0,
-        progress=lambda *args: None,
-        num_threads=1,
-    )
+    checkpoint = train_plain(config, paths, categories)
     encoder = load_encoder(checkpoint)
 
     vectors = encode_images(encoder, paths, head="goes_with")
