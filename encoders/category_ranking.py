@@ -21,8 +21,8 @@ from collections.abc import Hashable, Mapping, Sequence
 
 CANDIDATE_POOL = 100  # the nearest products the guess re-ranks for a photo
 # ... and for a catalog product's "similar items": its own picture's guess is surer and its neighbours closer, so
-# its 30 nearest re-rank as well as its 100 (held-out P@10 0.704 against 0.702, README "Held-out products") for
-# a third of the search (search_k grows with the neighbours asked for)
+# its 30 nearest re-rank as well as its 100 for a third of the search (search_k grows with the neighbours asked
+# for; measured in the README, "Similar items on a product page")
 PRODUCT_CANDIDATE_POOL = 30
 PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a finite penalty
 PRIOR_WEIGHT = 0.1  # cosine given up per unit of log probability (the measured choice: see the module docstring)
