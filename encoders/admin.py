@@ -112,6 +112,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
         "train_seconds",
         "error",
         "created_at",
+        "heartbeat_at",
     ]
     fields = readonly_fields
 

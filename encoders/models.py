@@ -33,6 +33,7 @@ class EncoderVersion(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(
+        "last sign of life",
         null=True,
         blank=True,
         help_text="While it trains: the database's time of its training process's last sign of life.",

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='encoderversion',
             name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text="While it trains: the database's time of its training process's last sign of life.", null=True),
+            field=models.DateTimeField(blank=True, help_text="While it trains: the database's time of its training process's last sign of life.", null=True, verbose_name="last sign of life"),
         ),
     ]

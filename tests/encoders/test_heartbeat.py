@@ -104,3 +104,15 @@ def test_training_a_new_version_fails_those_left_training_by_dead_processes(monk
     lifecycle.encoder_train(config=EncoderConfig())
 
     assert EncoderVersion.objects.get(pk=dead.pk).status == EncoderVersion.Status.FAILED
+
+
+def test_staff_see_a_trainings_last_sign_of_life_on_its_page(admin_client):
+    from django.urls import reverse
+
+    version = EncoderVersion.objects.create(name="enc-shown")
+    with TrainingHeartbeat(version, every=60):
+        page = admin_client.get(reverse("admin:encoders_encoderversion_change", args=[version.pk]))
+
+    assert page.status_code == 200
+    assert "Last sign of life" in page.content.decode()
+    assert EncoderVersion.objects.get(pk=version.pk).heartbeat_at is not None
