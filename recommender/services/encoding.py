@@ -13,7 +13,12 @@ from encoders.category_ranking import kept_guess
 from encoders.inference import backbone_features, category_probabilities, embed_backbone_features
 from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
-from recommender.services.vectors import ProductVectors, stored_image_hashes, vectors_store
+from recommender.services.vectors import (
+    ProductVectors,
+    products_without_guess,
+    stored_image_hashes,
+    vectors_store,
+)
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[Iterable], Iterable]
@@ -84,8 +89,10 @@ def product_encode(*, product_id: int, version: EncoderVersion) -> bool:
 
 
 def catalog_encode(*, version: EncoderVersion, batch_size: int = 32, progress: Progress = iter) -> int:
-    """Encode every active product that has no up-to-date vectors under ``version``; returns how many. Walks the
-    catalog by primary key in pages, so a million products never sit in memory at once."""
+    """Encode every active product that has no up-to-date vectors under ``version`` (none, from another picture,
+    or, where the version has a category head, without the guess that releases before kept none); returns how
+    many. Walks the catalog by primary key in pages, so a million products never sit in memory at once."""
+    guesses = encoder_load(version).has_category_head
     total = Product.objects.filter(is_active=True).count()
     done, after = 0, 0
     for _ in progress(range(0, total, batch_size)):
@@ -93,8 +100,10 @@ def catalog_encode(*, version: EncoderVersion, batch_size: int = 32, progress: P
         if not page:
             break
         after = page[-1].pk
-        current = stored_image_hashes(version=version, product_ids=[product.pk for product in page])
-        stale = [product for product in page if current.get(product.pk) != product.image_sha256]
+        ids = [product.pk for product in page]
+        current = stored_image_hashes(version=version, product_ids=ids)
+        unguessed = products_without_guess(version=version, product_ids=ids) if guesses else set()
+        stale = [p for p in page if current.get(p.pk) != p.image_sha256 or p.pk in unguessed]
         done += products_encode(version=version, products=stale)
     # products added while we walked (their pk is above the last page) are caught by their own encode tasks
     return done

@@ -169,6 +169,16 @@ def stored_image_hashes(*, version: EncoderVersion, product_ids: Sequence[int]) 
     )
 
 
+def products_without_guess(*, version: EncoderVersion, product_ids: Sequence[int]) -> set[int]:
+    """Those of ``product_ids`` whose vectors under ``version`` carry no category guess (stored before guesses were
+    kept, or by a version without a category head)."""
+    return set(
+        ProductEmbedding.objects.filter(
+            encoder_version=version, product_id__in=list(product_ids), categories={}
+        ).values_list("product_id", flat=True)
+    )
+
+
 def vectors_in_use(*, index_versions: Sequence[str]) -> set[int]:
     """Encoder versions whose vectors may still be read: the live one, those the index versions still on disk
     (``index_versions``, by name) were built from, and those newer than the live one (a retrain may be encoding

@@ -307,3 +307,19 @@ def test_an_encoded_product_keeps_its_pictures_category_guess_by_slug(served):
     assert stored and set(stored) <= {"sofa", "lamp", "rug"}
     assert max(stored, key=stored.get) == "sofa"
     assert abs(sum(stored.values()) - 1) < 0.01
+
+
+def test_encoding_the_catalog_again_gives_vectors_stored_without_a_guess_their_guess(served):
+    """Vectors stored before guesses were kept (after an upgrade: ``manage.py encode_catalog``) are encoded again,
+    once; the others are left alone."""
+    from recommender.models import ProductEmbedding
+    from recommender.services.encoding import catalog_encode
+
+    sofa = served["products"]["sofa"][0]
+    ProductEmbedding.objects.filter(product=sofa).update(categories={})
+
+    first = catalog_encode(version=served["encoder"])
+    second = catalog_encode(version=served["encoder"])
+
+    assert (first, second) == (1, 0)
+    assert ProductEmbedding.objects.get(product=sofa, encoder_version=served["encoder"]).categories
