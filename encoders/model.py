@@ -60,11 +60,6 @@ class ModelConfig:
         return 0 < self.served_goes_with_dim < self.goes_with_dim
 
     @property
-    def goes_with_search_dim(self) -> int:
-        """Width of the served "goes with" vectors."""
-        return self.served_goes_with_dim if self.projects_goes_with else self.goes_with_dim
-
-    @property
     def search_dim(self) -> int:
         """Width of the served "similar" (and "scene") search vectors."""
         return self.served_dim if self.projects else self.query_dim
