@@ -41,6 +41,15 @@ def kept_guess(probabilities: Mapping[str, float]) -> dict[str, float]:
     return {name: round(float(p), 4) for name, p in likeliest if p >= PROBABILITY_FLOOR}
 
 
+def agreeing_guess(guess: Mapping[str, float], category: str) -> dict[str, float]:
+    """A catalog product's guess as its "similar items" are ranked with it: the guess when its likeliest category
+    is the product's own (staff's word), else none (by similarity alone). Where the picture's look and the
+    catalog disagree, neither is trusted to push the product's own near-duplicates down."""
+    if not guess or max(guess, key=guess.get) != category:
+        return {}
+    return dict(guess)
+
+
 def prior_score(score: float, probability: float, *, weight: float = PRIOR_WEIGHT) -> float:
     return score + weight * math.log(max(probability, PROBABILITY_FLOOR))
 

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from encoders import baselines, metrics
-from encoders.category_ranking import kept_guess
+from encoders.category_ranking import agreeing_guess, kept_guess
 from encoders.inference import (
     LoadedEncoder,
     backbone_features,
@@ -287,10 +287,14 @@ def room_piece_scores(
 
 
 def product_guesses(embedder: Embedder, catalog: Catalog) -> list[dict[str, float]] | None:
-    """Each catalog product's kept category guess (None for an embedder without a category head): a product's
-    similar items are ranked with it, as the product page ranks them."""
+    """Each catalog product's kept category guess where it agrees with the product's category, else {}
+    (``agreeing_guess``; None for an embedder without a category head): a product's similar items are ranked
+    with it, as the product page ranks them."""
     guess = getattr(embedder, "catalog_categories", None)
-    return guess(catalog.images) if guess is not None else None
+    if guess is None:
+        return None
+    guesses = guess(catalog.images)
+    return None if guesses is None else [agreeing_guess(g, c) for g, c in zip(guesses, catalog.categories, strict=True)]
 
 
 def held_out_scores(

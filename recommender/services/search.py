@@ -309,9 +309,9 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
     """The ``k`` products most like ``product``, distinct (one card per group of variants; its own variants are not
     "similar items"), ranked as an upload is: its similarity combined with what the product's picture looks like by
     the category head (stored with its vectors), over its PRODUCT_CANDIDATE_POOL nearest (``category_search``), so a
-    sofa's page leads with sofas. Without a stored guess, or with a category chosen in ``filters``, by similarity
-    alone."""
-    from encoders.category_ranking import PRODUCT_CANDIDATE_POOL
+    sofa's page leads with sofas. Without a stored guess, with a guess whose likeliest category is not the
+    product's own (``agreeing_guess``), or with a category chosen in ``filters``, by similarity alone."""
+    from encoders.category_ranking import PRODUCT_CANDIDATE_POOL, agreeing_guess
     from recommender.services.category_search import category_search
     from recommender.services.vectors import product_category_guess
 
@@ -325,7 +325,9 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
         vector,
         k=k,
         filters=filters,
-        guess=product_category_guess(product_id=product.pk, version=state.encoder_version),
+        guess=agreeing_guess(
+            product_category_guess(product_id=product.pk, version=state.encoder_version), product.category.slug
+        ),
         state=state,
         exclude={product.pk},
         shown=(product.image_sha256, product.variant_key),

@@ -72,3 +72,11 @@ def test_the_class_mean_counts_every_class_alike():
 
     assert metrics.class_mean_scores(scores, classes).mean() == pytest.approx(0.5)
     assert metrics.per_class_means(scores, classes) == {"chair": 1.0, "table": 0.0}
+
+
+def test_a_products_guess_counts_only_where_it_agrees_with_the_catalog():
+    from encoders.category_ranking import agreeing_guess
+
+    assert agreeing_guess({"sofa": 0.7, "chair": 0.2}, "sofa") == {"sofa": 0.7, "chair": 0.2}
+    assert agreeing_guess({"chair": 0.7, "sofa": 0.2}, "sofa") == {}
+    assert agreeing_guess({}, "sofa") == {}

@@ -247,21 +247,22 @@ def test_a_large_fresh_set_adds_no_more_candidates_to_a_query_than_the_index_doe
     assert read and max(read) <= 2 * max(50, 12 * 5) * 4  # this round's index and fresh candidates, never all 2,000
 
 
-def _products_near_a_sofa(settings, tiny_checkpoint, *, guess):
-    """A sofa whose two nearest products are lamps, then two sofas; the sofa's stored category guess is ``guess``."""
+def _products_near_a_sofa(settings, tiny_checkpoint, *, guess, copy=False):
+    """A sofa whose two nearest products are lamps, then two sofas; the sofa's stored category guess is ``guess``.
+    With ``copy``, a sixth product, a sofa, lies nearer to it than anything (a copy of its picture)."""
     from catalog.models import Category, Product
     from recommender.services.vectors import ProductVectors, vectors_store
     from tests.recommender.conftest import make_encoder_version
 
     sofa, lamp = Category.objects.create(name="sofa", slug="sofa"), Category.objects.create(name="lamp", slug="lamp")
-    kinds = [sofa, lamp, lamp, sofa, sofa]
+    kinds = [sofa, lamp, lamp, sofa, sofa] + ([sofa] if copy else [])
     products = Product.objects.bulk_create(
         [
             Product(sku=f"P{n}", name=f"P{n}", slug=f"p{n}", category=kind, image="p.jpg", image_sha256=f"h{n}")
             for n, kind in enumerate(kinds)
         ]
     )
-    angles = [0.0, 0.1, 0.15, 0.4, 0.45]  # radians from the sofa: the lamps are nearer
+    angles = [0.0, 0.1, 0.15, 0.4, 0.45, 0.02][: len(kinds)]  # radians from the sofa: the lamps are nearer
     version = make_encoder_version(settings, tiny_checkpoint, name="enc-guess")
     vectors_store(
         version=version,
@@ -288,6 +289,16 @@ def test_a_products_similar_items_lead_with_the_kind_its_picture_looks_like(sett
 
     assert [pid for pid, _ in results] == [products[3].pk, products[4].pk]
     assert [pid for pid, _ in chosen] == [products[1].pk, products[2].pk]  # a category chosen: that category
+
+
+def test_a_product_whose_picture_looks_like_another_kind_keeps_its_nearest_copy_first(settings, tiny_checkpoint):
+    """The head reads the sofa's picture as a lamp: ranked by that guess, its own copy (a sofa) would fall below the
+    lamps. The catalog says sofa, so the page trusts neither and ranks by likeness."""
+    products = _products_near_a_sofa(settings, tiny_checkpoint, guess={"lamp": 0.95, "rug": 0.04}, copy=True)
+
+    results = similar_products(product=products[0], k=3)
+
+    assert [pid for pid, _ in results] == [products[5].pk, products[1].pk, products[2].pk]
 
 
 def test_a_product_without_a_stored_guess_is_answered_by_similarity_alone(settings, tiny_checkpoint):
