@@ -23,7 +23,7 @@ from encoders.category_ranking import agreeing_guess, kept_guess
 from encoders.inference import (
     LoadedEncoder,
     backbone_features,
-    category_probabilities,
+    category_distributions,
     embed_backbone_features,
     scene_crops,
 )
@@ -83,16 +83,15 @@ class EncoderEmbedder:
         """Each photo's category distribution from the category head (None for a version without one)."""
         if not self.encoder.has_category_head:
             return None
-        probabilities = category_probabilities(self.encoder, self.features(("queries", tuple(images)), images))
-        return [dict(zip(self.encoder.categories, row.tolist(), strict=True)) for row in probabilities]
+        return category_distributions(self.encoder, self.features(("queries", tuple(images)), images))
 
     def catalog_categories(self, images) -> list[dict[str, float]] | None:
         """Each catalog product's category guess from its picture, as the worker stores it and the product page
         ranks its similar items with (``kept_guess``); None for a version without a category head."""
         if not self.encoder.has_category_head:
             return None
-        probabilities = category_probabilities(self.encoder, self.features(("catalog", tuple(images)), images))
-        return [kept_guess(dict(zip(self.encoder.categories, row.tolist(), strict=True))) for row in probabilities]
+        features = self.features(("catalog", tuple(images)), images)
+        return [kept_guess(guess) for guess in category_distributions(self.encoder, features)]
 
     def scene_features(self, photo) -> np.ndarray:
         """(M, F): the whole photo first, then the crops of the grid."""

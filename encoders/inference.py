@@ -126,6 +126,15 @@ def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.n
     return torch.softmax(encoder.model.category_logits(feats), dim=1).numpy().astype(np.float32)
 
 
+def category_distributions(encoder: LoadedEncoder, features: np.ndarray) -> list[dict[str, float]]:
+    """Backbone features (N, F) -> each one's category distribution, category name -> probability (empty dicts
+    for a version without a category head)."""
+    if not encoder.has_category_head:
+        return [{} for _ in range(len(features))]
+    rows = category_probabilities(encoder, features).tolist()
+    return [dict(zip(encoder.categories, row, strict=True)) for row in rows]
+
+
 @torch.inference_mode()
 def encode_query(encoder: LoadedEncoder, image: ImageInput) -> QueryEncoding:
     """One photo -> its search vector, latent code and category guess: the backbone runs once."""
@@ -142,12 +151,12 @@ def encode_queries(encoder: LoadedEncoder, images: Sequence[ImageInput]) -> list
     feats = torch.from_numpy(features)
     vectors = encoder.model.query_vectors(feats, head="similar").numpy().astype(np.float32)
     codes = encoder.model.embed_features(feats)["similar"].numpy().astype(np.float32)
-    guesses = category_probabilities(encoder, features).tolist() if encoder.has_category_head else None
+    guesses = category_distributions(encoder, features)
     return [
         QueryEncoding(
             vector=vectors[i],
             code=codes[i],
-            categories=dict(zip(encoder.categories, guesses[i], strict=True)) if guesses is not None else {},
+            categories=guesses[i],
         )
         for i in range(len(images))
     ]

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from catalog.models import Category, Product
+from catalog.models import Product
 from encoders.category_ranking import kept_guess
-from encoders.inference import backbone_features, category_probabilities, embed_backbone_features
+from encoders.inference import backbone_features, category_distributions, embed_backbone_features
 from encoders.lifecycle import encoder_load
 from encoders.models import EncoderVersion
+from recommender.services.category_guesses import category_guess_batch, guess_of
 from recommender.services.vectors import (
     ProductVectors,
     products_without_guess,
@@ -38,25 +39,11 @@ def images_encode(*, version: EncoderVersion, images: Sequence) -> EncodedImages
     """Images → their vectors and category guesses; the backbone runs once."""
     encoder = encoder_load(version)
     features = backbone_features(encoder, list(images))
-    guesses = [{} for _ in range(len(features))]
-    if encoder.has_category_head and len(features):
-        guesses = [
-            kept_guess(dict(zip(encoder.categories, row.tolist(), strict=True)))
-            for row in category_probabilities(encoder, features)
-        ]
     return EncodedImages(
         similar=embed_backbone_features(encoder, features, head="similar"),
         goes_with=embed_backbone_features(encoder, features, head="goes_with"),
-        categories=guesses,
+        categories=[kept_guess(guess) for guess in category_distributions(encoder, features)],
     )
-
-
-def _by_slug(guesses: list[dict[str, float]]) -> list[dict[str, float]]:
-    """Guesses by category name (how the encoder knows them) -> by slug, categories the catalog no longer has
-    dropped. One query."""
-    names = {name for guess in guesses for name in guess}
-    slugs = dict(Category.objects.filter(name__in=names).values_list("name", "slug")) if names else {}
-    return [{slugs[name]: p for name, p in guess.items() if name in slugs} for guess in guesses]
 
 
 def products_encode(*, version: EncoderVersion, products: Sequence[Product]) -> int:
@@ -69,7 +56,11 @@ def products_encode(*, version: EncoderVersion, products: Sequence[Product]) -> 
         rows=[
             ProductVectors(product.pk, product.image_sha256, s, g, guess)
             for product, s, g, guess in zip(
-                products, encoded.similar, encoded.goes_with, _by_slug(encoded.categories), strict=True
+                products,
+                encoded.similar,
+                encoded.goes_with,
+                [guess_of(rows) for rows in category_guess_batch(encoded.categories)],  # by slug: one query
+                strict=True,
             )
         ],
     )

@@ -22,13 +22,14 @@ from django.conf import settings
 
 from catalog.models import CoView, Product
 from catalog.selectors import categories_never_with, complement_curation_of, strongest_pairs
+from encoders.category_ranking import PRODUCT_CANDIDATE_POOL, agreeing_guess
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
 from recommender.services.complement_ranking import complements_ranked
 from recommender.services.indexing import index_root
 from recommender.services.variants import distinct_variants
-from recommender.services.vectors import SPACES, vectors_revision, vectors_since
+from recommender.services.vectors import SPACES, product_category_guess, vectors_revision, vectors_since
 
 logger = logging.getLogger(__name__)
 
@@ -311,9 +312,7 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
     the category head (stored with its vectors), over its PRODUCT_CANDIDATE_POOL nearest (``category_search``), so a
     sofa's page leads with sofas. Without a stored guess, with a guess whose likeliest category is not the
     product's own (``agreeing_guess``), or with a category chosen in ``filters``, by similarity alone."""
-    from encoders.category_ranking import PRODUCT_CANDIDATE_POOL, agreeing_guess
-    from recommender.services.category_search import category_search
-    from recommender.services.vectors import product_category_guess
+    from recommender.services.category_search import category_search  # it imports this module
 
     state = serving_state()
     if state.encoder_version is None:
