@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from encoders.model import ModelConfig, TinyCNN  # noqa
 
@@ -47,6 +48,25 @@ def load_efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetFeatures:
         state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     return EfficientNetFeatures(net=net).eval()
+
+
+def fold_batch_norms(backbone: EfficientNetFeatures) -> EfficientNetFeatures:
+    """Fold every batch norm into the convolution before it, in place, for inference: in eval mode a batch norm
+    is a per-channel scale and shift, which the convolution's weights and bias can carry, so the network computes
+    the same features (to float rounding) with one pass over each activation fewer. Only for a network that will
+    not be trained again: its batch norms become identities."""
+    net = backbone.net
+    pairs = [(net, "_conv_stem", "_bn0"), (net, "_conv_head", "_bn1")]
+    for block in net._blocks:
+        if block._block_args.expand_ratio != 1:
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for module, conv_name, bn_name in pairs:
+        conv, bn = getattr(module, conv_name), getattr(module, bn_name)
+        if isinstance(bn, nn.BatchNorm2d):
+            setattr(module, conv_name, fuse_conv_bn_eval(conv.eval(), bn.eval()))
+            setattr(module, bn_name, nn.Identity())
+    return backbone
 
 
 def build_backbone(config: ModelConfig, *, pretrained: bool = True) -> nn.Module:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from encoders.backbone import build_backbone
+from encoders.backbone import EfficientNetFeatures, build_backbone, fold_batch_norms
 from encoders.model import EncoderConfig, LookalikeEncoder, ModelConfig
 from encoders.preprocess import ImageInput, image_tensor, scene_crops
 
@@ -58,6 +58,8 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
     if missing or result.unexpected_keys:
         raise ValueError(f"checkpoint does not match the model: missing {missing}, unexpected {result.unexpected_keys}")
     model.eval()
+    if isinstance(model.backbone, EfficientNetFeatures):
+        fold_batch_norms(model.backbone)  # a loaded encoder only infers
     return LoadedEncoder(
         model=model,
         config=config,

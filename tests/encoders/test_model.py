@@ -1,7 +1,9 @@
 import torch
 import torch.nn.functional as F
 
-from encoders.backbone import build_backbone, load_efficientnet_lite0
+from torch import nn
+
+from encoders.backbone import build_backbone, fold_batch_norms, load_efficientnet_lite0
 from encoders.model import Decoder, EncoderConfig, LookalikeEncoder
 from tests.encoders.helpers import tiny_config
 
@@ -70,6 +72,17 @@ def test_real_pretrained_backbone_gives_1280_features():
 
     assert feats.shape == (1, 1280)
     assert torch.isfinite(feats).all()
+
+
+def test_folding_the_batch_norms_keeps_the_features_and_leaves_none():
+    plain, folded = load_efficientnet_lite0(), fold_batch_norms(load_efficientnet_lite0())
+    square, wide = torch.randn(2, 3, 224, 224), torch.randn(1, 3, 256, 320)
+
+    with torch.inference_mode():
+        assert torch.allclose(folded(square), plain(square), atol=1e-4)
+        assert torch.allclose(folded.feature_map(wide), plain.feature_map(wide), atol=1e-4)  # the piece finder's input
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in plain.modules()) == 49
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
 
 
 def test_frozen_pretrained_backbone_has_no_trainable_parameters():

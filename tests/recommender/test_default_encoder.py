@@ -6,7 +6,9 @@ from io import BytesIO
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
+from torch import nn
 
+from encoders.lifecycle import encoder_load
 from encoders.model import EncoderConfig
 from recommender.models import InspirationUpload, RetrainRun
 from recommender.services.retraining import retrain_run
@@ -36,6 +38,8 @@ def test_a_photo_is_answered_through_the_default_encoder(client, catalog_product
 
     assert run.status == RetrainRun.Status.PROMOTED
     assert serving_state().index.dimension_of("similar") == config.model.served_dim
+    served = encoder_load(serving_state().encoder_version).model
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in served.backbone.modules())  # folded for inference
     assert response.status_code == 202, response.content
     upload = InspirationUpload.objects.get(pk=response.json()["id"])
     assert upload.status == InspirationUpload.Status.DONE, upload.error
