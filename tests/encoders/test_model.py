@@ -1,6 +1,5 @@
 import torch
 import torch.nn.functional as F
-
 from torch import nn
 
 from encoders.backbone import build_backbone, fold_batch_norms, load_efficientnet_lite0
