@@ -168,17 +168,21 @@ def make_live(encoder_version_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
 def reconcile_catalog() -> None:
+    from encoders.lifecycle import encoder_load
     from recommender.services.reconcile import catalog_reconcile
+    from recommender.services.search import serving_encoder_version
 
-    found = catalog_reconcile()
-    for product_id in found.missing:
+    version = serving_encoder_version()
+    found = catalog_reconcile(guesses=version is not None and encoder_load(version).has_category_head)
+    for product_id in found.missing + found.unguessed:
         encode_product.delay(product_id)
     if found.rebuild:
         rebuild_index.delay()
-    if found.missing or found.rebuild:
+    if found.missing or found.unguessed or found.rebuild:
         logger.warning(
-            "reconcile: %d products queued for encoding; fresh set %d%s",
+            "reconcile: %d products queued for encoding, %d to be given their category guess; fresh set %d%s",
             len(found.missing),
+            len(found.unguessed),
             found.fresh,
             ", index rebuild queued" if found.rebuild else "",
         )

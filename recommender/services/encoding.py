@@ -69,11 +69,14 @@ def products_encode(*, version: EncoderVersion, products: Sequence[Product]) -> 
 
 def product_encode(*, product_id: int, version: EncoderVersion) -> bool:
     """(Re)compute one product's vectors under ``version``. Does nothing (False) for a product that is gone,
-    inactive, or already encoded from the same image."""
+    inactive, or already encoded from the same image, unless those vectors lack the category guess ``version``
+    gives (stored before guesses were kept)."""
     product = Product.objects.filter(pk=product_id, is_active=True).first()
     if product is None:
         return False
-    if stored_image_hashes(version=version, product_ids=[product.pk]).get(product.pk) == product.image_sha256:
+    if stored_image_hashes(version=version, product_ids=[product.pk]).get(product.pk) == product.image_sha256 and not (
+        encoder_load(version).has_category_head and products_without_guess(version=version, product_ids=[product.pk])
+    ):
         return False
     products_encode(version=version, products=[product])
     return True

@@ -212,6 +212,15 @@ def products_without_vectors(*, version: EncoderVersion, limit: int) -> list[int
     return list(missing.values_list("pk", flat=True)[:limit])
 
 
+def products_without_guess_under(*, version: EncoderVersion, limit: int) -> list[int]:
+    """Active products whose vectors under ``version`` carry no category guess (stored before guesses were kept),
+    up to ``limit``, by primary key."""
+    unguessed = ProductEmbedding.objects.filter(
+        encoder_version=version, categories={}, product__is_active=True
+    ).order_by("product_id")
+    return list(unguessed.values_list("product_id", flat=True)[:limit])
+
+
 def fresh_set_size(*, version: EncoderVersion, watermark: int) -> int:
     """How many vectors of ``version`` an index with ``watermark`` leaves to exact search."""
     return ProductEmbedding.objects.filter(encoder_version=version, revision__gt=watermark).count()

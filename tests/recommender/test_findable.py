@@ -67,6 +67,20 @@ def test_a_product_whose_encode_was_never_delivered_is_found_by_the_reconcile_jo
     assert found(product, lamp)
 
 
+def test_vectors_stored_before_guesses_were_kept_are_given_their_guess_by_the_reconcile_job(served):
+    sofa = served["products"]["sofa"][0]
+    stored = ProductEmbedding.objects.filter(product=sofa, encoder_version=served["encoder"])
+    stored.update(categories={})  # as the migration that added guesses left every row
+    assert catalog_reconcile(guesses=True).unguessed == [sofa.pk]
+    assert catalog_reconcile(guesses=False).unguessed == []  # an encoder without a category head guesses nothing
+
+    reconcile_catalog.delay()
+
+    assert stored.get().categories
+    assert catalog_reconcile(guesses=True).unguessed == []
+    assert product_encode(product_id=sofa.pk, version=served["encoder"]) is False  # nothing left to do
+
+
 def test_a_fresh_set_past_its_limit_is_folded_into_a_rebuilt_index(served, settings):
     settings.FRESH_SET_MAX = 2
     lamp = served["products"]["lamp"][0]
