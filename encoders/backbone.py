@@ -25,7 +25,7 @@ def pretrained_weights_path() -> str:
 
 
 class EfficientNetFeatures(nn.Module):
-    """EfficientNet-Lite0 trunk: (B, 3, 224, 224) -> mean-pooled last conv features (B, 1280)."""
+    """EfficientNet-Lite0 trunk: (B, 3, S, S) -> mean-pooled last conv features (B, 1280)."""
 
     def __init__(self, *, net: EfficientNet):
         super().__init__()

@@ -30,7 +30,7 @@ class ModelConfig:
     freeze_backbone: bool = True  # frozen: features are computed once per view, then cached
     backbone_dim: int = 1280  # F; 1280 for efficientnet_lite0
     tiny_width: int = 32  # channels of the first TinyCNN stage
-    image_size: int = 224  # S
+    image_size: int = 256  # S: the input side (its ImageNet weights were trained at 224; README, "Input size")
     hidden_dim: int = 1024  # H
     latent_dim: int = 256  # D, the "similar" code
     goes_with_dim: int = 128  # G

@@ -40,7 +40,7 @@ from recommender.services.uploads import RecommenderNotReady
 from recommender.services.vectors import vector_bytes, vector_from_bytes
 
 logger = logging.getLogger(__name__)
-QUERY_SIDE = 448  # the backbone sees 224 px; decode at no less than twice that
+QUERY_SIDE = 448  # the backbone sees 256 px (224 in older versions); decode at no less than 1.75 times that
 
 
 def upload_claim(*, upload_id, worker: str = "") -> InspirationUpload | None:
