@@ -1,9 +1,10 @@
 """The backbone's time per batch, as a worker runs it (batch norms folded into the convolutions, as
 ``encoders.inference.load_encoder`` leaves it) beside the network as trained (with its batch norms).
 
-    python bench/backbone.py [--batches 1,2,4] [--threads 1,2] [--repeats 30]
+    python bench/backbone.py [--size 256] [--batches 1,2,4] [--threads 1,2] [--repeats 30]
 
-EfficientNet-Lite0 with the weights installed with its package, random 224 px inputs in channels-last layout
+EfficientNet-Lite0 with the weights installed with its package, random inputs of ``--size`` px (default: the
+default configuration's ``image_size``) in channels-last layout
 (what ``backbone_features`` passes), the two networks timed in turn so that the machine's drift falls on both;
 the median of ``--repeats``. Needs no database: only torch and the installed weights.
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=None, help="input side in px (default: the default config's)")
     parser.add_argument("--batches", default="1,2,4")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=30)
@@ -30,13 +32,17 @@ def main() -> None:
     import torch
 
     from encoders.backbone import fold_batch_norms, load_efficientnet_lite0
+    from encoders.model import ModelConfig
+
+    size = args.size or ModelConfig().image_size
 
     networks = {
         "with batch norms": load_efficientnet_lite0(),
         "folded (served)": fold_batch_norms(load_efficientnet_lite0()),
     }
     batches = [int(b) for b in args.batches.split(",")]
-    inputs = torch.randn(max(batches), 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    inputs = torch.randn(max(batches), 3, size, size).contiguous(memory_format=torch.channels_last)
+    print(f"{size} px inputs")
     print("| threads | batch | " + " | ".join(f"{name} ms" for name in networks) + " | folded / with |")
     print("|---|---|" + "---|" * len(networks) + "---|")
     with torch.inference_mode():
