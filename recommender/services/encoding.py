@@ -72,21 +72,26 @@ def product_encode(*, product_id: int, version: EncoderVersion) -> bool:
     inactive, or already encoded from the same image, unless those vectors lack the category guess ``version``
     gives (stored before guesses were kept)."""
     product = Product.objects.filter(pk=product_id, is_active=True).first()
-    if product is None:
-        return False
-    if stored_image_hashes(version=version, product_ids=[product.pk]).get(product.pk) == product.image_sha256 and not (
-        encoder_load(version).has_category_head and products_without_guess(version=version, product_ids=[product.pk])
-    ):
+    if product is None or not stale_products(version=version, products=[product]):
         return False
     products_encode(version=version, products=[product])
     return True
+
+
+def stale_products(*, version: EncoderVersion, products: Sequence[Product]) -> list[Product]:
+    """Those of ``products`` without up-to-date vectors under ``version``: none, from another picture, or, where
+    the version has a category head, without the guess that releases before kept none."""
+    ids = [product.pk for product in products]
+    current = stored_image_hashes(version=version, product_ids=ids)
+    guesses = encoder_load(version).has_category_head
+    unguessed = products_without_guess(version=version, product_ids=ids) if guesses else set()
+    return [p for p in products if current.get(p.pk) != p.image_sha256 or p.pk in unguessed]
 
 
 def catalog_encode(*, version: EncoderVersion, batch_size: int = 32, progress: Progress = iter) -> int:
     """Encode every active product that has no up-to-date vectors under ``version`` (none, from another picture,
     or, where the version has a category head, without the guess that releases before kept none); returns how
     many. Walks the catalog by primary key in pages, so a million products never sit in memory at once."""
-    guesses = encoder_load(version).has_category_head
     total = Product.objects.filter(is_active=True).count()
     done, after = 0, 0
     for _ in progress(range(0, total, batch_size)):
@@ -94,10 +99,6 @@ def catalog_encode(*, version: EncoderVersion, batch_size: int = 32, progress: P
         if not page:
             break
         after = page[-1].pk
-        ids = [product.pk for product in page]
-        current = stored_image_hashes(version=version, product_ids=ids)
-        unguessed = products_without_guess(version=version, product_ids=ids) if guesses else set()
-        stale = [p for p in page if current.get(p.pk) != p.image_sha256 or p.pk in unguessed]
-        done += products_encode(version=version, products=stale)
+        done += products_encode(version=version, products=stale_products(version=version, products=page))
     # products added while we walked (their pk is above the last page) are caught by their own encode tasks
     return done
