@@ -14,7 +14,8 @@ and database), measured before the first upload, while nothing else runs (measur
 with the pieces still being looked for): "plain" is decode + backbone and heads + one nearest-neighbour query;
 "the answer" is what the worker computes for the shopper's answer: the same, the photo's main colours and the
 search ranked with its category guess. The site re-encodes each photo on arrival; the floor is measured on photos
-re-encoded the same way.
+re-encoded the same way. Then where the CPU went (``bench/cpu_use.py``: each role's CPU seconds and milliseconds per
+upload, from /proc): while the clients ran, and until every photo's pieces were found too (the follow-up task).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu_use  # noqa: E402
 from bench.site_client import get_json, post_image  # noqa: E402
 
 
@@ -200,11 +202,13 @@ def main() -> None:
     settled = wait_until_settled(args.settle)
     floor = compute_floor(photos, args.floor_samples)  # first, while the site is settled: nothing else on the CPU
     saved = queue_saves(args.queue_saves) if args.queue_saves else 0
+    cpu_before = cpu_use.snapshot()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
         for _ in range(args.clients):
             pool.submit(client)
     wall = time.perf_counter() - started
+    cpu_answered = cpu_use.snapshot()
 
     total = len(latencies) + len(errors)
     lost = sum(1 for e in errors if e.startswith("lost"))
@@ -234,6 +238,14 @@ def main() -> None:
         )
     for error in sorted(set(errors))[:10]:
         print(f"  error: {error} ×{errors.count(error)}")
+    print()
+    print("While the clients ran (the shoppers' answers):")
+    print(cpu_use.report(cpu_before, cpu_answered, per=total, unit="upload"))
+    if not args.queue_saves:
+        pieces_wait = wait_until_settled(args.settle)
+        print()
+        print(f"From the first upload until every photo's pieces were found ({pieces_wait:.1f} s after the answers):")
+        print(cpu_use.report(cpu_before, cpu_use.snapshot(), per=total, unit="upload"))
 
 
 if __name__ == "__main__":
