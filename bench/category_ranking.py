@@ -1,10 +1,12 @@
 """How should the photo's category guess change the answer? Web P@10 per class (with the mean over classes and
 the overall figure's bootstrap interval) of the live encoder when its answer is ranked by similarity alone, with
 the category head's guess as a soft prior (several weights), as a hard filter, and as per-category quotas; and how
-often the head names an accepted category first.
+often the guess names an accepted category first.
 
     python bench/category_ranking.py                      # the live encoder of this environment's database
     python bench/category_ranking.py --version enc-...    # another version (it must have a category head)
+    python bench/category_ranking.py --imagenet-weights 0,0.5,1   # the guess with these shares of the ImageNet
+                                                                  # classifier's opinion (encoders.imagenet_categories)
 
 Runs with the site's environment (DATABASE_URL, VAR_DIR): the catalog is the active catalog; the queries are the
 web photos of ../shared/data/webphotos. Every mode ranks the same candidates the product fetches (the 100 nearest
@@ -41,6 +43,12 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=ROOT.parent / "shared" / "data" / "webphotos")
     parser.add_argument("--rooms", type=Path, default=ROOT.parent / "shared" / "data" / "ikea" / "rooms.json")
     parser.add_argument("--version", default="", help="an encoder version's name (default: the live one)")
+    parser.add_argument(
+        "--imagenet-weights",
+        default="",
+        help="comma-separated shares of the guess given to the backbone's ImageNet classifier, each measured in turn "
+        "(default: the served IMAGENET_WEIGHT only)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -50,10 +58,9 @@ def main() -> None:
     import torch
     from django.conf import settings
 
-    from encoders import metrics
+    from encoders import imagenet_categories
     from encoders.data import training_data
     from encoders.evaluation import EncoderEmbedder
-    from encoders.intervals import bootstrap_interval
     from encoders.lifecycle import encoder_load
     from encoders.models import EncoderVersion
     from encoders.queries import load_query_set
@@ -66,14 +73,28 @@ def main() -> None:
     embedder = EncoderEmbedder(encoder_load(version))
     catalog = training_data().catalog
     queries = load_query_set(queries=args.queries, rooms=args.rooms)
-    guessed = embedder.query_categories(queries.web_images)
-    if guessed is None:
+    if not embedder.encoder.has_category_head:
         raise SystemExit(f"{version.name} has no category head: train a version with one first")
     similar = embedder.catalog(catalog.images, head="similar")
     photos = embedder.queries(queries.web_images)
-    classes = sorted(set(queries.web_classes))
-    print(f"{version.name}: {len(catalog.images)} catalog products, {len(photos)} web photos\n")
+    print(f"{version.name}: {len(catalog.images)} catalog products, {len(photos)} web photos")
+    served = imagenet_categories.IMAGENET_WEIGHT
+    weights = [float(w) for w in args.imagenet_weights.split(",")] if args.imagenet_weights else [served]
+    for weight in weights:
+        imagenet_categories.IMAGENET_WEIGHT = weight
+        print(
+            f"\n### The ImageNet classifier's share of the guess: {weight}" + (" (served)" if weight == served else "")
+        )
+        print()
+        measure(embedder.query_categories(queries.web_images), photos, queries, similar, catalog)
 
+
+def measure(guessed, photos, queries, similar, catalog) -> None:
+    """How often the guess names an accepted category first, then web P@10 under every way of ranking."""
+    from encoders import metrics
+    from encoders.intervals import bootstrap_interval
+
+    classes = sorted(set(queries.web_classes))
     pairs = zip(guessed, queries.web_classes, strict=True)
     named = [max(guess, key=guess.get) in queries.accept[c] for guess, c in pairs]
     head_right = metrics.per_class_means(np.asarray(named, dtype=float), queries.web_classes)

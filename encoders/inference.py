@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from encoders.backbone import EfficientNetFeatures, build_backbone, fold_batch_norms
+from encoders.imagenet_categories import blend_with_imagenet, imagenet_classifier
 from encoders.model import EncoderConfig, LookalikeEncoder, ModelConfig
 from encoders.preprocess import ImageInput, image_tensor, scene_crops
 
@@ -123,9 +124,18 @@ class QueryEncoding:
 
 @torch.inference_mode()
 def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.ndarray:
-    """Backbone features (N, F) -> the category head's probabilities (N, C) over ``encoder.categories``."""
+    """Backbone features (N, F) -> what each photo shows: probabilities (N, C) over ``encoder.categories``."""
     feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    return torch.softmax(encoder.model.category_logits(feats), dim=1).numpy().astype(np.float32)
+    return photo_categories(encoder, feats).numpy().astype(np.float32)
+
+
+@torch.inference_mode()
+def photo_categories(encoder: LoadedEncoder, feats: torch.Tensor) -> torch.Tensor:
+    """Pooled backbone features (N, F) -> probabilities (N, C): the category head's, blended with what the
+    backbone's ImageNet classifier says of the same features (``encoders.imagenet_categories``)."""
+    head = torch.softmax(encoder.model.category_logits(feats), dim=1)
+    classifier = imagenet_classifier(encoder.model.backbone)
+    return blend_with_imagenet(head, feats, classifier=classifier, categories=encoder.categories)
 
 
 def category_distributions(encoder: LoadedEncoder, features: np.ndarray) -> list[dict[str, float]]:
