@@ -331,6 +331,7 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
         exclude={product.pk},
         shown=(product.image_sha256, product.variant_key),
         pool=PRODUCT_CANDIDATE_POOL,
+        search_short_category=False,
     )
 
 

@@ -114,3 +114,32 @@ def test_the_guesses_of_a_batch_are_read_in_one_query_and_each_is_the_guess_alon
 
     assert batch == [category_guess(sofa_photo), category_guess(lamp_photo)]
     assert [row["slug"] for row in batch[1]] == ["lamp", "sofa"]
+
+
+def test_a_photo_whose_nearest_hold_none_of_its_likeliest_category_is_answered_with_its_nearest_of_it(served):
+    """A dining set whose nearest products look like beds: the guess names tables, so tables are searched too."""
+    state = serving_state()
+    sofa, lamp = (product_vector(served["products"][kind][0].pk, state) for kind in ("sofa", "lamp"))
+    across = lamp - (lamp @ sofa) * sofa
+    vector = 0.8 * sofa + 0.6 * across / np.linalg.norm(across)  # nearer the sofas, not far from the lamps
+    guess = {"lamp": 0.97, "sofa": 0.02, "rug": 0.01}
+    assert categories_of(category_search(vector, k=2, filters=Filters(), guess=None, state=state)) == ["sofa"] * 2
+
+    answered = category_search(vector, k=2, filters=Filters(), guess=guess, state=state, pool=2)
+    page = category_search(
+        vector, k=2, filters=Filters(), guess=guess, state=state, pool=2, search_short_category=False
+    )
+
+    assert categories_of(answered) == ["lamp"] * 2
+    assert categories_of(page) == ["sofa"] * 2  # a product page re-ranks its pool alone
+
+
+def test_short_category_names_the_likeliest_category_only_when_the_candidates_hold_fewer_than_k():
+    from encoders.category_ranking import short_category
+
+    candidates = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    category_of = {1: "bed", 2: "bed", 3: "table"}
+
+    assert short_category(candidates, category_of, {"table": 0.7, "bed": 0.3}, k=2) == "table"
+    assert short_category(candidates, category_of, {"bed": 0.7, "table": 0.3}, k=2) is None
+    assert short_category(candidates, category_of, {}, k=2) is None
