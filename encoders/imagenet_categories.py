@@ -23,7 +23,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-IMAGENET_WEIGHT = 0.5  # the share of a photo's category distribution given to the ImageNet classifier's opinion
+IMAGENET_WEIGHT = 1.0  # the share of a photo's category distribution given to the ImageNet classifier's opinion
+PIECE_IMAGENET_WEIGHT = 0.5  # ... of a window of a room photo's feature map, where the piece finder reads it
 
 # category name -> (ImageNet class index, ...); the classes' names beside them
 CATEGORY_CLASSES: dict[str, tuple[int, ...]] = {

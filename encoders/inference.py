@@ -130,12 +130,13 @@ def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.n
 
 
 @torch.inference_mode()
-def photo_categories(encoder: LoadedEncoder, feats: torch.Tensor) -> torch.Tensor:
+def photo_categories(encoder: LoadedEncoder, feats: torch.Tensor, *, weight: float | None = None) -> torch.Tensor:
     """Pooled backbone features (N, F) -> probabilities (N, C): the category head's, blended with what the
-    backbone's ImageNet classifier says of the same features (``encoders.imagenet_categories``)."""
+    backbone's ImageNet classifier says of the same features (``encoders.imagenet_categories``; ``weight``: its
+    share, IMAGENET_WEIGHT unless given)."""
     head = torch.softmax(encoder.model.category_logits(feats), dim=1)
     classifier = imagenet_classifier(encoder.model.backbone)
-    return blend_with_imagenet(head, feats, classifier=classifier, categories=encoder.categories)
+    return blend_with_imagenet(head, feats, classifier=classifier, categories=encoder.categories, weight=weight)
 
 
 def category_distributions(encoder: LoadedEncoder, features: np.ndarray) -> list[dict[str, float]]:

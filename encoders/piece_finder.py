@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from encoders.imagenet_categories import PIECE_IMAGENET_WEIGHT
 from encoders.inference import LoadedEncoder, photo_categories
 from encoders.pieces import Piece, suppress_overlaps
 from encoders.preprocess import ImageInput, load_rgb, to_tensor
@@ -85,7 +86,7 @@ def pieces_of_map(
     _, h, w = fmap.shape
     windows = candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)  # (N, 4) cells
     feats = window_features(fmap, windows)  # (N, F)
-    probabilities = photo_categories(encoder, feats).numpy()  # (N, C)
+    probabilities = photo_categories(encoder, feats, weight=PIECE_IMAGENET_WEIGHT).numpy()  # (N, C)
     allowed = np.array([name not in settings.ignored for name in encoder.categories])
     masked = np.where(allowed, probabilities, -1.0)
     best = masked.argmax(axis=1)  # (N,)
