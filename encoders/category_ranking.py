@@ -9,12 +9,13 @@ with a mix. Three ways were measured on the dev photos (``bench/category_ranking
 - ``filter``: the most likely category first (others only fill up), when the head gives it at least ``threshold``;
 - ``quota``: the first k slots shared among the likely categories in proportion to their probabilities.
 
-The candidates of a shopper's photo are its CANDIDATE_POOL nearest products, one bounded search; when they hold
-fewer than k of the guess's likeliest category (``short_category``), the k nearest of that category join them
-(one more search, filtered, bounded as every filtered search is), so a dining set whose nearest look like beds
-still meets the tables its guess names. The cost per query does not grow with the catalog. Searching the nearest
-of each of the three likeliest categories, always, gave no more when the guess came from the category head alone,
-and cost one over-fetching search per category (README, "Category-aware ranking").
+The candidates of a shopper's photo are its CANDIDATE_POOL nearest products (a product page's: its
+PRODUCT_CANDIDATE_POOL nearest), one bounded search; when they hold fewer than k of the guess's likeliest category
+(``short_category``), the k nearest of that category join them (one more search, filtered, bounded as every
+filtered search is), so a dining set whose nearest look like beds still meets the tables its guess names, and a
+new desk whose nearest are shelves still meets desks. The cost per query does not grow with the catalog. Searching
+the nearest of each of the three likeliest categories, always, gave no more when the guess came from the category
+head alone, and cost one over-fetching search per category (README, "Category-aware ranking").
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ CANDIDATE_POOL = 100  # the nearest products the guess re-ranks for a photo
 PRODUCT_CANDIDATE_POOL = 30
 PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a finite penalty
 PRIOR_WEIGHT = 0.2  # cosine given up per unit of log probability (the measured choice: see the module docstring)
+# ... on a product page, whose guess is used only where it names the product's own category (``agreeing_guess``):
+# the picture and staff agree, so the guess may weigh more (held-out P@10, README "Held-out products")
+PRODUCT_PRIOR_WEIGHT = 0.5
 MODES = ("none", "prior", "filter", "quota")
 PRODUCT_GUESS_KEPT = 5  # the likeliest categories kept of a catalog product's guess (one row per product)
 

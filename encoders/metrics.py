@@ -42,7 +42,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encoders.category_ranking import CANDIDATE_POOL, PRODUCT_CANDIDATE_POOL, category_ranked, short_category
+from encoders.category_ranking import (
+    CANDIDATE_POOL,
+    PRODUCT_CANDIDATE_POOL,
+    PRODUCT_PRIOR_WEIGHT,
+    category_ranked,
+    short_category,
+)
 
 K = 10
 
@@ -104,12 +110,11 @@ def category_ranked_top_k(
     k: int = K,
     pool: int = CANDIDATE_POOL,
     exclude: Sequence[int] | None = None,
-    search_short_category: bool = True,
     **ranking,
 ) -> np.ndarray:
     """Indices (Q, k) of each query's answer as the product ranks it with the photo's category guess
-    (encoders.category_ranking): the ``pool`` nearest products, with ``search_short_category`` the k nearest of the
-    guess's likeliest category when they hold fewer (``short_category``), re-ranked, as the serving path fetches and
+    (encoders.category_ranking): the ``pool`` nearest products, and the k nearest of the guess's likeliest category
+    when they hold fewer (``short_category``), re-ranked, as the serving path fetches and
     ranks them (recommender.services.category_search); row i never returns exclude[i]; ``ranking`` passes a mode
     and its parameter."""
     category_of = dict(enumerate(catalog_categories))
@@ -120,7 +125,7 @@ def category_ranked_top_k(
         if exclude is not None:
             order = order[order != exclude[i]]
         candidates = [(int(j), float(row[j])) for j in order[: max(k, pool)]]
-        short = short_category(candidates, category_of, guess, k=k) if search_short_category else None
+        short = short_category(candidates, category_of, guess, k=k)
         if short is not None:
             candidates += [(int(j), float(row[j])) for j in order[categories[order] == short][:k]]
         rows.append([j for j, _ in category_ranked(candidates, category_of, guess, k=k, **ranking)])
@@ -189,7 +194,8 @@ def held_out_precision_scores(
     """Precision@k of each held-out product (catalog index, in the order given) against the whole catalog without
     itself, same category: (H,). With ``guesses`` (each held-out product's kept category guess, in the same
     order), its answer is ranked as the product page ranks a product's similar items: its PRODUCT_CANDIDATE_POOL
-    nearest, re-ranked (``category_ranked_top_k``; a page searches no more of a short category).
+    nearest and, where they hold fewer than k of the guess's likeliest category, that category's k nearest,
+    re-ranked with PRODUCT_PRIOR_WEIGHT (``category_ranked_top_k``).
     Memory is (batch, N), not (N, N)."""
     queries = np.asarray(list(held_out), dtype=np.int64)
     if not len(queries):
@@ -209,7 +215,7 @@ def held_out_precision_scores(
                 k=k,
                 pool=PRODUCT_CANDIDATE_POOL,
                 exclude=part.tolist(),
-                search_short_category=False,
+                weight=PRODUCT_PRIOR_WEIGHT,
             )
         out.append((cats[nn] == cats[part][:, None]).mean(axis=1))
     return np.concatenate(out)

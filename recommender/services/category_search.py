@@ -1,8 +1,8 @@
 """Answering a photo with what it looks like: the similarity search combined with the category guess
 (encoders.category_ranking says how, and why). The candidates are the CANDIDATE_POOL nearest distinct products,
-one bounded search (``search_candidates``), and for a photo whose likeliest category is short among them, its
-nearest of that category (one filtered search, bounded as every filtered search is), re-ranked: the cost does not
-grow with the catalog."""
+one bounded search (``search_candidates``), and for a photo (or a product) whose likeliest category is short among
+them, its nearest of that category (one filtered search, bounded as every filtered search is), re-ranked: the cost
+does not grow with the catalog."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from encoders.category_ranking import CANDIDATE_POOL, category_ranked, short_category
+from encoders.category_ranking import CANDIDATE_POOL, PRIOR_WEIGHT, category_ranked, short_category
 from recommender.services.search import Filters, ServingState, search_candidates, search_vector
 
 
@@ -24,14 +24,13 @@ def category_search(
     exclude: set[int] = frozenset(),
     shown: tuple[str, str] = ("", ""),
     pool: int = CANDIDATE_POOL,
-    search_short_category: bool = True,
+    weight: float = PRIOR_WEIGHT,
 ) -> list[tuple[int, float]]:
     """The ``k`` best distinct products for a photo's (or a product's) ``vector`` under ``filters``, ``exclude`` and
     the variants of ``shown`` left out (see ``search_candidates``). Without a guess, with a category chosen in
     ``filters``, or with CATEGORY_RANKING "none": by similarity alone. Otherwise ranked with the guess (slug ->
-    probability): one search for the ``pool`` nearest, with ``search_short_category`` (a photo's answer, not a
-    product page's) the ``k`` nearest of the guess's likeliest category where the pool holds fewer
-    (``short_category``), re-ranked."""
+    probability): one search for the ``pool`` nearest, and the ``k`` nearest of the guess's likeliest category where
+    the pool holds fewer (``short_category``), re-ranked; ``weight`` is the prior's (``category_ranked``)."""
     mode = settings.CATEGORY_RANKING
     options = {"state": state, "distinct": True, "exclude": exclude, "shown": shown}
     if not guess or filters.category or mode == "none":
@@ -39,9 +38,9 @@ def category_search(
     candidates = search_candidates(vector, k=max(k, pool), filters=filters, **options)
     results, category_of = list(candidates.results), dict(candidates.category_of)
     whole_catalog = len(results) < max(k, pool)  # the pool holds every product that may be shown: none is missing
-    short = short_category(results, category_of, guess, k=k) if search_short_category and not whole_catalog else None
+    short = None if whole_catalog else short_category(results, category_of, guess, k=k)
     if short is not None:
         more = search_candidates(vector, k=k, filters=replace(filters, category=short), **options)
         results += [(pid, score) for pid, score in more.results if pid not in category_of]
         category_of.update(more.category_of)
-    return category_ranked(results, category_of, guess, k=k, mode=mode)
+    return category_ranked(results, category_of, guess, k=k, mode=mode, weight=weight)

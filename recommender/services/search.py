@@ -22,7 +22,7 @@ from django.conf import settings
 
 from catalog.models import CoView, Product
 from catalog.selectors import categories_never_with, complement_curation_of, strongest_pairs
-from encoders.category_ranking import PRODUCT_CANDIDATE_POOL, agreeing_guess
+from encoders.category_ranking import PRODUCT_CANDIDATE_POOL, PRODUCT_PRIOR_WEIGHT, agreeing_guess
 from encoders.models import EncoderVersion
 from encoders.versions import active_encoder_version
 from recommender import index as annoy_index
@@ -309,8 +309,9 @@ def product_vector(product_id: int, state: ServingState, *, space: str = "simila
 def similar_products(*, product: Product, k: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
     """The ``k`` products most like ``product``, distinct (one card per group of variants; its own variants are not
     "similar items"), ranked as an upload is: its similarity combined with what the product's picture looks like by
-    the category head (stored with its vectors), over its PRODUCT_CANDIDATE_POOL nearest (``category_search``), so a
-    sofa's page leads with sofas. Without a stored guess, with a guess whose likeliest category is not the
+    the category head (stored with its vectors, weighing PRODUCT_PRIOR_WEIGHT), over its PRODUCT_CANDIDATE_POOL
+    nearest and, where they hold fewer than ``k`` of its category, that category's nearest (``category_search``), so
+    a sofa's page leads with sofas. Without a stored guess, with a guess whose likeliest category is not the
     product's own (``agreeing_guess``), or with a category chosen in ``filters``, by similarity alone."""
     from recommender.services.category_search import category_search  # it imports this module
 
@@ -331,7 +332,7 @@ def similar_products(*, product: Product, k: int, filters: Filters = Filters()) 
         exclude={product.pk},
         shown=(product.image_sha256, product.variant_key),
         pool=PRODUCT_CANDIDATE_POOL,
-        search_short_category=False,
+        weight=PRODUCT_PRIOR_WEIGHT,
     )
 
 

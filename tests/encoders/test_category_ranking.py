@@ -55,7 +55,7 @@ def test_an_unknown_mode_is_a_clear_error():
 def test_the_evaluation_ranks_a_photo_as_the_product_does():
     """A table photo that looks most like chairs: similarity alone answers chairs; the head's confident "table"
     answers tables, from the pool of nearest products; a pool too small to hold them still answers tables, whose
-    nearest are searched as well (``short_category``), except where a product page re-ranks its pool alone."""
+    nearest are searched as well (``short_category``)."""
     catalog = ["chair"] * 12 + ["table"] * 3
     scores = np.array([[0.8 - 0.005 * i for i in range(12)] + [0.75, 0.74, 0.73]])
     table = [{"table": 0.95, "chair": 0.05}]
@@ -63,11 +63,9 @@ def test_the_evaluation_ranks_a_photo_as_the_product_does():
     guided = metrics.category_ranked_top_k(scores, catalog, table, k=3, weight=0.1)
 
     too_small = metrics.category_ranked_top_k(scores, catalog, table, k=3, pool=10)
-    page = metrics.category_ranked_top_k(scores, catalog, table, k=3, pool=10, search_short_category=False)
 
     assert alone.tolist() == [[0, 1, 2]] and guided.tolist() == [[12, 13, 14]]
     assert too_small.tolist() == [[12, 13, 14]]
-    assert page.tolist() == [[0, 1, 2]]
 
 
 def test_the_class_mean_counts_every_class_alike():

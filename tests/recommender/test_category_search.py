@@ -126,12 +126,8 @@ def test_a_photo_whose_nearest_hold_none_of_its_likeliest_category_is_answered_w
     assert categories_of(category_search(vector, k=2, filters=Filters(), guess=None, state=state)) == ["sofa"] * 2
 
     answered = category_search(vector, k=2, filters=Filters(), guess=guess, state=state, pool=2)
-    page = category_search(
-        vector, k=2, filters=Filters(), guess=guess, state=state, pool=2, search_short_category=False
-    )
 
     assert categories_of(answered) == ["lamp"] * 2
-    assert categories_of(page) == ["sofa"] * 2  # a product page re-ranks its pool alone
 
 
 def test_short_category_names_the_likeliest_category_only_when_the_candidates_hold_fewer_than_k():

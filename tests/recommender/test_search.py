@@ -291,6 +291,44 @@ def test_a_products_similar_items_lead_with_the_kind_its_picture_looks_like(sett
     assert [pid for pid, _ in chosen] == [products[1].pk, products[2].pk]  # a category chosen: that category
 
 
+def test_a_products_page_whose_nearest_hold_too_few_of_its_kind_searches_its_kind_too(
+    settings, tiny_checkpoint, monkeypatch
+):
+    """A sofa whose pool of nearest products holds only lamps (a pool of two here, of PRODUCT_CANDIDATE_POOL on a
+    real catalog): its picture and the catalog agree it is a sofa, so the sofas nearest to it are searched too."""
+    from recommender.services import search
+
+    products = _products_near_a_sofa(settings, tiny_checkpoint, guess={"sofa": 0.9, "lamp": 0.05})
+    monkeypatch.setattr(search, "PRODUCT_CANDIDATE_POOL", 2)
+
+    results = similar_products(product=products[0], k=2)
+
+    assert [pid for pid, _ in results] == [products[3].pk, products[4].pk]
+
+
+def test_a_products_page_weighs_a_guess_that_agrees_with_the_catalog_more_than_a_photos_guess(
+    settings, tiny_checkpoint
+):
+    """A guess of sofa 0.6, lamp 0.4 on the sofa's picture: a shopper's photo with that guess mixes the nearer lamp
+    in (PRIOR_WEIGHT); the product page, where the catalog says sofa too, leads with the two sofas
+    (PRODUCT_PRIOR_WEIGHT)."""
+    from encoders.category_ranking import PRIOR_WEIGHT, PRODUCT_PRIOR_WEIGHT
+    from recommender.services.category_search import category_search
+    from recommender.services.search import product_vector
+
+    guess = {"sofa": 0.6, "lamp": 0.4}
+    products = _products_near_a_sofa(settings, tiny_checkpoint, guess=guess)
+    state = serving_state()
+    vector = product_vector(products[0].pk, state)
+
+    as_a_photo = category_search(vector, k=2, filters=Filters(), guess=guess, state=state, exclude={products[0].pk})
+    on_its_page = similar_products(product=products[0], k=2)
+
+    assert PRODUCT_PRIOR_WEIGHT > PRIOR_WEIGHT
+    assert [pid for pid, _ in as_a_photo] == [products[3].pk, products[1].pk]
+    assert [pid for pid, _ in on_its_page] == [products[3].pk, products[4].pk]
+
+
 def test_a_product_whose_picture_looks_like_another_kind_keeps_its_nearest_copy_first(settings, tiny_checkpoint):
     """The head reads the sofa's picture as a lamp: ranked by that guess, its own copy (a sofa) would fall below the
     lamps. The catalog says sofa, so the page trusts neither and ranks by likeness."""
