@@ -32,7 +32,7 @@ PROBABILITY_FLOOR = 1e-4  # a category the head all but rules out still gets a f
 PRIOR_WEIGHT = 0.2  # cosine given up per unit of log probability (the measured choice: see the module docstring)
 # ... on a product page, whose guess is used only where it names the product's own category (``agreeing_guess``):
 # the picture and staff agree, so the guess may weigh more (held-out P@10, README "Held-out products")
-PRODUCT_PRIOR_WEIGHT = 0.5
+PRODUCT_PRIOR_WEIGHT = 1.0
 MODES = ("none", "prior", "filter", "quota")
 PRODUCT_GUESS_KEPT = 5  # the likeliest categories kept of a catalog product's guess (one row per product)
 
