@@ -189,13 +189,14 @@ def held_out_precision_scores(
     *,
     k: int = K,
     guesses: Sequence[dict[str, float]] | None = None,
+    weight: float = PRODUCT_PRIOR_WEIGHT,
     batch: int = 512,
 ) -> np.ndarray:
     """Precision@k of each held-out product (catalog index, in the order given) against the whole catalog without
     itself, same category: (H,). With ``guesses`` (each held-out product's kept category guess, in the same
     order), its answer is ranked as the product page ranks a product's similar items: its PRODUCT_CANDIDATE_POOL
     nearest and, where they hold fewer than k of the guess's likeliest category, that category's k nearest,
-    re-ranked with PRODUCT_PRIOR_WEIGHT (``category_ranked_top_k``).
+    re-ranked with the prior ``weight`` (``category_ranked_top_k``).
     Memory is (batch, N), not (N, N)."""
     queries = np.asarray(list(held_out), dtype=np.int64)
     if not len(queries):
@@ -215,7 +216,7 @@ def held_out_precision_scores(
                 k=k,
                 pool=PRODUCT_CANDIDATE_POOL,
                 exclude=part.tolist(),
-                weight=PRODUCT_PRIOR_WEIGHT,
+                weight=weight,
             )
         out.append((cats[nn] == cats[part][:, None]).mean(axis=1))
     return np.concatenate(out)
