@@ -275,7 +275,10 @@ class LookalikeEncoder(nn.Module):
         """Backbone features (B, F) -> raw (unnormalised) codes of the three heads."""
         h = self.feature_norm(feats)  # (B, F)
         z = self.similar(h)  # (B, D)
-        return {"similar": z, "goes_with": self.goes_with(h), "scene": z + self.scene(h)}  # (B, D), (B, G), (B, D)
+        # "goes with" reads the normalised features and trains none of what the other heads share: how many co-view
+        # pairs it sees must not move the "similar" and scene codes (README, "The encoder's configuration")
+        goes_with = self.goes_with(h.detach())  # (B, G)
+        return {"similar": z, "goes_with": goes_with, "scene": z + self.scene(h)}  # (B, D), (B, G), (B, D)
 
     def category_logits(self, feats: torch.Tensor) -> torch.Tensor:
         """Backbone features (B, F) -> logits over the checkpoint's categories (B, C)."""

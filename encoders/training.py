@@ -102,20 +102,24 @@ def _coview_term(
     model: LookalikeEncoder, inputs: TrainingInputs, config: EncoderConfig, gen: torch.Generator
 ) -> torch.Tensor:
     """Count-weighted InfoNCE on the "goes with" code of a batch of co-viewed pairs, on clean shots only: "goes
-    with" is asked of catalog products, not of photos."""
-    pick = torch.randint(0, len(inputs.pairs), (config.data.pair_batch_size,), generator=gen)
-    pa, pb, pc = inputs.pairs[pick].unbind(1)
-    fa = _to_features(model, inputs, inputs.views[0, pa])
-    fb = _to_features(model, inputs, inputs.views[0, pb])
-    return losses.coview_loss(
-        model.embed_features(fa)["goes_with"],
-        model.embed_features(fb)["goes_with"],
-        pc,
-        temperature=config.optimisation.temperature,
-        mode=config.optimisation.coview_weighting,
-        ids_a=pa,
-        ids_b=pb,
-    )
+    with" is asked of catalog products, not of photos. ``gen`` is the term's own: its pairs, and its dropout (drawn
+    from a random state forked off it), take nothing from the other terms' random draws, so how many pairs a step
+    sees changes nothing but the "goes with" head (whose input is detached: ``LookalikeEncoder.embed_features``)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+        pick = torch.randint(0, len(inputs.pairs), (config.data.pair_batch_size,), generator=gen)
+        pa, pb, pc = inputs.pairs[pick].unbind(1)
+        fa = _to_features(model, inputs, inputs.views[0, pa])
+        fb = _to_features(model, inputs, inputs.views[0, pb])
+        return losses.coview_loss(
+            model.embed_features(fa)["goes_with"],
+            model.embed_features(fb)["goes_with"],
+            pc,
+            temperature=config.optimisation.temperature,
+            mode=config.optimisation.coview_weighting,
+            ids_a=pa,
+            ids_b=pb,
+        )
 
 
 def _scene_term(
@@ -138,13 +142,19 @@ def _scene_term(
 
 
 def step_terms(
-    model: LookalikeEncoder, inputs: TrainingInputs, idx: torch.Tensor, config: EncoderConfig, gen: torch.Generator
+    model: LookalikeEncoder,
+    inputs: TrainingInputs,
+    idx: torch.Tensor,
+    config: EncoderConfig,
+    gen: torch.Generator,
+    pair_gen: torch.Generator,
 ) -> dict[str, torch.Tensor]:
-    """Every loss term of one step on the products ``idx``, by name (the names of the training history)."""
+    """Every loss term of one step on the products ``idx``, by name (the names of the training history); the
+    co-view term draws from ``pair_gen`` alone."""
     opt = config.optimisation
     terms = _product_terms(model, inputs, idx, config, gen)
     if opt.w_coview and len(inputs.pairs):
-        terms["coview"] = _coview_term(model, inputs, config, gen)
+        terms["coview"] = _coview_term(model, inputs, config, pair_gen)
     if opt.w_scene and len(inputs.scene_features):
         terms["scene"] = _scene_term(model, inputs, idx, config, gen)
     return terms
@@ -170,6 +180,7 @@ def train_loop(
     )
     weights = opt.loss_weights()
     gen = torch.Generator().manual_seed(seed)
+    pair_gen = torch.Generator().manual_seed(seed + 1)  # the co-view term's own (``_coview_term``)
     history: list[dict] = []
     bar = tqdm(total=total_steps, desc="train") if progress is None else None
     step = 0
@@ -181,7 +192,7 @@ def train_loop(
         sums: dict[str, float] = {}
         for start in range(0, n, config.data.batch_size):
             idx = order[start : start + config.data.batch_size]
-            terms = step_terms(model, inputs, idx, config, gen)
+            terms = step_terms(model, inputs, idx, config, gen, pair_gen)
             loss = sum(weights[k] * v for k, v in terms.items())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -72,6 +72,29 @@ def test_training_is_reproducible(tmp_path):
     assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
 
 
+def test_how_many_pairs_a_step_sees_changes_the_goes_with_head_alone(tmp_path):
+    """The co-view term draws its pairs and its dropout from its own random stream and its gradient stops at the
+    "goes with" head: every other weight comes out the same whatever the pair batch (a frozen backbone, as served)."""
+    paths, categories = make_catalog(tmp_path)
+
+    def trained_with(pair_batch_size: int) -> dict:
+        return train_encoder(
+            config=tiny_config(epochs=2, freeze_backbone=True, dropout=0.2, pair_batch_size=pair_batch_size),
+            product_images=paths,
+            categories=categories,
+            coview_pairs=[(0, 1, 2), (2, 3, 1), (4, 7, 1), (1, 5, 1)],
+            backgrounds=[make_background(tmp_path)],
+            seed=0,
+            progress=lambda *args: None,
+        )["state_dict"]
+
+    few, many = trained_with(2), trained_with(8)
+
+    own = [k for k in few if k.startswith("goes_with")]
+    assert own and any(not torch.equal(few[k], many[k]) for k in own)
+    assert all(torch.equal(few[k], many[k]) for k in few if not k.startswith("goes_with"))
+
+
 def test_encode_images_gives_unit_float32_rows_for_paths_and_pil_images(trained):
     checkpoint, paths = trained
     encoder = load_encoder(checkpoint)

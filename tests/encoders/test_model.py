@@ -98,3 +98,17 @@ def test_untrained_scene_head_equals_the_similar_head():
     codes = model.embed_features(feats)
 
     assert torch.equal(codes["scene"], codes["similar"])
+
+
+def test_the_goes_with_head_trains_only_itself():
+    """The co-view term's gradient stops at the "goes with" head: the features' normalisation and the backbone,
+    which the "similar" and scene codes share, are shaped by their own terms alone."""
+    config = tiny_config().model
+    model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2)
+    images = torch.randn(4, config.image_size, config.image_size, 3).permute(0, 3, 1, 2)
+
+    model(images)["goes_with"].pow(2).sum().backward()
+
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.goes_with.parameters())
+    shared = [*model.feature_norm.parameters(), *model.backbone.parameters()]
+    assert all(p.grad is None or not p.grad.any() for p in shared)
