@@ -72,7 +72,7 @@ class DataConfig:
     wild_views: int = 1  # in-the-wild composites per product (0 disables the augmentation)
     batch_size: int = 256  # products per step
     recon_batch: int = 128  # codes per step that are decoded: the decoder dominates step time on CPU
-    pair_batch_size: int = 512  # co-view pairs per step
+    pair_batch_size: int = 1536  # co-view pairs per step (README, "The encoder's configuration")
     scene_rooms_per_step: int = 16  # TRAIN room photos per step
 
 
