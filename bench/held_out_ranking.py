@@ -59,10 +59,8 @@ def main() -> None:
 
     django.setup()
     from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder
     from encoders.holdout import holdout_split
-    from encoders.inference import load_encoder
-    from encoders.lifecycle import _train_on, held_out_fraction
+    from encoders.lifecycle import held_out_embedder, held_out_fraction
     from encoders.model import EncoderConfig
 
     data = training_data()
@@ -73,17 +71,9 @@ def main() -> None:
     print(f"{len(catalog.images)} catalog products, {len(held_out)} held out")
     table: dict[str, dict[int, float]] = {}
     for seed in seeds:
-        full = {}
-        checkpoint = _train_on(
-            data,
-            config=EncoderConfig(),
-            seed=seed,
-            progress=lambda *_: None,
-            held_out=held_out,
-            on_full_inputs=lambda inputs, full=full: full.update(clean=inputs.views[0]),
+        embedder, _ = held_out_embedder(
+            config=EncoderConfig(), data=data, held_out=held_out, seed=seed, progress=lambda *_: None
         )
-        embedder = EncoderEmbedder(load_encoder(checkpoint))
-        embedder.use_catalog_features(catalog.images, full["clean"].numpy())
         figures = held_out_precision_by_weight(
             embedder.catalog(catalog.images, head="similar"),
             catalog.categories,

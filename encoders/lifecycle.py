@@ -169,6 +169,28 @@ def held_out_fraction() -> float:
     return float(settings.EVALUATION_HOLDOUT)
 
 
+def held_out_embedder(
+    *, config: EncoderConfig, data: TrainingData, held_out: Sequence[int], seed: int = 0, progress=None
+) -> tuple[EncoderEmbedder, dict]:
+    """The model trained as ``config`` says on ``data`` without the ``held_out`` products (catalog indices), as an
+    embedder of the whole catalog, and its checkpoint. With a frozen backbone the clean views' cached features,
+    computed for the whole catalog before the held-out products were taken out, are the catalog's features."""
+    full: dict[str, torch.Tensor] = {}
+    checkpoint = _train_on(
+        data,
+        config=config,
+        seed=seed,
+        progress=progress,
+        held_out=held_out,
+        on_full_inputs=lambda inputs: full.update(clean=inputs.views[0]),
+    )
+    embedder = EncoderEmbedder(load_encoder(checkpoint))
+    if config.model.freeze_backbone:
+        # the clean views' features are the backbone features of the catalog, as evaluation computes them
+        embedder.use_catalog_features(data.catalog.images, full["clean"].numpy())
+    return embedder, checkpoint
+
+
 def held_out_measure(
     *,
     config: EncoderConfig,
@@ -190,19 +212,7 @@ def held_out_measure(
     held_out = holdout_split(categories=catalog.categories, skus=catalog.skus, fraction=fraction)
     if not held_out:
         return None
-    full: dict[str, torch.Tensor] = {}
-    checkpoint = _train_on(
-        data,
-        config=config,
-        seed=seed,
-        progress=progress,
-        held_out=held_out,
-        on_full_inputs=lambda inputs: full.update(clean=inputs.views[0]),
-    )
-    embedder = EncoderEmbedder(load_encoder(checkpoint))
-    if config.model.freeze_backbone:
-        # the clean views' features are the backbone features of the catalog, as evaluation computes them
-        embedder.use_catalog_features(catalog.images, full["clean"].numpy())
+    embedder, checkpoint = held_out_embedder(config=config, data=data, held_out=held_out, seed=seed, progress=progress)
     scores = held_out_scores(embedder, catalog, queries, held_out)
     baseline = held_out_scores(BackboneEmbedder(embedder), catalog, queries, held_out)
     rooms = retrieval.room_products(queries.rooms, catalog.sku_index) if queries is not None else []

@@ -105,7 +105,7 @@ def test_the_goes_with_head_trains_only_itself():
     which the "similar" and scene codes share, are shaped by their own terms alone."""
     config = tiny_config().model
     model = LookalikeEncoder(config=config, backbone=build_backbone(config), num_categories=2)
-    images = torch.randn(4, config.image_size, config.image_size, 3).permute(0, 3, 1, 2)
+    images = torch.randn(4, 3, config.image_size, config.image_size)
 
     model(images)["goes_with"].pow(2).sum().backward()
 
