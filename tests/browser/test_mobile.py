@@ -52,3 +52,20 @@ def test_no_page_scrolls_sideways_on_a_phone(page, served, done_upload):
         screenshot(page, f"{name}-375")
 
     assert not wide, f"pages wider than the phone: {wide}"
+
+
+# the cards whose name is wider than its own box (the box is the card's width: the text runs out of it)
+NAMES_PAST_THEIR_CARD = """Array.from(document.querySelectorAll(".card .name"))
+  .filter(name => name.scrollWidth > name.clientWidth + 1)
+  .map(name => name.textContent)"""
+
+
+def test_a_name_of_one_long_word_wraps_inside_its_card(page, served):
+    sofa = served["products"]["sofa"][0]
+    sofa.name = "CHRYSALIDOCARPUSLUTESCENS" * 3  # a plant's Latin name, thrice: one word wider than any card
+    sofa.save(update_fields=["name"])
+
+    page.goto("/products/")
+
+    assert page.locator(".card .name", has_text=sofa.name).count() == 1
+    assert page.evaluate(NAMES_PAST_THEIR_CARD) == []
