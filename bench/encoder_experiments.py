@@ -279,16 +279,17 @@ def main() -> None:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             torch.save(ckpt, args.save)
         enc = load_encoder(ckpt)
+        product_keys = list(range(len(data.product_images)))  # train_encoder's keys where none are given
         if config.model.freeze_backbone:
             cat = embed_backbone_features(enc, feats_catalog)
             web = embed_backbone_features(enc, feats_web)
             crops = embed_backbone_features(enc, feats_crops, head="scene")
-            cat_gw = embed_backbone_features(enc, feats_catalog, head="goes_with")
+            cat_gw = embed_backbone_features(enc, feats_catalog, head="goes_with", keys=product_keys)
         else:
             cat = encode_images(enc, data.product_images)
             web = encode_images(enc, data.web_images)
             crops = encode_images(enc, [c for p in data.scene_photos for c in scene_crops(p)], head="scene")
-            cat_gw = encode_images(enc, data.product_images, head="goes_with")
+            cat_gw = encode_images(enc, data.product_images, head="goes_with", keys=product_keys)
         scene = metrics.multi_query_scores([crops[g] for g in crop_groups], cat)
         rows.append((name, evaluate(data, catalog=cat, web=web, scene_scores=scene, room_catalog=cat_gw), note))
         print_table(rows[-1:])

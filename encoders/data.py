@@ -93,6 +93,7 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
             images=[_product_image_path(product) for product in products],
             categories=[product.category.name for product in products],
             skus=[product.sku for product in products],
+            product_ids=[product.pk for product in products],
         ),
         coview_pairs=pairs,
         backgrounds=[photo for photo, _ in rooms],

@@ -75,6 +75,12 @@ class EncoderEmbedder:
         features = self.features(("catalog", tuple(images)), images)
         return embed_backbone_features(self.encoder, features, head=head)
 
+    def catalog_goes_with(self, images, product_keys) -> np.ndarray:
+        """The catalog's "goes with" vectors as the worker stores them: each product's picture joined with its
+        co-view part, looked up by its key (encoders.coview_vectors)."""
+        features = self.features(("catalog", tuple(images)), images)
+        return embed_backbone_features(self.encoder, features, head="goes_with", keys=list(product_keys))
+
     def queries(self, images):
         features = self.features(("queries", tuple(images)), images)
         return embed_backbone_features(self.encoder, features, head="similar")
@@ -198,7 +204,7 @@ def baseline_embedders(catalog: Catalog, *, seed: int = 0, autoencoder_epochs: i
 def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dict[str, np.ndarray]:
     """Every figure's score on each of its queries (the figure is their mean; see encoders.intervals)."""
     similar = embedder.catalog(catalog.images, head="similar")
-    goes_with = embedder.catalog(catalog.images, head="goes_with")
+    goes_with = goes_with_vectors(embedder, catalog)
     index = catalog.sku_index
     room_hit, room_recall = metrics.room_hit_recall_scores(goes_with, metrics.room_products(queries.rooms, index))
     scene_scores = (
@@ -232,6 +238,15 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
         "scene R@10": scene_recall,
         **piece_scores(embedder, catalog, queries, similar),
     }
+
+
+def goes_with_vectors(embedder: Embedder, catalog: Catalog) -> np.ndarray:
+    """The catalog's "goes with" vectors: by product where the embedder keeps a part of its own for each product
+    (``EncoderEmbedder.catalog_goes_with``, by ``Catalog.product_keys``), else by picture."""
+    by_product = getattr(embedder, "catalog_goes_with", None)
+    if by_product is not None:
+        return by_product(catalog.images, catalog.product_keys)
+    return embedder.catalog(catalog.images, head="goes_with")
 
 
 def piece_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet, similar: np.ndarray) -> dict[str, np.ndarray]:
@@ -306,7 +321,7 @@ def held_out_scores(
     similar = embedder.catalog(catalog.images, head="similar")
     room_hit = np.zeros(0)
     if queries is not None and queries.rooms:
-        goes_with = embedder.catalog(catalog.images, head="goes_with")
+        goes_with = goes_with_vectors(embedder, catalog)
         rooms = metrics.room_products(queries.rooms, catalog.sku_index)
         room_hit, _ = metrics.room_hit_recall_scores(goes_with, rooms, query_products=held_out)
     guesses = product_guesses(embedder, catalog)

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from encoders.backbone import EfficientNetFeatures, build_backbone, fold_batch_norms
+from encoders.coview_vectors import CoviewTable
 from encoders.imagenet_categories import blend_with_imagenet, imagenet_classifier
 from encoders.model import EncoderConfig, LookalikeEncoder, ModelConfig
 from encoders.preprocess import ImageInput, image_tensor, scene_crops
@@ -30,6 +31,7 @@ class LoadedEncoder:
     checkpoint: dict = field(repr=False)  # metrics, data snapshot, version
     has_category_head: bool = True  # False for versions trained before the category head: they guess nothing
     objectness: torch.nn.Module | None = None  # an objectness head for the piece finder (encoders.objectness), if any
+    coview: CoviewTable | None = None  # the trained products' co-view parts of "goes with", by id (None: no part)
 
 
 def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
@@ -68,6 +70,7 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
         categories=list(ckpt["categories"]),
         checkpoint=ckpt,
         has_category_head=has_category_head,
+        coview=CoviewTable.from_checkpoint(ckpt["coview"]) if config.coview_dim and "coview" in ckpt else None,
     )
 
 
@@ -90,21 +93,37 @@ def backbone_features(encoder: LoadedEncoder, images: Sequence[ImageInput], *, b
 
 
 @torch.inference_mode()
-def embed_backbone_features(encoder: LoadedEncoder, features: np.ndarray, *, head: str = "similar") -> np.ndarray:
-    """Backbone features (N, F) -> L2-normalised search vectors (N, D) float32 of one head."""
+def embed_backbone_features(
+    encoder: LoadedEncoder, features: np.ndarray, *, head: str = "similar", keys: Sequence[int] | None = None
+) -> np.ndarray:
+    """Backbone features (N, F) -> L2-normalised search vectors (N, D) float32 of one head. For "goes_with",
+    ``keys`` (the products' ids) give each product its co-view part (encoders.coview_vectors): a product the
+    encoder was trained without, or none named, takes the part its picture suggests."""
     _check_head(head)
     feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
     if len(feats) == 0:
         return np.zeros((0, 0), np.float32)
-    return encoder.model.query_vectors(feats, head=head).numpy().astype(np.float32)
+    if keys is not None and len(keys) != len(feats):
+        raise ValueError(f"{len(keys)} product keys for {len(feats)} images")
+    coview = held = None
+    if head == "goes_with" and keys is not None and encoder.coview is not None:
+        coview, held = encoder.coview.lookup(keys)
+    return encoder.model.query_vectors(feats, head=head, coview=coview, held=held).numpy().astype(np.float32)
 
 
 def encode_images(
-    encoder: LoadedEncoder, images: Sequence[ImageInput], *, head: str = "similar", batch_size: int = 16
+    encoder: LoadedEncoder,
+    images: Sequence[ImageInput],
+    *,
+    head: str = "similar",
+    batch_size: int = 16,
+    keys: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Images (paths or PIL images) -> (N, D) float32, L2-normalised, for cosine search."""
+    """Images (paths or PIL images) -> (N, D) float32, L2-normalised, for cosine search (``keys``: see
+    ``embed_backbone_features``)."""
     _check_head(head)
-    return embed_backbone_features(encoder, backbone_features(encoder, images, batch_size=batch_size), head=head)
+    features = backbone_features(encoder, images, batch_size=batch_size)
+    return embed_backbone_features(encoder, features, head=head, keys=keys)
 
 
 @torch.inference_mode()

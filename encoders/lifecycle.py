@@ -70,6 +70,7 @@ def _train_on(data, *, config: EncoderConfig, seed: int, progress, **options) ->
         progress=progress,
         num_threads=settings.TORCH_THREADS,
         cache_dir=settings.ENCODER_CACHE_DIR,
+        product_keys=data.product_ids,
         **options,
     )
 

@@ -39,7 +39,9 @@ class ModelConfig:
     dropout: float = 0.2
     residual_weight: float = 1.25  # > 0 appends the L2-normalised backbone feature (x this) to z at query time
     served_dim: int = 128  # the served "similar" vector: a PCA projection (fit after training) of z + residual
-    served_goes_with_dim: int = 64  # the served "goes with" vector: a PCA projection (fit after training) of G
+    served_goes_with_dim: int = 64  # the served "goes with" vector: a PCA projection (fit after training) of G + C
+    coview_dim: int = 32  # C: each trained product's co-occurrence part of "goes with" (encoders.coview_vectors)
+    coview_share: float = 0.6  # its share of the joined vector's squared length (the picture's: the rest)
 
     @property
     def backbone_in_checkpoint(self) -> bool:
@@ -56,8 +58,14 @@ class ModelConfig:
         return 0 < self.served_dim < self.query_dim
 
     @property
+    def goes_with_input_dim(self) -> int:
+        """Width of the joined "goes with" vector (the head's output and the product's co-view part), before
+        the served projection."""
+        return self.goes_with_dim + self.coview_dim
+
+    @property
     def projects_goes_with(self) -> bool:
-        return 0 < self.served_goes_with_dim < self.goes_with_dim
+        return 0 < self.served_goes_with_dim < self.goes_with_input_dim
 
     @property
     def search_dim(self) -> int:
@@ -160,6 +168,7 @@ class EncoderConfig:
             flat = {k: v for k, v in data.items() if k in owners}
             flat.setdefault("served_dim", 0)  # versions trained before the projection served the full width
         flat.setdefault("served_goes_with_dim", 0)  # and before its "goes with" projection, the head's output
+        flat.setdefault("coview_dim", 0)  # and before the product part of "goes with", the picture's alone
         return cls().replace(**flat)
 
 
@@ -259,10 +268,13 @@ class LookalikeEncoder(nn.Module):
         rows = c.served_dim if c.projects else 0
         self.register_buffer("projection", torch.zeros(rows, c.query_dim))  # (P, D + F)
         self.register_buffer("projection_mean", torch.zeros(c.query_dim if rows else 0))  # (D + F,)
-        # the served "goes with" projection (G -> served_goes_with_dim), fitted with it
+        # the served "goes with" projection (G + C -> served_goes_with_dim), fitted with it
         rows = c.served_goes_with_dim if c.projects_goes_with else 0
-        self.register_buffer("goes_with_projection", torch.zeros(rows, c.goes_with_dim))  # (Q, G)
-        self.register_buffer("goes_with_projection_mean", torch.zeros(c.goes_with_dim if rows else 0))  # (G,)
+        self.register_buffer("goes_with_projection", torch.zeros(rows, c.goes_with_input_dim))  # (Q, G + C)
+        self.register_buffer("goes_with_projection_mean", torch.zeros(c.goes_with_input_dim if rows else 0))
+        # a product's co-view part guessed from its picture, for a product the version has none of (a new one):
+        # a ridge regression fitted after training on the products in some pair (encoders.coview_vectors)
+        self.register_buffer("coview_from_picture", torch.zeros(c.coview_dim, c.goes_with_dim))  # (C, G)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, F); no gradient flows into a frozen backbone."""
@@ -284,14 +296,22 @@ class LookalikeEncoder(nn.Module):
         """Backbone features (B, F) -> logits over the checkpoint's categories (B, C)."""
         return self.category(feats)
 
-    def query_vectors(self, feats: torch.Tensor, *, head: str) -> torch.Tensor:
+    def query_vectors(
+        self,
+        feats: torch.Tensor,
+        *,
+        head: str,
+        coview: torch.Tensor | None = None,
+        held: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The L2-normalised search vectors of one head: "goes_with" (B, Q) after its served projection, else
-        (B, G); "similar" and "scene" (B, P) after the served projection, else (B, D) or (B, D + F) with a residual.
+        (B, G + C); "similar" and "scene" (B, P) after the served projection, else (B, D) or (B, D + F) with a
+        residual. ``coview`` and ``held``: the products' co-view parts for "goes with" (``joined_goes_with``).
 
         "similar" and "scene" vectors live in one space: scene crops query similar vectors.
         """
         if head == "goes_with":
-            v = F.normalize(self.embed_features(feats)["goes_with"], dim=1)
+            v = self.joined_goes_with(F.normalize(self.embed_features(feats)["goes_with"], dim=1), coview, held)
             if self.goes_with_projection.shape[0]:
                 v = F.normalize((v - self.goes_with_projection_mean) @ self.goes_with_projection.T, dim=1)  # (B, Q)
             return v
@@ -299,6 +319,27 @@ class LookalikeEncoder(nn.Module):
         if self.projection.shape[0]:
             v = F.normalize((v - self.projection_mean) @ self.projection.T, dim=1)  # (B, P)
         return v
+
+    def joined_goes_with(
+        self, pictures: torch.Tensor, coview: torch.Tensor | None = None, held: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Unit "goes with" outputs (B, G) and the products' co-view parts (B, C) -> the unit joined vectors
+        (B, G + C), the co-view part weighing ``coview_share`` of a product's squared length. ``held`` (B,) bool
+        says which products the version holds a part of (unit, or zero for a product in no pair; all of them
+        where None); the others, new products (all of them where ``coview`` is None), take the part their picture
+        suggests (``coview_from_picture``). Without a co-view part (``coview_dim`` 0) the pictures' vectors as
+        they are."""
+        width = self.config.coview_dim
+        if not width:
+            return pictures
+        guessed = F.normalize(pictures @ self.coview_from_picture.T, dim=1)  # zero where nothing was fitted
+        if coview is None:
+            coview = guessed
+        elif held is not None:
+            coview = torch.where(held.view(-1, 1), coview.to(pictures.dtype), guessed)
+        share = self.config.coview_share
+        joined = torch.cat([pictures * (1.0 - share) ** 0.5, coview.to(pictures.dtype) * share**0.5], dim=1)
+        return F.normalize(joined, dim=1)
 
     def unprojected_vectors(self, feats: torch.Tensor, *, head: str = "similar") -> torch.Tensor:
         """The normalised "similar"/"scene" code with its residual feature: (B, D) or (B, D + F)."""
@@ -310,12 +351,25 @@ class LookalikeEncoder(nn.Module):
 
     @torch.no_grad()
     def fit_projection(self, vectors: torch.Tensor, goes_with: torch.Tensor | None = None) -> None:
-        """PCA of unprojected "similar" vectors (N, D + F) onto the served width, and of normalised "goes with"
-        outputs (N, G) onto theirs: kept as buffers, so they travel in the checkpoint. Fewer vectors than
-        components leave the extra rows zero (they add nothing to a cosine)."""
+        """PCA of unprojected "similar" vectors (N, D + F) onto the served width, and of joined "goes with"
+        vectors (N, G + C, ``joined_goes_with``) onto theirs: kept as buffers, so they travel in the checkpoint.
+        Fewer vectors than components leave the extra rows zero (they add nothing to a cosine)."""
         _fit_pca(self.projection, self.projection_mean, vectors)
         if goes_with is not None:
             _fit_pca(self.goes_with_projection, self.goes_with_projection_mean, goes_with)
+
+    @torch.no_grad()
+    def fit_coview_from_picture(self, pictures: torch.Tensor, coview: torch.Tensor, *, ridge: float) -> None:
+        """The ridge regression from unit "goes with" outputs (N, G) to the co-view parts (N, C) of the products in
+        some pair (non-zero rows; nothing is fitted without any), kept as a buffer."""
+        if not self.config.coview_dim:
+            return
+        paired = coview.norm(dim=1) > 0
+        if not paired.any():
+            return
+        x, y = pictures[paired].double(), coview[paired].double()
+        weights = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)  # (G, C)
+        self.coview_from_picture.copy_(weights.T.to(self.coview_from_picture.dtype))
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.features(images)  # (B, F)

@@ -72,6 +72,12 @@ class Catalog:
     images: list[Path]
     categories: list[str]
     skus: list[str]
+    product_ids: list[int] | None = None  # the products' ids, which key their co-view parts; None: their indices
+
+    @property
+    def product_keys(self) -> list[int]:
+        """What names each product in a checkpoint's co-view parts (``train_encoder``'s ``product_keys``)."""
+        return list(self.product_ids) if self.product_ids is not None else list(range(len(self.skus)))
 
     @property
     def sku_index(self) -> dict[str, int]:

@@ -12,10 +12,12 @@
    and the category head's cross-entropy on the clean shot; a batch of co-viewed pairs (clean shots) -> count-weighted
    InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
    The mean of each term per epoch is kept.
-4. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim`` (and of its "goes with"
-   vectors onto ``served_goes_with_dim``), so that the served vectors are compact whatever the width of the code
-   and its residual.
-5. ``checkpoint_of``: a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
+4. ``fit_coview_vectors`` (encoders.coview_vectors): each product's co-occurrence part of "goes with", from the
+   pairs, kept by product key.
+5. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim`` (and of its joined "goes
+   with" vectors, the head's output and the co-occurrence part, onto ``served_goes_with_dim``), so that the served
+   vectors are compact whatever the width of the code and its residual.
+6. ``checkpoint_of``: a checkpoint dict (plain types and tensors only: loadable with weights_only=True).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tqdm import tqdm
 
 from encoders import losses
 from encoders.backbone import build_backbone
+from encoders.coview_vectors import PICTURE_RIDGE, CoviewTable, fit_coview_vectors
 from encoders.model import EncoderConfig, LookalikeEncoder
 from encoders.training_inputs import Progress, TrainingInputs, normalise_uint8, prepare_inputs, report_progress
 
@@ -211,13 +214,26 @@ def train_loop(
     return optimizer, history
 
 
+def coview_table_of(config: EncoderConfig, inputs: TrainingInputs, keys: Sequence[int], *, seed: int) -> CoviewTable:
+    """Each product's co-occurrence part of "goes with" (``keys[i]`` names product i of ``inputs``), as the
+    checkpoint stores it (float16)."""
+    if len(keys) != inputs.products:
+        raise ValueError(f"{len(keys)} product keys for {inputs.products} products")
+    vectors = fit_coview_vectors(inputs.pairs, products=inputs.products, dim=config.model.coview_dim, seed=seed)
+    return CoviewTable.of(keys, vectors.to(torch.float16))
+
+
 @torch.no_grad()
-def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs) -> None:
-    """PCA of the catalog's clean shots' "similar" vectors onto ``served_dim``, and of their "goes with" vectors
-    onto ``served_goes_with_dim`` (kept in the model's buffers)."""
+def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs, coview: torch.Tensor) -> None:
+    """PCA of the catalog's clean shots' "similar" vectors onto ``served_dim``, and of their joined "goes with"
+    vectors (each with its product's co-view part: ``coview`` (N, C), in the products' order) onto
+    ``served_goes_with_dim``; and the regression that guesses a new product's co-view part from its picture (kept
+    in the model's buffers)."""
     n = inputs.products
     clean = torch.cat([_to_features(model, inputs, inputs.views[0, start : start + 256]) for start in range(0, n, 256)])
-    goes_with = torch.nn.functional.normalize(model.embed_features(clean)["goes_with"], dim=1)
+    pictures = torch.nn.functional.normalize(model.embed_features(clean)["goes_with"], dim=1)
+    model.fit_coview_from_picture(pictures, coview, ridge=PICTURE_RIDGE)
+    goes_with = model.joined_goes_with(pictures, coview, torch.ones(len(coview), dtype=torch.bool))
     model.fit_projection(model.unprojected_vectors(clean), goes_with)
 
 
@@ -231,9 +247,11 @@ def checkpoint_of(
     seed: int,
     train_seconds: float,
     feature_seconds: float,
+    coview: CoviewTable,
 ) -> dict:
     """The checkpoint dict: weights (without a frozen pretrained backbone, rebuilt from its package), optimizer,
-    config, preprocessing, categories, the history and timings, and what the data was."""
+    config, preprocessing, categories, the products' co-view parts, the history and timings, and what the data
+    was."""
     state = {
         k: v.detach().clone()
         for k, v in model.state_dict().items()
@@ -246,6 +264,7 @@ def checkpoint_of(
         "state_dict": state,
         "optimizer": optimizer.state_dict(),
         "categories": inputs.categories,
+        "coview": coview.to_checkpoint(),
         "metrics": {"history": history, "train_seconds": train_seconds, "feature_seconds": feature_seconds},
         "data": {**inputs.counts, "seed": seed},
     }
@@ -265,6 +284,7 @@ def train_encoder(
     scene_photos: list[tuple[str | Path, list[int]]] | None = None,
     held_out: Sequence[int] = (),
     on_full_inputs: Callable[[TrainingInputs], None] | None = None,
+    product_keys: Sequence[int] | None = None,
 ) -> dict:
     """Train an encoder on a catalog and return its checkpoint dict.
 
@@ -278,10 +298,14 @@ def train_encoder(
     the whole catalog, so the cached backbone features serve, then every trace of them is taken out
     (``TrainingInputs.without``) before the loop and the served projection's fit. `on_full_inputs`, if given,
     receives the inputs of the whole catalog before they are cut (the held-out evaluation reads the clean shots'
-    cached backbone features there instead of computing them again).
+    cached backbone features there instead of computing them again). `product_keys[i]` (the product's id) names
+    product i in the checkpoint's co-view parts (encoders.coview_vectors; its index where not given).
     """
     if len(product_images) != len(categories):
         raise ValueError("product_images and categories differ in length")
+    keys = [int(key) for key in product_keys] if product_keys is not None else list(range(len(categories)))
+    if len(keys) != len(categories) or len(set(keys)) != len(keys):
+        raise ValueError("product_keys must name every product once")
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     started = time.perf_counter()
@@ -306,7 +330,9 @@ def train_encoder(
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)
-    fit_served_projection(model, inputs)
+    kept_keys = [key for i, key in enumerate(keys) if i not in gone]
+    coview = coview_table_of(config, inputs, kept_keys, seed=seed)
+    fit_served_projection(model, inputs, coview.rows(kept_keys))
     return checkpoint_of(
         model=model,
         optimizer=optimizer,
@@ -316,4 +342,5 @@ def train_encoder(
         seed=seed,
         train_seconds=time.perf_counter() - started,
         feature_seconds=feature_seconds,
+        coview=coview,
     )

@@ -35,13 +35,16 @@ class EncodedImages:
     categories: list[dict[str, float]]
 
 
-def images_encode(*, version: EncoderVersion, images: Sequence) -> EncodedImages:
-    """Images → their vectors and category guesses; the backbone runs once."""
+def images_encode(
+    *, version: EncoderVersion, images: Sequence, product_ids: Sequence[int] | None = None
+) -> EncodedImages:
+    """Images → their vectors and category guesses; the backbone runs once. ``product_ids`` name the products the
+    images show: each one's "goes with" vector takes its co-view part from the version (encoders.coview_vectors)."""
     encoder = encoder_load(version)
     features = backbone_features(encoder, list(images))
     return EncodedImages(
         similar=embed_backbone_features(encoder, features, head="similar"),
-        goes_with=embed_backbone_features(encoder, features, head="goes_with"),
+        goes_with=embed_backbone_features(encoder, features, head="goes_with", keys=product_ids),
         categories=[kept_guess(guess) for guess in category_distributions(encoder, features)],
     )
 
@@ -50,7 +53,11 @@ def products_encode(*, version: EncoderVersion, products: Sequence[Product]) -> 
     """Encode ``products`` and store their vectors and category guesses in one transaction (one revision)."""
     if not products:
         return 0
-    encoded = images_encode(version=version, images=[product.image.path for product in products])
+    encoded = images_encode(
+        version=version,
+        images=[product.image.path for product in products],
+        product_ids=[product.pk for product in products],
+    )
     vectors_store(
         version=version,
         rows=[

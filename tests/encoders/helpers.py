@@ -21,6 +21,7 @@ def tiny_config(**overrides) -> EncoderConfig:
         hidden_dim=32,
         latent_dim=16,
         goes_with_dim=8,
+        coview_dim=4,
         recon_size=16,
         dropout=0.0,
         wild_views=1,

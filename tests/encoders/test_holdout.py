@@ -131,9 +131,10 @@ def test_training_with_held_out_products_fits_the_loop_and_the_served_projection
         seen["loop"] = inputs
         return loop(model, inputs, **options)
 
-    def spy_projection(model, inputs):
+    def spy_projection(model, inputs, coview):
         seen["pca"] = inputs
-        return projection(model, inputs)
+        seen["coview"] = coview
+        return projection(model, inputs, coview)
 
     monkeypatch.setattr(training, "train_loop", spy_loop)
     monkeypatch.setattr(training, "fit_served_projection", spy_projection)
@@ -152,6 +153,9 @@ def test_training_with_held_out_products_fits_the_loop_and_the_served_projection
     assert seen["loop"].products == seen["pca"].products == 8
     assert checkpoint["data"]["products"] == 8 and checkpoint["data"]["held_out"] == 2
     assert checkpoint["data"]["pairs"] == 2
+    # the co-view parts are of the products kept, by their own keys: a held-out product has none
+    assert checkpoint["coview"]["keys"].tolist() == [0, 2, 3, 4, 5, 7, 8, 9]
+    assert len(seen["coview"]) == 8
 
 
 class FixedEmbedder:

@@ -90,9 +90,10 @@ def test_how_many_pairs_a_step_sees_changes_the_goes_with_head_alone(tmp_path):
 
     few, many = trained_with(2), trained_with(8)
 
-    own = [k for k in few if k.startswith("goes_with")]
+    # the head, and what is fitted on its output after training: its projection, the guess of a new product's part
+    own = [k for k in few if k.startswith(("goes_with", "coview_from_picture"))]
     assert own and any(not torch.equal(few[k], many[k]) for k in own)
-    assert all(torch.equal(few[k], many[k]) for k in few if not k.startswith("goes_with"))
+    assert all(torch.equal(few[k], many[k]) for k in few if k not in own)
 
 
 def test_encode_images_gives_unit_float32_rows_for_paths_and_pil_images(trained):
@@ -104,7 +105,7 @@ def test_encode_images_gives_unit_float32_rows_for_paths_and_pil_images(trained)
     goes_with = encode_images(encoder, images, head="goes_with")
 
     assert similar.shape == (2, encoder.config.latent_dim) and similar.dtype == np.float32
-    assert goes_with.shape == (2, encoder.config.goes_with_dim)
+    assert goes_with.shape == (2, encoder.config.goes_with_input_dim)  # no served projection at these widths
     assert np.allclose(np.linalg.norm(similar, axis=1), 1.0, atol=1e-5)
 
 
@@ -240,7 +241,7 @@ def test_a_checkpoint_from_before_the_category_head_still_serves_and_guesses_not
 
 def test_the_served_goes_with_vector_is_the_projection_of_the_heads_output(tmp_path):
     paths, categories = make_catalog(tmp_path)
-    config = tiny_config(served_goes_with_dim=4)  # the head's 8 -> served 4
+    config = tiny_config(served_goes_with_dim=4, coview_dim=0)  # the head's 8 -> served 4, no co-view part
     checkpoint = train_plain(config, paths, categories)
     encoder = load_encoder(checkpoint)
 
@@ -265,8 +266,13 @@ def test_a_checkpoint_from_before_the_goes_with_projection_still_serves_the_head
     checkpoint, paths = trained
     config = {part: dict(values) for part, values in checkpoint["config"].items()}
     config["model"].pop("served_goes_with_dim")
-    state = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("goes_with_projection")}
-    older = {**checkpoint, "config": config, "state_dict": state}
+    config["model"].pop("coview_dim")
+    state = {
+        k: v
+        for k, v in checkpoint["state_dict"].items()
+        if not k.startswith(("goes_with_projection", "coview_from_picture"))
+    }
+    older = {**{k: v for k, v in checkpoint.items() if k != "coview"}, "config": config, "state_dict": state}
 
     vectors = encode_images(load_encoder(older), paths, head="goes_with")
 

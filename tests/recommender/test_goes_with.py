@@ -163,3 +163,31 @@ def test_the_ranking_adds_the_weighted_log_of_each_pairs_count_to_its_cosine():
         (3, pytest.approx(0.2 + 0.5 * math.log(2))),  # 0.55: one room lifts it above 2 (0.5)
     ]
     assert complements_ranked(cosines, {}, k=2, weight=0.5) == [(1, 0.9), (2, 0.5)]  # ties: by id
+
+
+def test_the_worker_stores_each_products_goes_with_vector_with_what_its_rooms_say(catalog_products):
+    import numpy as np
+
+    from encoders.inference import backbone_features, embed_backbone_features
+    from encoders.lifecycle import encoder_load, encoder_train
+    from recommender.models import ProductEmbedding
+    from recommender.services.encoding import catalog_encode
+    from tests.encoders.helpers import tiny_config
+
+    sofas, lamps, rugs = catalog_products["sofa"], catalog_products["lamp"], catalog_products["rug"]
+    for sofa in sofas[:2]:  # two sofas never held together, each held with the same lamp and rug
+        pair(sofa, lamps[0], kind=CoView.Kind.USED, count=2)
+        pair(sofa, rugs[0], kind=CoView.Kind.USED, count=1)
+    version = encoder_train(config=tiny_config(epochs=2))
+
+    catalog_encode(version=version)
+
+    products = [*sofas, *lamps, *rugs]
+    stored = {row.product_id: row.goes_with_vector for row in ProductEmbedding.objects.filter(encoder_version=version)}
+    encoder = encoder_load(version)
+    features = backbone_features(encoder, [product.image.path for product in products])
+    by_id = embed_backbone_features(encoder, features, head="goes_with", keys=[product.pk for product in products])
+    as_new = embed_backbone_features(encoder, features, head="goes_with")  # the part each picture suggests
+    for i, product in enumerate(products):
+        assert np.allclose(stored[product.pk], by_id[i], atol=2e-3)  # stored as float16
+        assert not np.allclose(stored[product.pk], as_new[i], atol=1e-2)  # its own part, fitted on its rooms
