@@ -63,9 +63,9 @@ class CoviewTable:
     vectors: torch.Tensor  # (N, d)
 
     @classmethod
-    def of(cls, keys: Sequence[int], vectors: torch.Tensor) -> CoviewTable:
+    def of(cls, keys: Sequence[int] | torch.Tensor, vectors: torch.Tensor) -> CoviewTable:
         """The table of ``vectors[i]`` keyed by ``keys[i]`` (any order; each key once)."""
-        keys = torch.as_tensor(list(keys), dtype=torch.long)
+        keys = torch.as_tensor(keys if isinstance(keys, torch.Tensor) else list(keys), dtype=torch.long)
         if len(keys) != len(vectors):
             raise ValueError(f"{len(keys)} product keys for {len(vectors)} co-view vectors")
         if len(torch.unique(keys)) != len(keys):
@@ -97,4 +97,4 @@ class CoviewTable:
 
     @classmethod
     def from_checkpoint(cls, stored: dict) -> CoviewTable:
-        return cls.of(stored["keys"].tolist(), stored["vectors"])
+        return cls.of(stored["keys"], stored["vectors"])
