@@ -96,13 +96,13 @@ def room_figures(pictures, pairs, rooms, categories, *, dim: int, share: float, 
 
     from encoders import metrics
     from encoders.coview_vectors import fit_coview_vectors
+    from encoders.model import join_goes_with, pca_axes
 
     n = len(pictures)
     rows = fit_coview_vectors(pairs, products=n, dim=dim, seed=0).to(torch.float16).float()
-    joined = torch.nn.functional.normalize(torch.cat([pictures * (1 - share) ** 0.5, rows * share**0.5], dim=1), dim=1)
-    centred = joined - joined.mean(dim=0)
-    axes = torch.linalg.svd(centred, full_matrices=False)[2][:width]
-    vectors = torch.nn.functional.normalize(centred @ axes.T, dim=1).numpy()
+    joined = join_goes_with(pictures, rows, share=share)
+    axes, mean = pca_axes(joined, width)
+    vectors = torch.nn.functional.normalize((joined - mean) @ axes.T, dim=1).numpy()
     hit, recall = metrics.room_hit_recall_scores(vectors, rooms)
     counts = np.zeros((n, n), dtype=np.float32)
     for a, b, count in pairs.tolist():

@@ -337,9 +337,7 @@ class LookalikeEncoder(nn.Module):
             coview = guessed
         elif held is not None:
             coview = torch.where(held.view(-1, 1), coview.to(pictures.dtype), guessed)
-        share = self.config.coview_share
-        joined = torch.cat([pictures * (1.0 - share) ** 0.5, coview.to(pictures.dtype) * share**0.5], dim=1)
-        return F.normalize(joined, dim=1)
+        return join_goes_with(pictures, coview, share=self.config.coview_share)
 
     def unprojected_vectors(self, feats: torch.Tensor, *, head: str = "similar") -> torch.Tensor:
         """The normalised "similar"/"scene" code with its residual feature: (B, D) or (B, D + F)."""
@@ -380,15 +378,28 @@ class LookalikeEncoder(nn.Module):
         return codes
 
 
+def join_goes_with(pictures: torch.Tensor, coview: torch.Tensor, *, share: float) -> torch.Tensor:
+    """Unit "goes with" outputs (B, G) and co-view parts (B, C) -> unit joined vectors (B, G + C), the co-view part
+    weighing ``share`` of a product's squared length."""
+    joined = torch.cat([pictures * (1.0 - share) ** 0.5, coview.to(pictures.dtype) * share**0.5], dim=1)
+    return F.normalize(joined, dim=1)
+
+
+def pca_axes(vectors: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``rows`` principal axes of ``vectors`` (N, W) as (rows, W), zero rows past the rank, and their
+    mean (W,)."""
+    mean = vectors.mean(dim=0)
+    _, _, vt = torch.linalg.svd(vectors - mean, full_matrices=False)  # (min(N, W), W)
+    axes = vectors.new_zeros(rows, vectors.shape[1])
+    axes[: min(rows, vt.shape[0])] = vt[:rows]
+    return axes, mean
+
+
 def _fit_pca(projection: torch.Tensor, mean_out: torch.Tensor, vectors: torch.Tensor) -> None:
     """The first ``len(projection)`` principal axes of ``vectors`` into ``projection`` and their mean into
     ``mean_out`` (buffers, written in place); nothing for an empty projection."""
-    rows = projection.shape[0]
-    if not rows:
+    if not projection.shape[0]:
         return
-    mean = vectors.mean(dim=0)
-    _, _, vt = torch.linalg.svd(vectors - mean, full_matrices=False)  # (min(N, W), W)
-    fitted = torch.zeros_like(projection)
-    fitted[: min(rows, vt.shape[0])] = vt[:rows]
-    projection.copy_(fitted)
+    axes, mean = pca_axes(vectors, projection.shape[0])
+    projection.copy_(axes)
     mean_out.copy_(mean)

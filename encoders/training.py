@@ -233,7 +233,7 @@ def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs, covie
     clean = torch.cat([_to_features(model, inputs, inputs.views[0, start : start + 256]) for start in range(0, n, 256)])
     pictures = torch.nn.functional.normalize(model.embed_features(clean)["goes_with"], dim=1)
     model.fit_coview_from_picture(pictures, coview, ridge=PICTURE_RIDGE)
-    goes_with = model.joined_goes_with(pictures, coview, torch.ones(len(coview), dtype=torch.bool))
+    goes_with = model.joined_goes_with(pictures, coview)
     model.fit_projection(model.unprojected_vectors(clean), goes_with)
 
 
