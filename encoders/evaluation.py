@@ -28,7 +28,7 @@ from encoders.inference import (
     scene_crops,
 )
 from encoders.piece_finder import find_pieces
-from encoders.pieces import Piece
+from encoders.pieces import Piece, within_category
 from encoders.queries import FIGURES, HELD_OUT_FIGURES, PIECE_FIGURES, Catalog, QuerySet
 
 
@@ -282,10 +282,11 @@ def room_piece_scores(
         if pieces:
             vectors = np.stack([piece.vector for piece in pieces])
             guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
+            inside = [piece.category if within_category(piece.confidence) else None for piece in pieces]
         else:
-            vectors, guesses = whole_of(i)
+            (vectors, guesses), inside = whole_of(i), None
         scores = metrics.cosine_scores(vectors, similar)  # (M, N)
-        answer = metrics.piece_answers(scores, catalog_categories, guesses)
+        answer = metrics.piece_answers(scores, catalog_categories, guesses, inside=inside)
         answers.append(answer)
         merged.append(metrics.merged_piece_scores(scores, answer))
     hit, recall = metrics.scene_hit_recall_scores(np.stack(merged), rooms)

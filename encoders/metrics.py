@@ -25,9 +25,10 @@ Readings of the protocol where the README is terse:
   cosine over the crops (multi_query_scores).
 - pieces (an encoder with a category head; encoders.piece_finder): each room photo is answered as the product
   answers a room, by its pieces (a photo without pieces is answered whole); each piece's answer is its top 10
-  ranked with its own category guess, as the product ranks it (piece_answers). "pieces hit@10" and "pieces R@10"
-  read the merged ranking of those answers (each product's best score over the pieces, merged_piece_scores) as
-  scene does; "pieces union R@10" is the share of the room's products in the union of the answers (not capped);
+  ranked with its own category guess, or within its category when it is sure of it, as the product ranks it
+  (piece_answers). "pieces hit@10" and "pieces R@10" read the merged ranking of those answers (each product's best
+  score over the pieces, merged_piece_scores): what the room answer shows under "Everything in this room";
+  "pieces union R@10" is the share of the room's products in the union of the answers (not capped);
   "piece precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
   without pieces skipped); "pieces per photo" counts them.
 - held-out (encoders.holdout): the vectors come from a model trained without the held-out products.
@@ -305,12 +306,24 @@ def piece_answers(
     guesses: Sequence[dict[str, float]] | None = None,
     *,
     k: int = K,
+    inside: Sequence[str | None] | None = None,
 ) -> np.ndarray:
     """Each piece's answer (M, k) catalog indices, as the product answers a piece: its nearest neighbours ranked
-    with its own category guess (category_ranked_top_k), or by similarity alone without guesses."""
+    with its own category guess (category_ranked_top_k), or by similarity alone without guesses; a piece with a
+    category in ``inside`` (one sure of what it is: ``encoders.pieces.within_category``) by its nearest of that
+    category, the others filling up where the catalog holds fewer than k of it."""
     if guesses is None or not any(guesses):
-        return top_k(scores, k=k)
-    return category_ranked_top_k(scores, catalog_categories, guesses, k=k)
+        answers = top_k(scores, k=k)
+    else:
+        answers = category_ranked_top_k(scores, catalog_categories, guesses, k=k)
+    categories = np.asarray(catalog_categories)
+    for i, category in enumerate(inside or []):
+        if category is None:
+            continue
+        order = np.argsort(-scores[i], kind="stable")
+        of_it = order[categories[order] == category][:k]
+        answers[i] = np.concatenate([of_it, [j for j in answers[i] if j not in set(of_it.tolist())]])[:k]
+    return answers
 
 
 def merged_piece_scores(scores: np.ndarray, answers: np.ndarray) -> np.ndarray:

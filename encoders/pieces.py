@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# A piece the category head is at least this sure of is answered within its category (``within_category``), and
+# such pieces of two kinds make a photo a room (``recommender.services.room_answer.room_kind``).
+SURE_CONFIDENCE = 0.6
+
 
 @dataclass(frozen=True)
 class Piece:
@@ -19,6 +23,13 @@ class Piece:
     confidence: float  # its probability
     vector: np.ndarray  # (D,) the piece's "similar" search vector, L2-normalised, in the served space
     categories: dict[str, float] | None = None  # the head's whole distribution for the piece, when kept
+
+
+def within_category(confidence: float) -> bool:
+    """A piece this sure of its category (as sure as the pieces that make a photo a room) is answered within its
+    category: its strip and the products a budget may choose for it are of that category only, so a mug never
+    stands in for a chair. An unsure piece is answered with the open ranking (its whole guess)."""
+    return confidence >= SURE_CONFIDENCE
 
 
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -78,9 +78,10 @@ def upload_payload(
     looks like, most likely first (empty when the encoder has no category head). ``kind``: "room" or "piece", as
     the page first answers it; ``pieces``: what was found in the photo, each with its own lookalikes (``results``
     stays the photo answered as one piece); ``groups``: the pieces of each category, shown as one strip (each
-    piece's ``group`` indexes it); ``complements``: what goes well with those pieces. ``furnishing``: with
-    ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget (one piece of
-    each kind unless ``pieces`` ticks others); None when no budget
+    piece's ``group`` indexes it); ``complements``: what goes well with those pieces; ``everything``: every
+    piece's lookalikes merged, each product once with its best score (the page's "Everything in this room").
+    ``furnishing``: with ``furnish`` (``budget``, ``pieces``, ``pick``), one product per piece within the budget
+    (one piece of each kind unless ``pieces`` ticks others); None when no budget
     was asked or no pieces were found. Raises UploadRejected when ``furnish`` names a piece the photo lacks."""
     cards = []
     if upload.status == InspirationUpload.Status.DONE:
@@ -105,6 +106,7 @@ def upload_payload(
         "pieces": [piece_payload(request, piece) for piece in room.pieces],
         "groups": [strip_payload(request, strip) for strip in room.strips],
         "complements": [product_card(request, product, score) for product, score in room.complements],
+        "everything": [product_card(request, product, score) for product, score in room.everything],
         "furnishing": furnishing,
         "reconstruction": None,  # "what the model sees" is staff-only now (admin); kept for older clients
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from catalog.models import Category, Product
-from encoders.pieces import Piece
+from encoders.pieces import SURE_CONFIDENCE, Piece, within_category
 from recommender.models import InspirationUpload
 from recommender.services.category_search import category_search
 from recommender.services.search import Filters, ServingState, goes_with_products
@@ -23,7 +23,7 @@ from recommender.services.search import Filters, ServingState, goes_with_product
 # either. So a photo is answered as one piece unless the head is very sure, and the page offers the room
 # answer ("Shop the room") whenever pieces were found. Every piece the finder keeps is shown.
 ROOM_MIN_PIECES = 2
-ROOM_MIN_CONFIDENCE = 0.6
+ROOM_MIN_CONFIDENCE = SURE_CONFIDENCE
 PIECE_RESULTS = 10  # lookalikes per piece: one strip of the results page
 FUSION_RANK_OFFSET = 60  # reciprocal rank fusion of the pieces' complements: 1 / (offset + rank), summed
 ROOM_COMPLEMENTS = 12  # "goes well with what you have"
@@ -51,13 +51,6 @@ def room_kind(categories_and_confidences: list[tuple[str, float]]) -> str:
     if len(confident) >= ROOM_MIN_PIECES and len(set(confident)) >= 2:
         return InspirationUpload.Kind.ROOM
     return InspirationUpload.Kind.PIECE
-
-
-def within_category(confidence: float) -> bool:
-    """A piece the category head is this sure of (as sure as the pieces that make a photo a room) is answered
-    within its category: its strip and the products a budget may choose for it are of that category only, so a
-    mug never stands in for a chair. An unsure piece is answered with the open ranking (its whole guess)."""
-    return confidence >= ROOM_MIN_CONFIDENCE
 
 
 def _ranked_rows(ranked: list[tuple[int, float]]) -> list[dict]:

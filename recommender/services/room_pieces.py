@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from catalog.models import Category, Product
+from encoders.pieces import within_category
 from recommender.hotspots import SIZES, place_hotspots, smallest_display
 from recommender.models import InspirationUpload
-from recommender.services.room_answer import within_category
+from recommender.services.room_answer import PIECE_RESULTS
 from recommender.services.variants import variants_attach
 
 # A hotspot's centre stays this far inside the photo's edges, so the whole marker is on the photo.
@@ -116,6 +117,7 @@ class RoomView:
     pieces: list[RoomPiece]  # every piece found, most confident first (each has its own hotspot)
     complements: list  # [(product, score)], best first
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
+    everything: list = field(default_factory=list)  # [(product, score)]: every piece's lookalikes merged (_merged)
     hotspot_size: int = SIZES[0]  # pixels of every hotspot marker
 
     @property
@@ -169,15 +171,18 @@ def _strip_items(piece_slug: str, sure: bool, items: list) -> list:
     return inside or items
 
 
-def _merged(pieces: list[RoomPiece]) -> list:
-    """The pieces' lookalikes, each product once with its best score, best first; as many as the longest strip."""
+def _merged(pieces: list[RoomPiece], *, limit: int | None = None) -> list:
+    """The pieces' lookalikes, each product once with its best score, best first; ``limit`` of them (as many as
+    the longest strip unless given).
+    Over every piece of a room it is "Everything in this room", what the evaluation's pieces hit@10 and R@10 read
+    (``encoders.metrics.merged_piece_scores``)."""
     best: dict[int, tuple] = {}
     for piece in pieces:
         for product, score in piece.items:
             if product.pk not in best or score > best[product.pk][1]:
                 best[product.pk] = (product, score)
     ranked = sorted(best.values(), key=lambda item: (-item[1], item[0].pk))
-    return ranked[: max(len(piece.items) for piece in pieces)]
+    return ranked[: limit if limit is not None else max(len(piece.items) for piece in pieces)]
 
 
 def room_strips(pieces: list[RoomPiece]) -> tuple[list[RoomPiece], list[RoomStrip]]:
@@ -227,7 +232,9 @@ def room_view(*, upload: InspirationUpload) -> RoomView:
         for number, (box, slug, confidence, ranked, open_ranked) in enumerate(stored, start=1)
     ]
     pieces, strips = room_strips(pieces)
-    return RoomView(pieces=pieces, complements=found(complements), strips=strips)
+    return RoomView(
+        pieces=pieces, complements=found(complements), strips=strips, everything=_merged(pieces, limit=PIECE_RESULTS)
+    )
 
 
 FALLBACK_PHOTO = (1200, 900)  # a photo whose size cannot be read is placed for as a 4:3 one

@@ -250,6 +250,17 @@ def test_a_piece_is_answered_within_its_own_guess_and_merged_by_best_score():
     assert merged[5] == -np.inf  # answered to no piece
 
 
+def test_a_piece_sure_of_its_category_is_answered_within_it_as_the_room_answer_does():
+    categories = ["chair"] * 11 + ["lamp"] * 2
+    scores = np.array([[0.9] * 11 + [0.5, 0.4]] * 2)  # two pieces most like the chairs
+    guesses = [{"chair": 0.5, "lamp": 0.5}] * 2
+
+    answers = metrics.piece_answers(scores, categories, guesses, k=3, inside=["lamp", None])
+
+    assert answers[0].tolist() == [11, 12, 0]  # both lamps (all the catalog has), then the ranking fills up
+    assert set(answers[1].tolist()) <= set(range(11))  # unsure: the open ranking
+
+
 def test_piece_precision_is_the_share_of_pieces_of_the_rooms_kinds():
     catalog_categories = ["sofa", "lamp", "rug", "table"]
     rooms = [[0, 1], [2], [3], []]

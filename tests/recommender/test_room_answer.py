@@ -346,12 +346,32 @@ def test_the_api_gives_the_kind_the_pieces_with_their_products_and_the_complemen
     assert [card["sku"] for card in data["results"]] == [product.sku for product in named["sofa"]]
 
 
+def test_everything_in_this_room_is_every_pieces_lookalikes_once_by_their_best_score(client, named):
+    sofas, lamps = named["sofa"], named["lamp"]
+    upload = room_upload(named)
+    sofa_piece, lamp_piece = upload.pieces
+    sofa_piece["results"] = [{"product_id": sofas[0].pk, "score": 0.5}, {"product_id": lamps[0].pk, "score": 0.3}]
+    lamp_piece["results"] = [{"product_id": lamps[0].pk, "score": 0.7}, {"product_id": lamps[1].pk, "score": 0.4}]
+    upload.save(update_fields=["pieces"])
+
+    data = status_json(client, upload)
+
+    assert [(card["sku"], card["score"]) for card in data["everything"]] == [
+        (lamps[0].sku, 0.7),  # answered to both pieces: once, with its better score
+        (sofas[0].sku, 0.5),
+        (lamps[1].sku, 0.4),
+    ]
+    page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
+    everything = page[page.index('id="everything"') :]
+    assert "Everything in this room" in everything and everything.index(lamps[0].name) < everything.index(sofas[0].name)
+
+
 def test_a_piece_upload_in_the_api_has_no_pieces(client, named):
     upload = room_upload(named, pieces=0, kind="piece")
 
     data = status_json(client, upload)
 
-    assert (data["kind"], data["pieces"], data["complements"]) == ("piece", [], [])
+    assert (data["kind"], data["pieces"], data["complements"], data["everything"]) == ("piece", [], [], [])
 
 
 def test_the_api_reads_the_pieces_with_the_same_number_of_queries_for_one_or_four(client, named):
