@@ -121,6 +121,9 @@ def test_the_shopper_chooses_a_piece_of_the_room_by_mouse_and_by_keyboard(page, 
     assert page.locator("#piece-1").get_by_role("heading", name="Sofas: 4 lookalikes").is_visible()
     assert page.locator("#piece-2 .strip .card").count() == 4
     assert page.locator("#complements .card").count() == 1
+    everything = page.locator("#everything")
+    assert everything.get_by_role("heading", name="Everything in this room").is_visible()
+    assert everything.locator(".card").count() == 10  # the three pieces' 12 lookalikes, the best 10
     assert page.evaluate(AUDIT) == []  # labels, alt text, contrast
     screenshot(page, "room-answer-1280")
 
