@@ -1,6 +1,7 @@
 """Finding the pieces of a room photo, measured as the product answers: for each way of finding them (the
 resolution of the one backbone pass, the windows, the score, the overlap suppression, the confidence floor, the
-categories left out, the head the pieces search with), the pieces per photo, their precision, hit@10 and R@10 of
+categories left out, the head the pieces search with, whether a piece's search vector is its window of the pass or
+its crop passed through the backbone again), the pieces per photo, their precision, hit@10 and R@10 of
 the merged ranking ("everything in this room"), the union recall of the pieces' own top 10s, and the seconds per
 photo; beside the photo answered whole and today's 14 fixed crops.
 
@@ -46,14 +47,18 @@ def options(default, *, with_objectness: bool = False):
         ("suppression per category", replace(default, per_category=True), 6),
         ("confidence floor 0.15", replace(default, min_confidence=0.15), 6),
         ("confidence floor 0.5", replace(default, min_confidence=0.5), 6),
-        ("similar head", replace(default, head="similar"), 6),
         (
             "textile, decor, kitchenware, other not pieces",
             replace(default, ignored=("textile", "decor", "kitchenware", "other")),
             6,
         ),
+        ("search vectors of the windows of the one pass", replace(default, vectors="window"), 6),
+        ("crops without margin", replace(default, crop_margin=0.0), 6),
+        ("crops with margin 0.25", replace(default, crop_margin=0.25), 6),
+        ("similar head on the crops", replace(default, head="similar"), 6),
         ("at most 4 pieces", default, 4),
         ("at most 8 pieces", default, 8),
+        ("at most 10 pieces", default, 10),
         *(
             (f"score: {score} (synthetic-room head)", replace(default, score=score), 6)
             for score in ("objectness", "confidence x objectness", "confidence x objectness x contrast")
@@ -84,7 +89,8 @@ def main() -> None:
     from encoders import metrics
     from encoders.evaluation import EncoderEmbedder, room_piece_scores
     from encoders.inference import backbone_features, embed_backbone_features, encode_query, load_encoder
-    from encoders.piece_finder import FinderSettings, photo_feature_map, pieces_of_map
+    from encoders.piece_finder import FinderSettings, photo_feature_map, pieces_of_map, with_crop_vectors
+    from encoders.preprocess import load_rgb
 
     torch.set_num_threads(args.threads)
     encoder = load_encoder(args.checkpoint)
@@ -143,6 +149,11 @@ def main() -> None:
             map_seconds[settings.side] = (time.perf_counter() - started) / len(photos)
         started = time.perf_counter()
         found = [pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings) for fmap in maps[settings.side]]
+        if settings.vectors == "crop":
+            found = [
+                with_crop_vectors(encoder, load_rgb(photo), pieces, settings=settings)
+                for photo, pieces in zip(photos, found, strict=True)
+            ]
         seconds = map_seconds[settings.side] + (time.perf_counter() - started) / len(photos)
         scores = room_piece_scores(found, whole_of, similar, categories, rooms)
         hit, recall, union = scores["pieces hit@10"], scores["pieces R@10"], scores["pieces union R@10"]
@@ -154,7 +165,8 @@ def main() -> None:
     print(
         f"\nDefault: pass {default.side} px, windows {default.scales} x shapes {default.shapes}, overlap IoU "
         f"{default.overlap_iou} across categories, confidence ≥ {default.min_confidence}, head {default.head}, "
-        f"left out {default.ignored or 'none'}, at most 6 pieces. A photo without pieces is answered whole."
+        f"left out {default.ignored or 'none'}, search vectors from the pieces' {default.vectors}s (margin "
+        f"{default.crop_margin}), at most 6 pieces. A photo without pieces is answered whole."
     )
 
 

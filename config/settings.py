@@ -250,6 +250,14 @@ CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 # The most pieces of furniture the worker looks for in each photo (encoders/piece_finder.py), each answered with
 # its own lookalikes for "Shop the room"; 0 looks for none.
 ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
+# Where each piece's search vector comes from: "crop" (its box cut from the photo and passed through the backbone
+# again, one batch for all the pieces: finds more of the room's products) or "window" (the box's part of the one
+# pass that found the pieces: a third of the cost). Measured in the README, "Pieces of a room photo".
+ROOM_PIECE_VECTORS = os.environ.get("ROOM_PIECE_VECTORS", "crop")
+if ROOM_PIECE_VECTORS not in ("crop", "window"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"ROOM_PIECE_VECTORS must be crop or window, not {ROOM_PIECE_VECTORS!r}")
 
 # Workers: shoppers' uploads alone on "default"; "what the model sees" of an upload, drawn only when staff ask, and
 # the pieces of each photo (the room answer, found after the shopper has the first answer) on "pictures"; product

@@ -1,4 +1,4 @@
-"""Finding the pieces of furniture in a room photo, from one pass of the backbone (torch: workers and commands only).
+"""Finding the pieces of furniture in a room photo (torch: workers and commands only).
 
 The frozen backbone's feature map is computed once over the whole photo (resized so that its short side is
 ``PIECE_SIDE``). Candidate boxes are windows of several sizes and shapes slid over that map; a box's feature is
@@ -6,23 +6,26 @@ the mean of the map over its cells, which is exactly the pooled feature the head
 category head says what each box shows and how sure it is, and a box is ranked by that confidence times how much
 it stands out of its surround (the head was trained on clean shots and has no "not a piece": the contrast is what
 tells a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
-pieces, each with its own search vector. Categories in ``IGNORED_CATEGORIES`` are never pieces (none: leaving any
-out did not pay). An encoder given an objectness head (``encoders.objectness``, fitted on synthetic rooms) can rank
-by it too (``SCORES``); training makes none, as it did not pay over the contrast. The choices are measured by
-``bench/room_pieces.py`` (README, "Pieces of a room photo").
+pieces. Each piece's search vector is its box cut from the photo (a little larger, ``CROP_MARGIN``) and passed
+through the backbone at the encoder's input size in one batch, as a shopper's photo of that piece would be: the
+pooled window of the coarse pass (``PIECE_VECTORS = "window"``) found the room's products less often. Categories
+in ``IGNORED_CATEGORIES`` are never pieces (none: leaving any out did not pay). An encoder given an objectness
+head (``encoders.objectness``, fitted on synthetic rooms) can rank by it too (``SCORES``); training makes none, as
+it did not pay over the contrast. The choices are measured by ``bench/room_pieces.py`` (README, "Pieces of a room
+photo").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from PIL import Image
 
 from encoders.imagenet_categories import PIECE_IMAGENET_WEIGHT
-from encoders.inference import LoadedEncoder, photo_categories
+from encoders.inference import LoadedEncoder, backbone_features, photo_categories
 from encoders.pieces import Piece, suppress_overlaps
 from encoders.preprocess import ImageInput, load_rgb, to_tensor
 
@@ -42,6 +45,9 @@ SCORES = (  # the ways a box may be ranked: products of the category head's conf
     "confidence x objectness x contrast",
 )
 PIECE_HEAD = "scene"  # the head whose vectors the pieces search with (in the "similar" space; trained on room crops)
+PIECE_VECTORS = "crop"  # a piece's search vector: its box cut from the photo and encoded ("crop"), or its window
+VECTOR_SOURCES = ("crop", "window")
+CROP_MARGIN = 0.1  # a piece's crop is its box grown by this share of its width and height on each side
 IGNORED_CATEGORIES = ()  # categories never offered as pieces
 BACKBONE_STRIDE = {"efficientnet_lite0": 32, "tiny_cnn": 16}  # pixels of the photo per cell of the feature map
 
@@ -59,6 +65,8 @@ class FinderSettings:
     score: str = SCORE
     head: str = PIECE_HEAD
     ignored: tuple[str, ...] = IGNORED_CATEGORIES
+    vectors: str = PIECE_VECTORS
+    crop_margin: float = CROP_MARGIN
 
 
 def find_pieces(
@@ -68,13 +76,43 @@ def find_pieces(
     max_pieces: int = PIECES_MAX,
     settings: FinderSettings | None = None,
 ) -> list[Piece]:
-    """The pieces of furniture in a photo, best first, at most ``max_pieces``: one pass of the backbone, then only
-    the heads. A version without a category head finds none (the photo is then answered whole)."""
+    """The pieces of furniture in a photo, best first, at most ``max_pieces``: one pass of the backbone over the
+    photo finds them, then (``settings.vectors`` "crop") one batch of the pieces' crops gives their search vectors.
+    A version without a category head finds none (the photo is then answered whole)."""
     if not encoder.has_category_head or max_pieces <= 0:
         return []
     settings = settings or FinderSettings()
-    fmap = photo_feature_map(encoder, image, side=settings.side)  # (F, h, w)
-    return pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings)
+    if settings.vectors not in VECTOR_SOURCES:
+        raise ValueError(f"vectors must be one of {VECTOR_SOURCES}, got {settings.vectors!r}")
+    photo = load_rgb(image)
+    fmap = photo_feature_map(encoder, photo, side=settings.side)  # (F, h, w)
+    pieces = pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings)
+    return with_crop_vectors(encoder, photo, pieces, settings=settings) if settings.vectors == "crop" else pieces
+
+
+def piece_crop(photo: Image.Image, box: Sequence[float], *, margin: float) -> Image.Image:
+    """The piece's box (x, y, width, height as fractions) grown by ``margin`` of its size on each side, within the
+    photo, cut from it (at least one pixel each way)."""
+    width, height = photo.size
+    x, y, w, h = box
+    x0, y0 = max(0.0, (x - margin * w) * width), max(0.0, (y - margin * h) * height)
+    x1, y1 = min(float(width), (x + w + margin * w) * width), min(float(height), (y + h + margin * h) * height)
+    left, top = min(round(x0), width - 1), min(round(y0), height - 1)
+    return photo.crop((left, top, max(round(x1), left + 1), max(round(y1), top + 1)))
+
+
+@torch.inference_mode()
+def with_crop_vectors(
+    encoder: LoadedEncoder, photo: Image.Image, pieces: list[Piece], *, settings: FinderSettings
+) -> list[Piece]:
+    """The pieces with their search vectors taken from their crops (``piece_crop``) passed through the backbone
+    in one batch, at the encoder's input size, and the ``settings.head`` head; their boxes and categories stay."""
+    if not pieces:
+        return pieces
+    crops = [piece_crop(photo, piece.box, margin=settings.crop_margin) for piece in pieces]
+    feats = torch.from_numpy(backbone_features(encoder, crops))
+    vectors = encoder.model.query_vectors(feats, head=settings.head).numpy().astype(np.float32)
+    return [replace(piece, vector=vector) for piece, vector in zip(pieces, vectors, strict=True)]
 
 
 @torch.inference_mode()

@@ -9,11 +9,14 @@ from encoders.evaluation import piece_scores
 from encoders.inference import LoadedEncoder, backbone_features, load_encoder
 from encoders.model import LookalikeEncoder, ModelConfig
 from encoders.piece_finder import (
+    CROP_MARGIN,
+    PIECE_HEAD,
     FinderSettings,
     candidate_windows,
     find_pieces,
     photo_feature_map,
     photo_tensor,
+    piece_crop,
     window_boxes,
     window_features,
 )
@@ -104,6 +107,36 @@ def test_pieces_carry_normalised_search_vectors_and_the_whole_guess(shapes_encod
         assert piece.categories[piece.category] == pytest.approx(piece.confidence)
         x, y, w, h = piece.box
         assert min(x, y) >= 0 and x + w <= 1 + 1e-6 and y + h <= 1 + 1e-6
+
+
+def test_a_pieces_search_vector_is_its_crop_passed_through_the_backbone_as_a_photo(shapes_encoder):
+    photo, _, _ = two_pieces_photo()
+
+    pieces = find_pieces(shapes_encoder, photo, max_pieces=2)
+    windowed = find_pieces(shapes_encoder, photo, max_pieces=2, settings=FinderSettings(vectors="window"))
+
+    crops = [piece_crop(photo, piece.box, margin=CROP_MARGIN) for piece in pieces]
+    features = torch.from_numpy(backbone_features(shapes_encoder, crops))
+    with torch.no_grad():
+        expected = shapes_encoder.model.query_vectors(features, head=PIECE_HEAD).numpy()
+    np.testing.assert_allclose(np.stack([piece.vector for piece in pieces]), expected, atol=1e-5)
+    assert [(p.box, p.category) for p in pieces] == [(p.box, p.category) for p in windowed]  # found the same way
+    assert not np.allclose(pieces[0].vector, windowed[0].vector, atol=1e-3)
+
+
+def test_a_pieces_crop_is_its_box_grown_by_the_margin_within_the_photo():
+    photo = Image.new("RGB", (200, 100))
+
+    assert piece_crop(photo, (0.25, 0.2, 0.5, 0.5), margin=0.1).size == (120, 60)  # 100 x 50 grown 10 % each side
+    assert piece_crop(photo, (0.0, 0.0, 0.5, 1.0), margin=0.1).size == (110, 100)  # cut at the photo's edges
+    assert piece_crop(photo, (1.0, 1.0, 0.0, 0.0), margin=0.1).size == (1, 1)  # never empty
+
+
+def test_an_unknown_source_of_vectors_is_refused(shapes_encoder):
+    photo, _, _ = two_pieces_photo()
+
+    with pytest.raises(ValueError, match="vectors must be one of"):
+        find_pieces(shapes_encoder, photo, settings=FinderSettings(vectors="pixels"))
 
 
 def test_the_number_of_pieces_is_capped(shapes_encoder):

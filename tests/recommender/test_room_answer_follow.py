@@ -1,7 +1,11 @@
 """The pieces of a photo are found after its answer, by a follow-up task: until they are in (or known absent) the
 upload's state says so (``done:pieces``), a long-poll waits for them, and the results page keeps following."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -119,6 +123,25 @@ def test_a_pieces_task_that_cannot_be_sent_stops_the_wait(
     assert upload_state(InspirationUpload.objects.get(pk=answered_photo.pk)) == "done:answer"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("source", ["crop", "window"])
+def test_the_worker_finds_the_pieces_with_the_configured_source_of_their_vectors(
+    served, answered_photo, settings, django_capture_on_commit_callbacks, monkeypatch, source
+):
+    answer_without_the_pieces_task(answered_photo, settings, django_capture_on_commit_callbacks, monkeypatch)
+    settings.ROOM_PIECE_VECTORS = source
+    asked = []
+
+    def finder(encoder, picture, *, max_pieces, settings):
+        asked.append((max_pieces, settings.vectors))
+        return []
+
+    monkeypatch.setattr(upload_processing, "find_pieces", finder)
+    upload_pieces_find(upload_id=answered_photo.pk)
+
+    assert asked == [(6, source)]
+
+
 # What a waiting client sees
 
 
@@ -212,3 +235,17 @@ def test_the_reaper_stops_the_wait_for_pieces_whose_task_was_lost(looking):
 
     assert upload_state(InspirationUpload.objects.get(pk=looking.pk)) == "done:answer"
     assert upload_state(InspirationUpload.objects.get(pk=fresh.pk)) == "done:pieces"  # its task may still come
+
+
+def test_an_unknown_source_of_piece_vectors_in_the_environment_stops_the_settings_with_a_clear_error():
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "ROOM_PIECE_VECTORS": "pixels"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "ROOM_PIECE_VECTORS must be crop or window, not 'pixels'" in done.stderr
