@@ -52,10 +52,11 @@ def options(default, *, with_objectness: bool = False):
             replace(default, ignored=("textile", "decor", "kitchenware", "other")),
             6,
         ),
-        ("search vectors of the windows of the one pass", replace(default, vectors="window"), 6),
-        ("crops without margin", replace(default, crop_margin=0.0), 6),
-        ("crops with margin 0.25", replace(default, crop_margin=0.25), 6),
-        ("similar head on the crops", replace(default, head="similar"), 6),
+        ("search vectors of the pieces' crops (margin 0.1)", replace(default, vectors="crop"), 6),
+        ("crops without margin", replace(default, vectors="crop", crop_margin=0.0), 6),
+        ("crops with margin 0.25", replace(default, vectors="crop", crop_margin=0.25), 6),
+        ("similar head", replace(default, head="similar"), 6),
+        ("similar head on the crops", replace(default, vectors="crop", head="similar"), 6),
         ("at most 4 pieces", default, 4),
         ("at most 8 pieces", default, 8),
         ("at most 10 pieces", default, 10),
@@ -165,8 +166,8 @@ def main() -> None:
     print(
         f"\nDefault: pass {default.side} px, windows {default.scales} x shapes {default.shapes}, overlap IoU "
         f"{default.overlap_iou} across categories, confidence ≥ {default.min_confidence}, head {default.head}, "
-        f"left out {default.ignored or 'none'}, search vectors from the pieces' {default.vectors}s (margin "
-        f"{default.crop_margin}), at most 6 pieces. A photo without pieces is answered whole."
+        f"left out {default.ignored or 'none'}, search vectors from the pieces' {default.vectors}s, at most 6 "
+        "pieces. A photo without pieces is answered whole."
     )
 
 

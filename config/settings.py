@@ -250,10 +250,11 @@ CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 # The most pieces of furniture the worker looks for in each photo (encoders/piece_finder.py), each answered with
 # its own lookalikes for "Shop the room"; 0 looks for none.
 ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
-# Where each piece's search vector comes from: "crop" (its box cut from the photo and passed through the backbone
-# again, one batch for all the pieces: finds more of the room's products) or "window" (the box's part of the one
-# pass that found the pieces: a third of the cost). Measured in the README, "Pieces of a room photo".
-ROOM_PIECE_VECTORS = os.environ.get("ROOM_PIECE_VECTORS", "crop")
+# Where each piece's search vector comes from: "window" (the box's part of the one pass that found the pieces) or
+# "crop" (its box cut from the photo and passed through the backbone again, one batch for all the pieces: a few
+# more of the room's products among the pieces' answers, for about three times the finder's cost). Measured in the
+# README, "Pieces of a room photo".
+ROOM_PIECE_VECTORS = os.environ.get("ROOM_PIECE_VECTORS", "window")
 if ROOM_PIECE_VECTORS not in ("crop", "window"):
     from django.core.exceptions import ImproperlyConfigured
 

@@ -27,7 +27,7 @@ from encoders.inference import (
     embed_backbone_features,
     scene_crops,
 )
-from encoders.piece_finder import find_pieces
+from encoders.piece_finder import FinderSettings, find_pieces
 from encoders.pieces import Piece, within_category
 from encoders.queries import FIGURES, HELD_OUT_FIGURES, PIECE_FIGURES, Catalog, QuerySet
 
@@ -54,10 +54,14 @@ class EncoderEmbedder:
         *,
         scene_grid: Sequence[int] = (1, 2, 3),
         features_of: EncoderEmbedder | None = None,
+        finder: FinderSettings | None = None,
     ):
         """``features_of``: another embedder whose backbone features this one shares (both frozen, with the same
-        backbone and preprocessing: the held-out model of a version reads the version's features)."""
+        backbone and preprocessing: the held-out model of a version reads the version's features). ``finder``: how
+        the pieces of room photos are found (the worker's ``encoders.lifecycle.served_finder``; the defaults if
+        None)."""
         self.encoder = encoder
+        self.finder = finder
         self.scene_grid = tuple(scene_grid)
         self._features: dict[tuple, np.ndarray] = features_of._features if features_of is not None else {}
 
@@ -111,7 +115,7 @@ class EncoderEmbedder:
         category head (it finds none, and the piece figures are not measured)."""
         if not self.encoder.has_category_head:
             return None
-        return find_pieces(self.encoder, photo)
+        return find_pieces(self.encoder, photo, settings=self.finder)
 
 
 class BackboneEmbedder:

@@ -33,11 +33,18 @@ from encoders.inference import LoadedEncoder, load_encoder
 from encoders.intervals import figure_intervals
 from encoders.model import EncoderConfig
 from encoders.models import EncoderVersion
+from encoders.piece_finder import FinderSettings
 from encoders.queries import HELD_OUT_FIGURES, QuerySet
 from encoders.training import train_encoder
 from encoders.versions import CHECKPOINT_NAME, checkpoint_path, query_scores_read, query_scores_write, version_dir
 
 logger = logging.getLogger(__name__)
+
+
+def served_finder() -> FinderSettings:
+    """How the worker finds the pieces of a room photo, and so how a version's pieces figures are measured: the
+    finder's defaults with ``ROOM_PIECE_VECTORS``."""
+    return FinderSettings(vectors=settings.ROOM_PIECE_VECTORS)
 
 
 @lru_cache(maxsize=2)
@@ -111,7 +118,7 @@ def _train_version(
         torch.save(checkpoint, temporary)
         os.replace(temporary, directory / CHECKPOINT_NAME)
         encoder = encoder_load(version)
-        embedder = EncoderEmbedder(encoder)
+        embedder = EncoderEmbedder(encoder, finder=served_finder())
         pictures_write(encoder=encoder, embedder=embedder, data=data, directory=directory)
         scores = query_scores(embedder, data.catalog, queries) if queries is not None else {}
         if scores:
@@ -140,7 +147,7 @@ def encoder_evaluate(*, version: EncoderVersion, queries: QuerySet) -> dict[str,
     """Measure ``version`` on the current active catalog and store the figures and their intervals on it (and its
     per-query scores beside its checkpoint, for the gate's paired comparison)."""
     data = training_data()
-    embedder = EncoderEmbedder(encoder_load(version))
+    embedder = EncoderEmbedder(encoder_load(version), finder=served_finder())
     scores = query_scores(embedder, data.catalog, queries)
     # the held-out figures come from a second training (encoder_held_out), not from this version's weights: kept
     held_out = _held_out_part(version)

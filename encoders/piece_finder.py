@@ -6,9 +6,11 @@ the mean of the map over its cells, which is exactly the pooled feature the head
 category head says what each box shows and how sure it is, and a box is ranked by that confidence times how much
 it stands out of its surround (the head was trained on clean shots and has no "not a piece": the contrast is what
 tells a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
-pieces. Each piece's search vector is its box cut from the photo (a little larger, ``CROP_MARGIN``) and passed
-through the backbone at the encoder's input size in one batch, as a shopper's photo of that piece would be: the
-pooled window of the coarse pass (``PIECE_VECTORS = "window"``) found the room's products less often. Categories
+pieces, each searching with its window's vector. A piece's vector may instead come from its box cut from the
+photo (a little larger, ``CROP_MARGIN``) and passed through the backbone again at the encoder's input size, one
+batch for all the pieces (``vectors="crop"``): over three seeds that found as many of the room's products in the
+merged first ten and a few more in the union of the pieces' answers, at about three times the finder's cost, so
+the window stays the default (README, "Pieces of a room photo"). Categories
 in ``IGNORED_CATEGORIES`` are never pieces (none: leaving any out did not pay). An encoder given an objectness
 head (``encoders.objectness``, fitted on synthetic rooms) can rank by it too (``SCORES``); training makes none, as
 it did not pay over the contrast. The choices are measured by ``bench/room_pieces.py`` (README, "Pieces of a room
@@ -45,7 +47,7 @@ SCORES = (  # the ways a box may be ranked: products of the category head's conf
     "confidence x objectness x contrast",
 )
 PIECE_HEAD = "scene"  # the head whose vectors the pieces search with (in the "similar" space; trained on room crops)
-PIECE_VECTORS = "crop"  # a piece's search vector: its box cut from the photo and encoded ("crop"), or its window
+PIECE_VECTORS = "window"  # a piece's search vector: its window of the one pass, or its box cut out and encoded ("crop")
 VECTOR_SOURCES = ("crop", "window")
 CROP_MARGIN = 0.1  # a piece's crop is its box grown by this share of its width and height on each side
 IGNORED_CATEGORIES = ()  # categories never offered as pieces

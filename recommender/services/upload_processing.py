@@ -27,8 +27,8 @@ from PIL import Image
 from catalog.colours import dominant_colours
 from catalog.images import open_upright_rgb_image
 from encoders.inference import encode_queries, reconstruct_codes
-from encoders.lifecycle import encoder_load
-from encoders.piece_finder import FinderSettings, find_pieces
+from encoders.lifecycle import encoder_load, served_finder
+from encoders.piece_finder import find_pieces
 from encoders.pieces import Piece
 from recommender.models import IndexVersion, InspirationUpload
 from recommender.services.category_guesses import category_guess_batch, guess_of
@@ -115,8 +115,7 @@ PiecesOf = Callable[[Any, Image.Image], list[Piece]]  # (encoder, photo) -> the 
 def pieces_in(encoder, picture: Image.Image) -> list[Piece]:
     """The pieces of furniture in a photo, at most ROOM_PIECES (0: none are looked for), their search vectors from
     ROOM_PIECE_VECTORS."""
-    finder = FinderSettings(vectors=settings.ROOM_PIECE_VECTORS)
-    return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES, settings=finder)
+    return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES, settings=served_finder())
 
 
 def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:

@@ -5,7 +5,7 @@ from PIL import Image, ImageDraw
 
 from encoders import metrics
 from encoders.backbone import load_efficientnet_lite0
-from encoders.evaluation import piece_scores
+from encoders.evaluation import EncoderEmbedder, piece_scores
 from encoders.inference import LoadedEncoder, backbone_features, load_encoder
 from encoders.model import LookalikeEncoder, ModelConfig
 from encoders.piece_finder import (
@@ -112,8 +112,8 @@ def test_pieces_carry_normalised_search_vectors_and_the_whole_guess(shapes_encod
 def test_a_pieces_search_vector_is_its_crop_passed_through_the_backbone_as_a_photo(shapes_encoder):
     photo, _, _ = two_pieces_photo()
 
-    pieces = find_pieces(shapes_encoder, photo, max_pieces=2)
-    windowed = find_pieces(shapes_encoder, photo, max_pieces=2, settings=FinderSettings(vectors="window"))
+    pieces = find_pieces(shapes_encoder, photo, max_pieces=2, settings=FinderSettings(vectors="crop"))
+    windowed = find_pieces(shapes_encoder, photo, max_pieces=2)  # the default: the windows of the one pass
 
     crops = [piece_crop(photo, piece.box, margin=CROP_MARGIN) for piece in pieces]
     features = torch.from_numpy(backbone_features(shapes_encoder, crops))
@@ -122,6 +122,16 @@ def test_a_pieces_search_vector_is_its_crop_passed_through_the_backbone_as_a_pho
     np.testing.assert_allclose(np.stack([piece.vector for piece in pieces]), expected, atol=1e-5)
     assert [(p.box, p.category) for p in pieces] == [(p.box, p.category) for p in windowed]  # found the same way
     assert not np.allclose(pieces[0].vector, windowed[0].vector, atol=1e-3)
+
+
+def test_the_evaluation_finds_the_pieces_as_it_is_told_the_worker_does(shapes_encoder):
+    photo, _, _ = two_pieces_photo()
+    crop = FinderSettings(vectors="crop")
+
+    measured = EncoderEmbedder(shapes_encoder, finder=crop).pieces(photo)
+
+    served = find_pieces(shapes_encoder, photo, settings=crop)
+    np.testing.assert_allclose([p.vector for p in measured], [p.vector for p in served], atol=1e-6)
 
 
 def test_a_pieces_crop_is_its_box_grown_by_the_margin_within_the_photo():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from encoders.lifecycle import served_finder
 from recommender import api
 from recommender.models import InspirationUpload
 from recommender.services import upload_processing
@@ -140,6 +141,7 @@ def test_the_worker_finds_the_pieces_with_the_configured_source_of_their_vectors
     upload_pieces_find(upload_id=answered_photo.pk)
 
     assert asked == [(6, source)]
+    assert served_finder().vectors == source  # what evaluate_encoder measures the pieces with
 
 
 # What a waiting client sees

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from encoders.data import training_data
 from encoders.evaluation import EncoderEmbedder, baseline_embedders, figures_of, markdown_table, query_scores
 from encoders.intervals import RESAMPLES, figure_intervals
-from encoders.lifecycle import encoder_held_out, encoder_load, held_out_fraction
+from encoders.lifecycle import encoder_held_out, encoder_load, held_out_fraction, served_finder
 from encoders.models import EncoderVersion
 from encoders.queries import load_query_set
 from encoders.versions import active_encoder_version
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         if version and target is None:
             raise CommandError(f"no encoder version named {version!r}")
         if target is not None:
-            embedders[target.name] = EncoderEmbedder(encoder_load(target))
+            embedders[target.name] = EncoderEmbedder(encoder_load(target), finder=served_finder())
         elif not baselines:
             raise CommandError("no live encoder: give --version, or --baselines alone")
         if baselines:
