@@ -65,9 +65,10 @@ def test_an_unknown_priority_is_refused_with_the_ones_known():
         cpu_priority_apply("high")
 
 
-def test_a_misspelt_priority_in_the_environment_stops_the_settings_with_a_clear_error():
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "WORKER_CPU_PRIORITY": "low"}
-    done = subprocess.run(
+def django_set_up_with(**env: str) -> subprocess.CompletedProcess:
+    """Django set up in a fresh interpreter with ``env`` added to the environment (its settings read it)."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
         env=environment,
@@ -75,5 +76,9 @@ def test_a_misspelt_priority_in_the_environment_stops_the_settings_with_a_clear_
         text=True,
         timeout=120,
     )
+
+
+def test_a_misspelt_priority_in_the_environment_stops_the_settings_with_a_clear_error():
+    done = django_set_up_with(WORKER_CPU_PRIORITY="low")
     assert done.returncode != 0
     assert "WORKER_CPU_PRIORITY must be normal or idle, not 'low'" in done.stderr

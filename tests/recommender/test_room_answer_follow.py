@@ -1,11 +1,7 @@
 """The pieces of a photo are found after its answer, by a follow-up task: until they are in (or known absent) the
 upload's state says so (``done:pieces``), a long-poll waits for them, and the results page keeps following."""
 
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -17,6 +13,7 @@ from recommender.services import upload_processing
 from recommender.services.notify import upload_state
 from recommender.services.upload_processing import upload_answer, upload_pieces_find
 from tests.recommender import test_room_answer
+from tests.recommender.test_cpu_priority import django_set_up_with
 from tests.recommender.test_room_answer import piece_of
 
 Status, PiecesStatus = InspirationUpload.Status, InspirationUpload.PiecesStatus
@@ -240,14 +237,6 @@ def test_the_reaper_stops_the_wait_for_pieces_whose_task_was_lost(looking):
 
 
 def test_an_unknown_source_of_piece_vectors_in_the_environment_stops_the_settings_with_a_clear_error():
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "ROOM_PIECE_VECTORS": "pixels"}
-    done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = django_set_up_with(ROOM_PIECE_VECTORS="pixels")
     assert done.returncode != 0
     assert "ROOM_PIECE_VECTORS must be crop or window, not 'pixels'" in done.stderr
