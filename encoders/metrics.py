@@ -322,7 +322,7 @@ def piece_answers(
             continue
         order = np.argsort(-scores[i], kind="stable")
         of_it = order[categories[order] == category][:k]
-        answers[i] = np.concatenate([of_it, [j for j in answers[i] if j not in set(of_it.tolist())]])[:k]
+        answers[i] = np.concatenate([of_it, answers[i][~np.isin(answers[i], of_it)]])[:k]
     return answers
 
 

@@ -173,9 +173,8 @@ def _strip_items(piece_slug: str, sure: bool, items: list) -> list:
 
 def _merged(pieces: list[RoomPiece], *, limit: int | None = None) -> list:
     """The pieces' lookalikes, each product once with its best score, best first; ``limit`` of them (as many as
-    the longest strip unless given).
-    Over every piece of a room it is "Everything in this room", what the evaluation's pieces hit@10 and R@10 read
-    (``encoders.metrics.merged_piece_scores``)."""
+    the longest strip unless given). Over every piece of a room it is "Everything in this room", what the
+    evaluation's pieces hit@10 and R@10 read (``encoders.metrics.merged_piece_scores``)."""
     best: dict[int, tuple] = {}
     for piece in pieces:
         for product, score in piece.items:
