@@ -51,19 +51,23 @@ def upload_photos(count: int) -> list[str]:
     return ids
 
 
-def answered_by_both(machines, *, rounds: int = 10) -> list[str]:
+def answered_by_both(machines, *, seconds: float = 180) -> list[str]:
     """Upload photos, four at a time, until each machine has answered at least one (a machine that is still
-    loading its encoder may miss a round); returns every upload id sent."""
+    starting or loading its encoder, slower on a busy machine, misses the rounds the other answers at once), for at
+    most ``seconds``; returns every upload id sent."""
     names = [machine.name.replace("%h", "") for machine in machines]
     sent: list[str] = []
-    for _ in range(rounds):
+    workers: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         batch = upload_photos(4)
         sent += batch
         assert wait_for(lambda batch=batch: done(batch), timeout=60), machines[0].log.read_text()[-2000:]
         workers = set(InspirationUpload.objects.filter(pk__in=sent).values_list("worker", flat=True))
         if all(any(worker.startswith(name) for worker in workers) for name in names):
             return sent
-    raise AssertionError(f"not both machines answered: {workers}")
+        time.sleep(1)
+    raise AssertionError(f"not both machines answered in {seconds:.0f} s: {workers}")
 
 
 def done(ids: list[str]) -> bool:
