@@ -118,6 +118,13 @@ class RoomView:
     complements: list  # [(product, score)], best first
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
     everything: list = field(default_factory=list)  # [(product, score)]: every piece's lookalikes merged (_merged)
+
+    @property
+    def shows_everything(self) -> bool:
+        """ "Everything in this room" is shown beside the strips when there are several: over one strip it would
+        repeat it."""
+        return bool(self.everything) and len(self.strips) > 1
+
     hotspot_size: int = SIZES[0]  # pixels of every hotspot marker
 
     @property

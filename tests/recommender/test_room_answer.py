@@ -366,6 +366,17 @@ def test_everything_in_this_room_is_every_pieces_lookalikes_once_by_their_best_s
     assert "Everything in this room" in everything and everything.index(lamps[0].name) < everything.index(sofas[0].name)
 
 
+def test_a_room_of_one_kind_of_piece_does_not_repeat_its_strip_as_everything_in_this_room(client, named):
+    upload = room_upload(named, pieces=4)
+    upload.pieces = [upload.pieces[0], upload.pieces[3]]  # two sofas: one strip
+    upload.save(update_fields=["pieces"])
+
+    page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
+
+    assert "Sofas · 2 in your photo" in page and 'id="everything"' not in page
+    assert status_json(client, upload)["everything"]  # the API still gives the merged ranking
+
+
 def test_a_piece_upload_in_the_api_has_no_pieces(client, named):
     upload = room_upload(named, pieces=0, kind="piece")
 
