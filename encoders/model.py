@@ -100,6 +100,11 @@ class OptimisationConfig:
     w_coview: float = 1.0
     coview_weighting: str = "log"  # "log": weight log(1 + count) | "count" | "none"
     w_scene: float = 1.0  # crops of TRAIN room photos -> the room's products (multiple-instance)
+    # after the loop, the scene head alone tuned on the piece finder's best windows of those photos
+    # (encoders.scene_windows): steps (0: not at all), windows per photo, learning rate
+    scene_window_steps: int = 400
+    scene_windows: int = 24
+    scene_window_lr: float = 1e-3
     w_category: float = 1.0  # the category head's class-balanced cross-entropy on clean shots
     category_smoothing: float = 0.1  # label smoothing of that cross-entropy: keeps its probabilities honest
 

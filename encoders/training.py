@@ -12,6 +12,8 @@
    and the category head's cross-entropy on the clean shot; a batch of co-viewed pairs (clean shots) -> count-weighted
    InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
    The mean of each term per epoch is kept.
+   ``scene_on_windows`` (encoders.scene_windows): then the scene head alone is tuned on the piece finder's best
+   windows of the TRAIN room photos, what the finder searches with in place of their crops.
 4. ``fit_coview_vectors`` (encoders.coview_vectors): each product's co-occurrence part of "goes with", from the
    pairs, kept by product key.
 5. ``fit_served_projection``: PCA of the catalog's "similar" vectors onto ``served_dim`` (and of its joined "goes
@@ -34,7 +36,9 @@ from tqdm import tqdm
 from encoders import losses
 from encoders.backbone import build_backbone
 from encoders.coview_vectors import PICTURE_RIDGE, CoviewTable, fit_coview_vectors
+from encoders.inference import LoadedEncoder
 from encoders.model import EncoderConfig, LookalikeEncoder
+from encoders.scene_windows import scene_head_on_windows
 from encoders.training_inputs import Progress, TrainingInputs, normalise_uint8, prepare_inputs, report_progress
 
 CHECKPOINT_VERSION = 2  # 2: the config in its parts (model, data, optimisation); 1 kept it flat
@@ -223,6 +227,43 @@ def coview_table_of(config: EncoderConfig, inputs: TrainingInputs, keys: Sequenc
     return CoviewTable.of(keys, vectors.to(torch.float16))
 
 
+def scene_on_windows(
+    model: LookalikeEncoder,
+    inputs: TrainingInputs,
+    scene_photos: list[tuple[str | Path, list[int]]],
+    *,
+    products: int,
+    held_out: set[int],
+    config: EncoderConfig,
+    seed: int,
+) -> list[float]:
+    """The scene head tuned on the piece finder's windows of the TRAIN room photos (``encoders.scene_windows``),
+    where the loop trained it on their crops (a frozen backbone with room photos); ``scene_photos`` hold indices
+    among all ``products``, those ``held_out`` taken out as the inputs were. Returns the tuning's losses."""
+    opt = config.optimisation
+    if opt.scene_window_steps <= 0 or not len(inputs.scene_features):
+        return []
+    keep = torch.tensor([i for i in range(products) if i not in held_out], dtype=torch.long)
+    photos = []
+    for photo, indices in scene_photos:
+        row = torch.zeros(products, dtype=torch.bool)
+        row[list(indices)] = True
+        photos.append((photo, row[keep]))
+    encoder = LoadedEncoder(
+        model=model, config=config.model, preprocess=inputs.preprocess, categories=inputs.categories, checkpoint={}
+    )
+    return scene_head_on_windows(
+        encoder,
+        photos,
+        inputs.views[0],
+        count=opt.scene_windows,
+        steps=opt.scene_window_steps,
+        lr=opt.scene_window_lr,
+        temperature=opt.temperature,
+        seed=seed,
+    )
+
+
 @torch.no_grad()
 def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs, coview: torch.Tensor) -> None:
     """PCA of the catalog's clean shots' "similar" vectors onto ``served_dim``, and of their joined "goes with"
@@ -330,6 +371,9 @@ def train_encoder(
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)
+    scene_on_windows(
+        model, inputs, list(scene_photos or []), products=len(categories), held_out=gone, config=config, seed=seed
+    )
     kept_keys = [key for i, key in enumerate(keys) if i not in gone]
     coview = coview_table_of(config, inputs, kept_keys, seed=seed)
     fit_served_projection(model, inputs, coview.rows(kept_keys))
