@@ -6,13 +6,13 @@ searches with? Measured on one trained version, without training it again.
 
 Runs with the site's environment (DATABASE_URL, VAR_DIR, the evaluation data). Training teaches the scene head
 on 14 fixed crops of each TRAIN room photo, each passed through the backbone at the encoder's input size
-(a multiple-instance loss: a room's products should be found by its best crop). The piece finder searches with
-something else: the mean of the coarse pass's feature map over a window (``encoders.piece_finder``). Here the
-finder's ``--windows`` best windows of each TRAIN room photo (ranked as the finder ranks them, with the version's
-own category head) take the crops' place, and only the scene head is tuned on them with the same loss
-(``encoders.losses.scene_loss``: ``--steps`` steps of 16 rooms, Adam at ``--lr``, the similar codes and the
-products' codes fixed), in memory; the version is not changed. It prints the dev room photos' pieces figures (as
-``evaluate_encoder`` reports them: the room answer's pieces, "everything in this room") before and after.
+(a multiple-instance loss: a room's products should be found by its best crop); the piece finder searches with
+the mean of its coarse pass's feature map over a window (``encoders.piece_finder``). Since 2026-12-01 training
+then tunes the scene head alone on the finder's best windows of those photos (``encoders.scene_windows``). This
+applies that stage to a version, in memory (``--steps`` steps, ``--windows`` windows a photo, Adam at ``--lr``; the
+version is not changed): on a version trained before the stage it shows what the stage gives, on a later one what
+tuning it further gives. It prints the dev room photos' pieces figures (as ``evaluate_encoder`` reports them: the
+room answer's pieces, "everything in this room") before and after.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     import torch
 
-    from encoders import losses, metrics
     from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, room_piece_scores
-    from encoders.lifecycle import encoder_load
+    from encoders.evaluation import EncoderEmbedder, piece_scores
+    from encoders.lifecycle import encoder_load, served_finder
     from encoders.model import EncoderConfig
     from encoders.models import EncoderVersion
     from encoders.queries import load_query_set
+    from encoders.scene_windows import scene_head_on_windows
 
     torch.manual_seed(args.seed)
     encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
@@ -58,71 +58,37 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.version} has no category head: it finds no pieces")
     data = training_data()
     queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder)
+    embedder = EncoderEmbedder(encoder, finder=served_finder())
     catalog = data.catalog
     product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
     similar = embedder.catalog(catalog.images, head="similar")
-    rooms = metrics.room_products(queries.scene_rooms, catalog.sku_index)
 
     def pieces_figures() -> str:
-        found = [embedder.pieces(photo) for photo in queries.scene_photos]
-        scores = room_piece_scores(found, lambda i: (embedder.scene(queries.scene_photos[i])[:1], None), similar,
-                                   catalog.categories, rooms)  # fmt: skip
+        scores = piece_scores(embedder, catalog, queries, similar)
         names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
         return " | ".join(f"{scores[name].mean():.3f}" for name in names)
 
-    windows = torch.stack([best_windows(encoder, photo, args.windows) for photo, _ in data.scene_photos])
-    positives = torch.zeros(len(data.scene_photos), len(catalog.images), dtype=torch.bool)
-    for s, (_, products) in enumerate(data.scene_photos):
-        positives[s, products] = True
-    model = encoder.model
-    temperature = EncoderConfig().optimisation.temperature  # what training's scene term uses
-    with torch.no_grad():
-        products = model.embed_features(product_features)["similar"]
-    print(f"{args.version}: {len(windows)} TRAIN room photos x {args.windows} windows, {args.split} room photos")
+    photos = []
+    for photo, products in data.scene_photos:
+        row = torch.zeros(len(catalog.images), dtype=torch.bool)
+        row[products] = True
+        photos.append((photo, row))
+    print(f"{args.version}: {len(photos)} TRAIN room photos x {args.windows} windows, {args.split} room photos")
     print("\n| scene head | pieces hit@10 | pieces R@10 | pieces union R@10 | piece precision |")
     print("|---|---|---|---|---|")
-    print(f"| as trained (14 crops of each TRAIN photo) | {pieces_figures()} |")
-    optimizer = torch.optim.Adam(model.scene.parameters(), lr=args.lr)
-    model.scene.train()
-    for _ in range(args.steps):
-        batch = torch.randint(0, len(windows), (16,))
-        rows, kept, width = windows[batch].shape
-        codes = model.embed_features(windows[batch].view(rows * kept, width))
-        crops = (codes["similar"].detach() + codes["scene"] - codes["similar"]).view(rows, kept, -1)
-        loss = losses.scene_loss(crops, products, positives[batch], temperature=temperature)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.scene.eval()
+    print(f"| as the version has it | {pieces_figures()} |")
+    scene_head_on_windows(
+        encoder,
+        photos,
+        product_features,
+        count=args.windows,
+        steps=args.steps,
+        lr=args.lr,
+        temperature=EncoderConfig().optimisation.temperature,
+        seed=args.seed,
+    )
     print(f"| tuned {args.steps} steps on the finder's {args.windows} best windows | {pieces_figures()} |")
     return 0
-
-
-def best_windows(encoder, photo, count: int):
-    """The finder's ``count`` best windows of a photo, as it ranks them (category confidence x contrast): their
-    features (count, F), the best repeated when the photo has fewer windows."""
-    import numpy as np
-    import torch
-
-    from encoders.imagenet_categories import PIECE_IMAGENET_WEIGHT
-    from encoders.inference import photo_categories
-    from encoders.piece_finder import (
-        FinderSettings,
-        candidate_windows,
-        photo_feature_map,
-        window_features,
-        window_scores,
-    )
-
-    settings = FinderSettings()
-    fmap = photo_feature_map(encoder, photo, side=settings.side)
-    windows = candidate_windows(*fmap.shape[1:], scales=settings.scales, shapes=settings.shapes)
-    features = window_features(fmap, windows)
-    with torch.no_grad():
-        confidence = photo_categories(encoder, features, weight=PIECE_IMAGENET_WEIGHT).numpy().max(axis=1)
-    order = np.argsort(-window_scores(encoder, fmap, windows, confidence, settings.score), kind="stable")
-    return features[np.resize(order[:count], count)]
 
 
 if __name__ == "__main__":

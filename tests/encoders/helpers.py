@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from encoders.model import EncoderConfig
+from encoders.training import train_encoder
 
 COLOURS = [(200, 30, 30), (30, 160, 40), (30, 60, 200), (220, 180, 20), (120, 40, 160), (20, 160, 170)]
 
@@ -63,3 +64,19 @@ def make_background(tmp_path: Path) -> Path:
     path = tmp_path / "room.jpg"
     img.save(path)
     return path
+
+
+def train_with_room_photos(config: EncoderConfig, paths, categories, room) -> dict:
+    """A checkpoint of ``config`` trained on the catalog with one pair and two TRAIN room photos (``room`` twice:
+    products 0 and 1, then 2), on one thread."""
+    return train_encoder(
+        config=config,
+        product_images=paths,
+        categories=categories,
+        coview_pairs=[(0, 1, 1)],
+        backgrounds=[room],
+        seed=0,
+        progress=lambda *args: None,
+        scene_photos=[(room, [0, 1]), (room, [2])],
+        num_threads=1,
+    )

@@ -12,7 +12,7 @@ from encoders.inference import (
     reconstruct,
 )
 from encoders.training import train_encoder
-from tests.encoders.helpers import draw_product, make_background, make_catalog, tiny_config
+from tests.encoders.helpers import draw_product, make_background, make_catalog, tiny_config, train_with_room_photos
 
 
 @pytest.fixture
@@ -132,15 +132,8 @@ def test_scene_photos_train_the_scene_head_with_a_frozen_backbone(tmp_path):
     paths, categories = make_catalog(tmp_path)
     room = make_background(tmp_path)
 
-    checkpoint = train_encoder(
-        config=tiny_config(freeze_backbone=True, w_scene=1.0, scene_rooms_per_step=2),
-        product_images=paths,
-        categories=categories,
-        coview_pairs=[(0, 1, 1)],
-        backgrounds=[room],
-        seed=0,
-        progress=lambda *args: None,
-        scene_photos=[(room, [0, 1]), (room, [2])],
+    checkpoint = train_with_room_photos(
+        tiny_config(freeze_backbone=True, w_scene=1.0, scene_rooms_per_step=2), paths, categories, room
     )
 
     assert "scene" in checkpoint["metrics"]["history"][-1]

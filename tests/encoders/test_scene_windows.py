@@ -5,8 +5,8 @@ import torch
 
 from encoders.inference import encode_images, load_encoder
 from encoders.scene_windows import scene_head_on_windows, tune_scene_head
-from encoders.training import build_model, train_encoder
-from tests.encoders.helpers import make_background, make_catalog, tiny_config
+from encoders.training import build_model
+from tests.encoders.helpers import make_background, make_catalog, tiny_config, train_with_room_photos
 
 
 def parameters(module) -> list[torch.Tensor]:
@@ -61,19 +61,8 @@ def test_training_with_room_photos_tunes_the_scene_head_on_the_finders_windows(t
     room = make_background(tmp_path)
 
     def trained(steps: int):
-        return load_encoder(
-            train_encoder(
-                config=tiny_config(freeze_backbone=True, w_scene=1.0, scene_rooms_per_step=2, scene_window_steps=steps),
-                product_images=paths,
-                categories=categories,
-                coview_pairs=[(0, 1, 1)],
-                backgrounds=[room],
-                seed=0,
-                progress=lambda *args: None,
-                scene_photos=[(room, [0, 1]), (room, [2])],
-                num_threads=1,
-            )
-        )
+        config = tiny_config(freeze_backbone=True, w_scene=1.0, scene_rooms_per_step=2, scene_window_steps=steps)
+        return load_encoder(train_with_room_photos(config, paths, categories, room))
 
     without, tuned = trained(0), trained(30)
 
