@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| scene head | pieces hit@10 | pieces R@10 | pieces union R@10 | piece precision |")
     print("|---|---|---|---|---|")
     print(f"| as the version has it | {pieces_figures()} |")
+    started = time.perf_counter()
     scene_head_on_windows(
         encoder,
         photos,
@@ -87,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         temperature=EncoderConfig().optimisation.temperature,
         seed=args.seed,
     )
+    seconds = time.perf_counter() - started
     print(f"| tuned {args.steps} steps on the finder's {args.windows} best windows | {pieces_figures()} |")
+    print(f"\nThe stage took {seconds:.1f} s (the windows of every TRAIN room photo, then the steps).")
     return 0
 
 

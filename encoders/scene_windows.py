@@ -77,7 +77,7 @@ def tune_scene_head(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        history.append(float(loss))
+        history.append(loss.item())
     model.eval()
     return history
 
