@@ -46,7 +46,7 @@ SCORES = (  # the ways a box may be ranked: products of the category head's conf
     "confidence x objectness",
     "confidence x objectness x contrast",
 )
-PIECE_HEAD = "scene"  # the head whose vectors the pieces search with (in the "similar" space; trained on room crops)
+PIECE_HEAD = "scene"  # the head the pieces search with ("similar" space; taught on room crops, then on these windows)
 PIECE_VECTORS = "window"  # a piece's search vector: its window of the one pass, or its box cut out and encoded ("crop")
 VECTOR_SOURCES = ("crop", "window")
 CROP_MARGIN = 0.1  # a piece's crop is its box grown by this share of its width and height on each side
