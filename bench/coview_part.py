@@ -23,12 +23,13 @@ Width 0 is the head's output alone, projected the same way. The rows are fitted 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True, help="a trained encoder version (its head is measured)")
     parser.add_argument("--dims", default="0,16,32,64", help="widths of the co-occurrence part")
     parser.add_argument("--shares", default="0.5,0.6,0.7", help="its shares of a product's squared length")
-    parser.add_argument("--queries", type=Path, default=ROOT.parent / "shared/data/webphotos")
-    parser.add_argument("--rooms", type=Path, default=ROOT.parent / "shared/data/ikea/rooms.json")
-    parser.add_argument("--split", default="dev")
+    add_dev_data_arguments(parser)
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django()
     import torch
     from django.conf import settings
 

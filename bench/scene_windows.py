@@ -18,13 +18,14 @@ room answer's pieces, "everything in this room") before and after.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,15 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=24, help="the finder's best windows kept of each photo")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--queries", type=Path, default=ROOT.parent / "shared/data/webphotos")
-    parser.add_argument("--rooms", type=Path, default=ROOT.parent / "shared/data/ikea/rooms.json")
-    parser.add_argument("--split", default="dev")
+    add_dev_data_arguments(parser)
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django()
     import torch
 
     from encoders.data import training_data
