@@ -297,6 +297,12 @@ class LookalikeEncoder(nn.Module):
         goes_with = self.goes_with(h.detach())  # (B, G)
         return {"similar": z, "goes_with": goes_with, "scene": z + self.scene(h)}  # (B, D), (B, G), (B, D)
 
+    def scene_codes_for_training(self, feats: torch.Tensor) -> torch.Tensor:
+        """Backbone features (B, F) -> raw scene codes (B, D) through which only the scene correction learns: the
+        similar code under it is detached, so room photos never move the "similar" space."""
+        codes = self.embed_features(feats)
+        return codes["similar"].detach() + (codes["scene"] - codes["similar"])
+
     def category_logits(self, feats: torch.Tensor) -> torch.Tensor:
         """Backbone features (B, F) -> logits over the checkpoint's categories (B, C)."""
         return self.category(feats)

@@ -86,10 +86,13 @@ def find_pieces(
     settings = settings or FinderSettings()
     if settings.vectors not in VECTOR_SOURCES:
         raise ValueError(f"vectors must be one of {VECTOR_SOURCES}, got {settings.vectors!r}")
-    photo = load_rgb(image)
-    fmap = photo_feature_map(encoder, photo, side=settings.side)  # (F, h, w)
-    pieces = pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings)
-    return with_crop_vectors(encoder, photo, pieces, settings=settings) if settings.vectors == "crop" else pieces
+    if settings.vectors == "window":
+        fmap = photo_feature_map(encoder, image, side=settings.side)  # (F, h, w)
+        return pieces_of_map(encoder, fmap, max_pieces=max_pieces, settings=settings)
+    photo = load_rgb(image)  # read once: the pass and the crops
+    pieces = pieces_of_map(encoder, photo_feature_map(encoder, photo, side=settings.side), max_pieces=max_pieces,
+                           settings=settings)  # fmt: skip
+    return with_crop_vectors(encoder, photo, pieces, settings=settings)
 
 
 def piece_crop(photo: Image.Image, box: Sequence[float], *, margin: float) -> Image.Image:
@@ -117,6 +120,33 @@ def with_crop_vectors(
     return [replace(piece, vector=vector) for piece, vector in zip(pieces, vectors, strict=True)]
 
 
+@dataclass(frozen=True)
+class RankedWindows:
+    """Every candidate window of a feature map, as the finder ranks them."""
+
+    windows: np.ndarray  # (N, 4) cells
+    features: torch.Tensor  # (N, F) the mean of the map over each
+    probabilities: np.ndarray  # (N, C) what each shows, over the encoder's categories
+    best: np.ndarray  # (N,) its likeliest category not left out
+    confidence: np.ndarray  # (N,) that category's probability
+    score: np.ndarray  # (N,) how it ranks (``settings.score``)
+
+
+@torch.inference_mode()
+def ranked_windows(encoder: LoadedEncoder, fmap: torch.Tensor, *, settings: FinderSettings) -> RankedWindows:
+    """The windows of a photo's feature map (F, h, w), each scored by the category head (and its contrast)."""
+    _, h, w = fmap.shape
+    windows = candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)
+    feats = window_features(fmap, windows)
+    probabilities = photo_categories(encoder, feats, weight=PIECE_IMAGENET_WEIGHT).numpy()
+    allowed = np.array([name not in settings.ignored for name in encoder.categories])
+    masked = np.where(allowed, probabilities, -1.0)
+    best = masked.argmax(axis=1)
+    confidence = masked[np.arange(len(best)), best]
+    score = window_scores(encoder, fmap, windows, confidence, settings.score)
+    return RankedWindows(windows, feats, probabilities, best, confidence, score)
+
+
 @torch.inference_mode()
 def pieces_of_map(
     encoder: LoadedEncoder, fmap: torch.Tensor, *, max_pieces: int = PIECES_MAX, settings: FinderSettings
@@ -124,16 +154,10 @@ def pieces_of_map(
     """The pieces of a photo's feature map (F, h, w): windows scored by the category head (and their contrast),
     overlaps suppressed; the search vectors are computed for the chosen few only."""
     _, h, w = fmap.shape
-    windows = candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)  # (N, 4) cells
-    feats = window_features(fmap, windows)  # (N, F)
-    probabilities = photo_categories(encoder, feats, weight=PIECE_IMAGENET_WEIGHT).numpy()  # (N, C)
-    allowed = np.array([name not in settings.ignored for name in encoder.categories])
-    masked = np.where(allowed, probabilities, -1.0)
-    best = masked.argmax(axis=1)  # (N,)
-    confidence = masked[np.arange(len(best)), best]
-    score = window_scores(encoder, fmap, windows, confidence, settings.score)
+    ranked = ranked_windows(encoder, fmap, settings=settings)
+    best, confidence, score = ranked.best, ranked.confidence, ranked.score
     keep = np.flatnonzero((confidence >= settings.min_confidence) & (score > 0))
-    boxes = window_boxes(windows, h, w)  # (N, 4) fractions
+    boxes = window_boxes(ranked.windows, h, w)  # (N, 4) fractions
     chosen = suppress_overlaps(
         boxes[keep],
         score[keep],
@@ -144,14 +168,14 @@ def pieces_of_map(
     picked = keep[chosen]
     if not len(picked):
         return []
-    vectors = encoder.model.query_vectors(feats[picked], head=settings.head).numpy().astype(np.float32)
+    vectors = encoder.model.query_vectors(ranked.features[picked], head=settings.head).numpy().astype(np.float32)
     return [
         Piece(
             box=tuple(round(float(v), 4) for v in boxes[i]),
             category=encoder.categories[best[i]],
             confidence=float(confidence[i]),
             vector=vector,
-            categories=dict(zip(encoder.categories, probabilities[i].tolist(), strict=True)),
+            categories=dict(zip(encoder.categories, ranked.probabilities[i].tolist(), strict=True)),
         )
         for i, vector in zip(picked.tolist(), vectors, strict=True)
     ]

@@ -18,16 +18,9 @@ import numpy as np
 import torch
 
 from encoders import losses
-from encoders.imagenet_categories import PIECE_IMAGENET_WEIGHT
-from encoders.inference import LoadedEncoder, photo_categories
+from encoders.inference import LoadedEncoder
 from encoders.model import LookalikeEncoder
-from encoders.piece_finder import (
-    FinderSettings,
-    candidate_windows,
-    photo_feature_map,
-    window_features,
-    window_scores,
-)
+from encoders.piece_finder import FinderSettings, photo_feature_map, ranked_windows
 from encoders.preprocess import ImageInput
 
 ROOMS_PER_STEP = 16  # TRAIN room photos in each step of the tuning
@@ -35,15 +28,12 @@ ROOMS_PER_STEP = 16  # TRAIN room photos in each step of the tuning
 
 @torch.inference_mode()
 def best_windows(encoder: LoadedEncoder, photo: ImageInput, count: int) -> torch.Tensor:
-    """The finder's ``count`` best windows of a photo, ranked as it ranks them (category confidence x contrast):
-    their features (count, F), the best repeated when the photo has fewer windows."""
+    """The finder's ``count`` best windows of a photo, ranked as it ranks them (``ranked_windows``): their features
+    (count, F), the best repeated when the photo has fewer windows."""
     settings = FinderSettings()
-    fmap = photo_feature_map(encoder, photo, side=settings.side)
-    windows = candidate_windows(*fmap.shape[1:], scales=settings.scales, shapes=settings.shapes)
-    features = window_features(fmap, windows)
-    confidence = photo_categories(encoder, features, weight=PIECE_IMAGENET_WEIGHT).numpy().max(axis=1)
-    order = np.argsort(-window_scores(encoder, fmap, windows, confidence, settings.score), kind="stable")
-    return features[np.resize(order[:count], count)].clone()
+    ranked = ranked_windows(encoder, photo_feature_map(encoder, photo, side=settings.side), settings=settings)
+    order = np.argsort(-ranked.score, kind="stable")
+    return ranked.features[np.resize(order[:count], count)].clone()
 
 
 def tune_scene_head(
@@ -70,9 +60,7 @@ def tune_scene_head(
     for _ in range(steps):
         batch = torch.randint(0, len(windows), (min(ROOMS_PER_STEP, len(windows)),), generator=gen)
         rows, count, width = windows[batch].shape
-        codes = model.embed_features(windows[batch].reshape(rows * count, width))
-        delta = codes["scene"] - codes["similar"]
-        crops = (codes["similar"].detach() + delta).view(rows, count, -1)
+        crops = model.scene_codes_for_training(windows[batch].reshape(rows * count, width)).view(rows, count, -1)
         loss = losses.scene_loss(crops, products, positives[batch], temperature=temperature)
         optimizer.zero_grad()
         loss.backward()

@@ -137,11 +137,10 @@ def _scene_term(
     in_rooms = inputs.scene_positives[rooms].any(dim=0).nonzero().squeeze(1)
     cand = torch.unique(torch.cat([in_rooms, idx]))  # the rooms' products + other products
     s_, m_, f_ = inputs.scene_features[rooms].shape
-    crop_codes = model.embed_features(_to_features(model, inputs, inputs.scene_features[rooms].view(s_ * m_, f_)))
-    # only the scene correction learns here: the similar code of a crop is detached, and
-    # so are the products' codes, so rooms never pull their products together
-    delta = crop_codes["scene"] - crop_codes["similar"]
-    crops = (crop_codes["similar"].detach() + delta).view(s_, m_, -1)  # (S, M, D)
+    # only the scene correction learns here, and the products' codes are fixed, so rooms never pull their
+    # products together
+    features = _to_features(model, inputs, inputs.scene_features[rooms].view(s_ * m_, f_))
+    crops = model.scene_codes_for_training(features).view(s_, m_, -1)  # (S, M, D)
     with torch.no_grad():
         prods = model.embed_features(_to_features(model, inputs, inputs.views[0, cand]))["similar"]  # (P, D)
     positives = inputs.scene_positives[rooms][:, cand]  # (S, P)
