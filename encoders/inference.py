@@ -39,7 +39,8 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
 
     A frozen pretrained backbone is not in the checkpoint; it is rebuilt from the installed
     package, so only the keys under "backbone." may be missing; a version trained before the category head has
-    none under "category." either (it guesses no categories).
+    none under "category." either (it guesses no categories), and one trained before the piece head none under
+    "piece_category." (its piece finder reads windows with the category head, as it then did).
     """
     if isinstance(path_or_checkpoint, dict):
         ckpt = path_or_checkpoint
@@ -50,10 +51,12 @@ def load_encoder(path_or_checkpoint: str | Path | dict) -> LoadedEncoder:
     model = LookalikeEncoder(config=config, backbone=backbone, num_categories=len(ckpt["categories"]))
     result = model.load_state_dict(ckpt["state_dict"], strict=False)
     has_category_head = not any(k.startswith("category.") for k in result.missing_keys)
+    before_piece_head = ("piece_category.", "piece_head_tuned")  # absent: the category head reads windows too
+    missing_keys = [k for k in result.missing_keys if not k.startswith(before_piece_head)]
     empty = {k for k, v in model.state_dict().items() if v.numel() == 0}  # e.g. a projection this version lacks
     missing = [
         k
-        for k in result.missing_keys
+        for k in missing_keys
         if (config.backbone_in_checkpoint or not k.startswith("backbone."))
         and not k.startswith("category.")
         and k not in empty
@@ -149,13 +152,17 @@ def category_probabilities(encoder: LoadedEncoder, features: np.ndarray) -> np.n
 
 
 @torch.inference_mode()
-def photo_categories(encoder: LoadedEncoder, feats: torch.Tensor, *, weight: float | None = None) -> torch.Tensor:
-    """Pooled backbone features (N, F) -> probabilities (N, C): the category head's, blended with what the
-    backbone's ImageNet classifier says of the same features (``encoders.imagenet_categories``; ``weight``: its
-    share, IMAGENET_WEIGHT unless given)."""
-    head = torch.softmax(encoder.model.category_logits(feats), dim=1)
+def photo_categories(
+    encoder: LoadedEncoder, feats: torch.Tensor, *, weight: float | None = None, head: str = "category"
+) -> torch.Tensor:
+    """Pooled backbone features (N, F) -> probabilities (N, C): the category head's (or the piece head's, ``head``
+    "piece", for windows of a room photo), blended with what the backbone's ImageNet classifier says of the same
+    features (``encoders.imagenet_categories``; ``weight``: its share, IMAGENET_WEIGHT unless given)."""
+    probabilities = torch.softmax(encoder.model.category_logits(feats, head=head), dim=1)
     classifier = imagenet_classifier(encoder.model.backbone)
-    return blend_with_imagenet(head, feats, classifier=classifier, categories=encoder.categories, weight=weight)
+    return blend_with_imagenet(
+        probabilities, feats, classifier=classifier, categories=encoder.categories, weight=weight
+    )
 
 
 def category_distributions(encoder: LoadedEncoder, features: np.ndarray) -> list[dict[str, float]]:

@@ -7,6 +7,7 @@
         z --decoder--> x_hat (B, 3, R, R) the reconstruction shown as "what the model sees"
         z --classifier--> logits (B, C)  (unused unless w_classify > 0)
         f --category head--> logits (B, C) what the photo shows: ranks answers by category (category_ranking)
+        f --piece head--> logits (B, C) what a window of a room photo shows (the piece finder's; piece_categories)
 
 The backbone is a separate module handed to the constructor, so a frozen pretrained one
 (see encoders.backbone) and the small from-scratch TinyCNN plug in the same way.
@@ -14,12 +15,15 @@ The backbone is a separate module handed to the constructor, so a frozen pretrai
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields
 from dataclasses import replace as dataclass_replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+CATEGORY_HEADS = ("category", "piece")  # the heads that say what a photo (or a window of a room photo) shows
 
 
 @dataclass
@@ -105,6 +109,12 @@ class OptimisationConfig:
     scene_window_steps: int = 400
     scene_windows: int = 24
     scene_window_lr: float = 1e-3
+    # before that, the piece head (the piece finder's category head) copied from the category head and tuned on
+    # windows of those photos, their products' kinds as weak labels (encoders.piece_categories): steps (0: the
+    # category head reads the windows), windows drawn per photo, learning rate
+    piece_window_steps: int = 300
+    piece_windows: int = 128
+    piece_window_lr: float = 1e-3
     w_category: float = 1.0  # the category head's class-balanced cross-entropy on clean shots
     category_smoothing: float = 0.1  # label smoothing of that cross-entropy: keeps its probabilities honest
 
@@ -269,6 +279,11 @@ class LookalikeEncoder(nn.Module):
                 in_dim=c.backbone_dim, hidden_dim=c.hidden_dim // 2, out_dim=max(1, num_categories), dropout=c.dropout
             ),
         )
+        # what a window of a room photo shows, where the piece finder reads it: a copy of the category head tuned
+        # on the TRAIN room photos' windows after training (encoders.piece_categories); nothing else reads it, and
+        # until it is tuned (or in a version trained before it) the category head answers in its place
+        self.piece_category = copy.deepcopy(self.category)
+        self.register_buffer("piece_head_tuned", torch.zeros((), dtype=torch.bool))
         # the served projection (z + residual -> served_dim), fitted after training by fit_projection
         rows = c.served_dim if c.projects else 0
         self.register_buffer("projection", torch.zeros(rows, c.query_dim))  # (P, D + F)
@@ -303,8 +318,13 @@ class LookalikeEncoder(nn.Module):
         codes = self.embed_features(feats)
         return codes["similar"].detach() + (codes["scene"] - codes["similar"])
 
-    def category_logits(self, feats: torch.Tensor) -> torch.Tensor:
-        """Backbone features (B, F) -> logits over the checkpoint's categories (B, C)."""
+    def category_logits(self, feats: torch.Tensor, *, head: str = "category") -> torch.Tensor:
+        """Backbone features (B, F) -> logits over the checkpoint's categories (B, C): the category head's, or
+        (``head`` "piece") the piece head's, which reads windows of room photos, once it is tuned."""
+        if head not in CATEGORY_HEADS:
+            raise ValueError(f"head must be one of {CATEGORY_HEADS}, got {head!r}")
+        if head == "piece" and bool(self.piece_head_tuned):
+            return self.piece_category(feats)
         return self.category(feats)
 
     def query_vectors(

@@ -3,9 +3,10 @@
 The frozen backbone's feature map is computed once over the whole photo (resized so that its short side is
 ``PIECE_SIDE``). Candidate boxes are windows of several sizes and shapes slid over that map; a box's feature is
 the mean of the map over its cells, which is exactly the pooled feature the heads read for a whole image. The
-category head says what each box shows and how sure it is, and a box is ranked by that confidence times how much
-it stands out of its surround (the head was trained on clean shots and has no "not a piece": the contrast is what
-tells a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
+piece head (the category head tuned on windows of TRAIN room photos, ``encoders.piece_categories``; the category
+head itself in a version trained before it) says what each box shows and how sure it is, and a box is ranked by that
+confidence times how much it stands out of its surround (the head has no "not a piece": the contrast is what tells
+a piece from a stretch of floor). Overlapping boxes are suppressed (greedy IoU) and the best few are the
 pieces, each searching with its window's vector. A piece's vector may instead come from its box cut from the
 photo (a little larger, ``CROP_MARGIN``) and passed through the backbone again at the encoder's input size, one
 batch for all the pieces (``vectors="crop"``): over three seeds that found as many of the room's products in the
@@ -39,7 +40,7 @@ WINDOW_SHAPES = (0.5, 1.0, 2.0)  # width / height of the windows
 OVERLAP_IOU = 0.3  # a box overlapping a kept piece by more than this is the same piece
 MIN_CONFIDENCE = 0.3  # a box the head is less sure of is not offered as a piece
 SCORE = "confidence x contrast"  # how a box is ranked: "confidence" alone, or times its contrast with its surround
-SCORES = (  # the ways a box may be ranked: products of the category head's confidence, contrast and objectness
+SCORES = (  # the ways a box may be ranked: products of the piece head's confidence, contrast and objectness
     "confidence",
     "confidence x contrast",
     "objectness",
@@ -134,11 +135,11 @@ class RankedWindows:
 
 @torch.inference_mode()
 def ranked_windows(encoder: LoadedEncoder, fmap: torch.Tensor, *, settings: FinderSettings) -> RankedWindows:
-    """The windows of a photo's feature map (F, h, w), each scored by the category head (and its contrast)."""
+    """The windows of a photo's feature map (F, h, w), each scored by the piece head (and its contrast)."""
     _, h, w = fmap.shape
     windows = candidate_windows(h, w, scales=settings.scales, shapes=settings.shapes)
     feats = window_features(fmap, windows)
-    probabilities = photo_categories(encoder, feats, weight=PIECE_IMAGENET_WEIGHT).numpy()
+    probabilities = photo_categories(encoder, feats, weight=PIECE_IMAGENET_WEIGHT, head="piece").numpy()
     allowed = np.array([name not in settings.ignored for name in encoder.categories])
     masked = np.where(allowed, probabilities, -1.0)
     best = masked.argmax(axis=1)
@@ -151,7 +152,7 @@ def ranked_windows(encoder: LoadedEncoder, fmap: torch.Tensor, *, settings: Find
 def pieces_of_map(
     encoder: LoadedEncoder, fmap: torch.Tensor, *, max_pieces: int = PIECES_MAX, settings: FinderSettings
 ) -> list[Piece]:
-    """The pieces of a photo's feature map (F, h, w): windows scored by the category head (and their contrast),
+    """The pieces of a photo's feature map (F, h, w): windows scored by the piece head (and their contrast),
     overlaps suppressed; the search vectors are computed for the chosen few only."""
     _, h, w = fmap.shape
     ranked = ranked_windows(encoder, fmap, settings=settings)
@@ -185,7 +186,7 @@ def window_scores(
     encoder: LoadedEncoder, fmap: torch.Tensor, windows: np.ndarray, confidence: np.ndarray, score: str
 ) -> np.ndarray:
     """How each window (N, 4) ranks: the product of the factors ``score`` names (SCORES), over "confidence" (the
-    category head's), "contrast" (with its surround, clipped at 0) and "objectness" (the encoder's objectness head,
+    piece head's), "contrast" (with its surround, clipped at 0) and "objectness" (the encoder's objectness head,
     encoders.objectness: only when it has one)."""
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}")

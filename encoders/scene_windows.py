@@ -3,7 +3,7 @@
 The training loop teaches the scene head on fixed crops of each TRAIN room photo, each passed through the backbone
 at the encoder's input size. The piece finder searches with something else: the mean of a coarse pass's feature map
 over a window (``encoders.piece_finder``). After the loop, the finder's best windows of each TRAIN room photo,
-ranked as the finder ranks them with the just-trained category head, take the crops' place, and the scene head
+ranked as the finder ranks them with the just-tuned piece head, take the crops' place, and the scene head
 alone is tuned on them with the same multiple-instance loss (``encoders.losses.scene_loss``: a room's products
 should each be found by its best window), the similar codes of the windows and the products' codes fixed. Nothing
 else reads the scene head. Measured on three seeds (``bench/scene_windows.py``; README, "The scene head on the

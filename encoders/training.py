@@ -12,6 +12,9 @@
    and the category head's cross-entropy on the clean shot; a batch of co-viewed pairs (clean shots) -> count-weighted
    InfoNCE on the "goes with" code; a few TRAIN room photos (crops) -> a multiple-instance loss on the scene head.
    The mean of each term per epoch is kept.
+   ``piece_head_on_rooms`` (encoders.piece_categories): then the piece head, the category head the piece finder
+   reads windows of room photos with, is copied from the category head and tuned on windows of the TRAIN room
+   photos, the kinds of their products as weak labels.
    ``scene_on_windows`` (encoders.scene_windows): then the scene head alone is tuned on the piece finder's best
    windows of the TRAIN room photos, what the finder searches with in place of their crops.
 4. ``fit_coview_vectors`` (encoders.coview_vectors): each product's co-occurrence part of "goes with", from the
@@ -38,6 +41,7 @@ from encoders.backbone import build_backbone
 from encoders.coview_vectors import PICTURE_RIDGE, CoviewTable, fit_coview_vectors
 from encoders.inference import LoadedEncoder
 from encoders.model import EncoderConfig, LookalikeEncoder
+from encoders.piece_categories import piece_head_on_windows
 from encoders.scene_windows import scene_head_on_windows
 from encoders.training_inputs import Progress, TrainingInputs, normalise_uint8, prepare_inputs, report_progress
 
@@ -61,6 +65,13 @@ def _to_features(model: LookalikeEncoder, inputs: TrainingInputs, x: torch.Tenso
     if model.config.freeze_backbone:
         return x
     return model.features(normalise_uint8(x, inputs.preprocess))
+
+
+@torch.no_grad()
+def _clean_features(model: LookalikeEncoder, inputs: TrainingInputs) -> torch.Tensor:
+    """The backbone features of every product's clean shot (N, F), 256 at a time."""
+    views = inputs.views[0]
+    return torch.cat([_to_features(model, inputs, views[start : start + 256]) for start in range(0, len(views), 256)])
 
 
 def _product_terms(
@@ -226,6 +237,39 @@ def coview_table_of(config: EncoderConfig, inputs: TrainingInputs, keys: Sequenc
     return CoviewTable.of(keys, vectors.to(torch.float16))
 
 
+def piece_head_on_rooms(
+    model: LookalikeEncoder,
+    inputs: TrainingInputs,
+    scene_photos: list[tuple[str | Path, list[int]]],
+    *,
+    categories: Sequence[str],
+    held_out: set[int],
+    config: EncoderConfig,
+    seed: int,
+) -> list[float]:
+    """The piece head tuned on windows of the TRAIN room photos, the kinds of each one's products (``categories``
+    of all the products, ``scene_photos`` indices among them) as weak labels (``encoders.piece_categories``), beside
+    the clean shots of the products not ``held_out``. Returns the tuning's losses."""
+    opt = config.optimisation
+    if opt.piece_window_steps <= 0 or not scene_photos:
+        return []
+    photos = [(photo, sorted({categories[i] for i in indices if i not in held_out})) for photo, indices in scene_photos]
+    clean = _clean_features(model, inputs)
+    encoder = LoadedEncoder(
+        model=model, config=config.model, preprocess=inputs.preprocess, categories=inputs.categories, checkpoint={}
+    )
+    return piece_head_on_windows(
+        encoder,
+        photos,
+        clean,
+        [inputs.categories[int(label)] for label in inputs.labels],
+        count=opt.piece_windows,
+        steps=opt.piece_window_steps,
+        lr=opt.piece_window_lr,
+        seed=seed,
+    )
+
+
 def scene_on_windows(
     model: LookalikeEncoder,
     inputs: TrainingInputs,
@@ -269,8 +313,7 @@ def fit_served_projection(model: LookalikeEncoder, inputs: TrainingInputs, covie
     vectors (each with its product's co-view part: ``coview`` (N, C), in the products' order) onto
     ``served_goes_with_dim``; and the regression that guesses a new product's co-view part from its picture (kept
     in the model's buffers)."""
-    n = inputs.products
-    clean = torch.cat([_to_features(model, inputs, inputs.views[0, start : start + 256]) for start in range(0, n, 256)])
+    clean = _clean_features(model, inputs)
     pictures = torch.nn.functional.normalize(model.embed_features(clean)["goes_with"], dim=1)
     model.fit_coview_from_picture(pictures, coview, ridge=PICTURE_RIDGE)
     goes_with = model.joined_goes_with(pictures, coview)
@@ -370,6 +413,9 @@ def train_encoder(
     feature_seconds = time.perf_counter() - started
     torch.manual_seed(seed)  # dropout masks must not depend on whether the views came from the cache
     optimizer, history = train_loop(model, inputs, config=config, seed=seed, progress=progress)
+    piece_head_on_rooms(
+        model, inputs, list(scene_photos or []), categories=categories, held_out=gone, config=config, seed=seed
+    )
     scene_on_windows(
         model, inputs, list(scene_photos or []), products=len(categories), held_out=gone, config=config, seed=seed
     )
