@@ -1,6 +1,6 @@
-"""Room or one piece? How often the worker's rule (``recommender.services.room_answer.room_kind``: at least two
-pieces of different kinds at least T sure) would call a photo a room, on photos of one piece (the web photos, each
-showing one piece of furniture in its room) and on the dev room photos, for several thresholds T.
+"""Room or one piece? How often the worker's rule (``recommender.services.room_answer.room_kind``: pieces at least
+T sure of at least K kinds; served T 0.7, K 3) would call a photo a room, on photos of one piece (the web photos,
+each showing one piece of furniture in its room) and on the dev room photos, for several thresholds T and K 2, 3.
 
     python bench/room_or_piece.py --checkpoint ../devvar/models/VERSION/checkpoint.pt [--every 3]
 
@@ -18,12 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 
 
-def called_room(pieces: list[tuple[str, float]], threshold: float, *, min_pieces: int = 2) -> bool:
-    sure = [category for category, confidence in pieces if confidence >= threshold]
-    return len(sure) >= min_pieces and len(set(sure)) >= 2
+KINDS = (2, 3)
+
+
+def called_room(pieces: list[tuple[str, float]], threshold: float, *, kinds: int) -> bool:
+    return len({category for category, confidence in pieces if confidence >= threshold}) >= kinds
 
 
 def main() -> None:
@@ -57,10 +59,15 @@ def main() -> None:
         seconds = (time.perf_counter() - started) / max(1, len(paths))
         print(f"{name}: {len(paths)} photos, {seconds:.2f} s a photo")
     print()
-    print("| pieces at least this sure | " + " | ".join(f"{name} called rooms" for name in sets) + " |")
-    print("|---|" + "---|" * len(sets))
+    columns = [(name, kinds) for kinds in KINDS for name in sets]
+    header = " | ".join(f"{name} called rooms, {kinds} kinds" for name, kinds in columns)
+    print(f"| pieces at least this sure | {header} |")
+    print("|---|" + "---|" * len(columns))
     for threshold in THRESHOLDS:
-        shares = [sum(called_room(p, threshold) for p in found[name]) / max(1, len(found[name])) for name in sets]
+        shares = [
+            sum(called_room(p, threshold, kinds=kinds) for p in found[name]) / max(1, len(found[name]))
+            for name, kinds in columns
+        ]
         print(f"| {threshold} | " + " | ".join(f"{share:.0%}" for share in shares) + " |")
 
 

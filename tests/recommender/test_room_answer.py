@@ -53,15 +53,19 @@ def category_slugs(results: list[dict]) -> set[str]:
 # The kind of answer
 
 
-def test_two_confident_pieces_of_different_categories_are_a_room(served):
-    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
+def test_confident_pieces_of_three_categories_are_a_room(served):
+    sofa, lamp, rug = (served["products"][kind][0] for kind in ("sofa", "lamp", "rug"))
 
     kind, pieces = room_answer(
-        [piece_of(lamp, 0.7), piece_of(sofa, 0.9)], state=serving_state(), filters=Filters(), k=4
+        [piece_of(lamp, 0.7), piece_of(sofa, 0.9), piece_of(rug, 0.8)], state=serving_state(), filters=Filters(), k=4
     )
 
     assert kind == "room"
-    assert [(piece["category"], piece["confidence"]) for piece in pieces] == [("sofa", 0.9), ("lamp", 0.7)]
+    assert [(piece["category"], piece["confidence"]) for piece in pieces] == [
+        ("sofa", 0.9),
+        ("rug", 0.8),
+        ("lamp", 0.7),
+    ]
     assert pieces[0]["box"] == list(BOXES["sofa"])
 
 
@@ -85,10 +89,12 @@ def test_unsure_pieces_are_a_piece_answer_that_still_offers_the_room(served):
     assert kind == "piece" and [piece["category"] for piece in pieces] == ["lamp", "sofa"]
 
 
-def test_two_confident_pieces_of_one_category_are_a_piece():
-    assert room_kind([("armchair", 0.9), ("armchair", 0.8)]) == "piece"
-    assert room_kind([("armchair", 0.9), ("lamp", 0.8)]) == "room"
-    assert room_kind([("armchair", 0.9), ("lamp", 0.8), ("lamp", 0.2)]) == "room"
+def test_a_room_needs_confident_pieces_of_three_categories():
+    assert room_kind([("armchair", 0.9), ("armchair", 0.8), ("lamp", 0.8)]) == "piece"
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8)]) == "piece"  # a photo of a chair by its lamp
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8), ("rug", ROOM_MIN_CONFIDENCE)]) == "room"
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8), ("rug", ROOM_MIN_CONFIDENCE - 0.01)]) == "piece"
+    assert room_kind([("armchair", 0.9), ("lamp", 0.8), ("lamp", 0.9), ("rug", 0.75), ("table", 0.2)]) == "room"
 
 
 def test_a_piece_of_a_category_the_catalog_does_not_have_is_left_out(served):
@@ -99,7 +105,8 @@ def test_a_piece_of_a_category_the_catalog_does_not_have_is_left_out(served):
         [unknown, piece_of(sofa, 0.9), piece_of(lamp, 0.8)], state=serving_state(), filters=Filters()
     )
 
-    assert kind == "room" and [piece["category"] for piece in pieces] == ["sofa", "lamp"]
+    # nor is it counted as a kind of the room
+    assert kind == "piece" and [piece["category"] for piece in pieces] == ["sofa", "lamp"]
 
 
 # Each piece answered on its own
@@ -235,11 +242,21 @@ def test_the_worker_stores_the_pieces_and_keeps_the_one_piece_answer(served, ans
     )
 
     stored = InspirationUpload.objects.get(pk=answered_photo.pk)
-    assert seen and stored.kind == "room"
+    assert seen and stored.kind == "piece"  # two kinds: a photo of a sofa by its lamp, the room answer offered
     assert [piece["category"] for piece in stored.pieces] == ["sofa", "lamp"]
     assert all(piece["results"] for piece in stored.pieces)
     assert stored.complements and category_slugs(stored.complements) == {"rug"}
     assert stored.results == answered_photo.results and len(stored.results) == 12
+
+
+def test_the_worker_answers_a_photo_with_confident_pieces_of_three_kinds_as_a_room(served, answered_photo):
+    sofa, lamp, rug = (served["products"][kind][0] for kind in ("sofa", "lamp", "rug"))
+    found = [piece_of(sofa, 0.9), piece_of(lamp, 0.8), piece_of(rug, 0.75)]
+
+    upload_pieces_find(upload_id=answered_photo.pk, pieces_of=lambda encoder, picture: found)
+
+    stored = InspirationUpload.objects.get(pk=answered_photo.pk)
+    assert stored.kind == "room" and [piece["category"] for piece in stored.pieces] == ["sofa", "lamp", "rug"]
 
 
 def test_no_pieces_are_looked_for_inside_a_box_the_shopper_marked(served, answered_photo):
