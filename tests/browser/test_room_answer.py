@@ -197,7 +197,7 @@ def upload_a_room_and_see_it_followed(page) -> InspirationUpload:
 def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, served, settings, monkeypatch):
     """The shopper uploads a room photo and stays on the answer; the pieces task runs only after the page showed
     the first answer (Celery runs eagerly in the live server here, with the pieces task held back), through the
-    worker's service with a finder that returns a sofa and a lamp. The page is never reloaded by the test."""
+    worker's service with a finder that returns a sofa, a lamp and a rug. The page is never reloaded by the test."""
     settings.REDIS_URL = ""  # the long-poll re-reads the database
     held_back = []
     monkeypatch.setattr(upload_processing, "_send_find_pieces", held_back.append)
@@ -205,12 +205,11 @@ def test_the_room_answer_appears_on_the_page_when_its_pieces_are_found(page, ser
     assert held_back == [str(upload.pk)] and page.locator(".hotspot").count() == 0
     assert page.locator("#pieces-status").inner_text() == "Looking for each piece of furniture in your photo…"
 
-    sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
-    found = [piece_of(sofa, 0.9, box=BOXES["sofa"]), piece_of(lamp, 0.8, box=BOXES["lamp"])]
+    found = [piece_of(served["products"][kind][0], 0.9, box=BOXES[kind]) for kind in ("sofa", "lamp", "rug")]
     upload_pieces_find(upload_id=upload.pk, pieces_of=lambda encoder, picture: found)
 
     page.locator(".hotspot").first.wait_for()
-    assert page.locator(".hotspot").count() == 2 and page.locator(".piece-strip").count() == 2
+    assert page.locator(".hotspot").count() == 3 and page.locator(".piece-strip").count() == 3
     assert page.locator("#pieces-status").count() == 0  # nothing more is waited for
 
 
