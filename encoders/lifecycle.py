@@ -43,8 +43,8 @@ logger = logging.getLogger(__name__)
 
 def served_finder() -> FinderSettings:
     """How the worker finds the pieces of a room photo, and so how a version's pieces figures are measured: the
-    finder's defaults with ``ROOM_PIECE_VECTORS``."""
-    return FinderSettings(vectors=settings.ROOM_PIECE_VECTORS)
+    finder's defaults with ``ROOM_PIECE_VECTORS`` and at most ``ROOM_PIECES`` pieces."""
+    return FinderSettings(vectors=settings.ROOM_PIECE_VECTORS, max_pieces=settings.ROOM_PIECES)
 
 
 @lru_cache(maxsize=2)

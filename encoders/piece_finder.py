@@ -70,21 +70,24 @@ class FinderSettings:
     ignored: tuple[str, ...] = IGNORED_CATEGORIES
     vectors: str = PIECE_VECTORS
     crop_margin: float = CROP_MARGIN
+    max_pieces: int = PIECES_MAX  # pieces a photo yields at most
 
 
 def find_pieces(
     encoder: LoadedEncoder,
     image: ImageInput,
     *,
-    max_pieces: int = PIECES_MAX,
+    max_pieces: int | None = None,
     settings: FinderSettings | None = None,
 ) -> list[Piece]:
-    """The pieces of furniture in a photo, best first, at most ``max_pieces``: one pass of the backbone over the
-    photo finds them, then (``settings.vectors`` "crop") one batch of the pieces' crops gives their search vectors.
-    A version without a category head finds none (the photo is then answered whole)."""
+    """The pieces of furniture in a photo, best first, at most ``max_pieces`` (``settings.max_pieces`` unless
+    given): one pass of the backbone over the photo finds them, then (``settings.vectors`` "crop") one batch of the
+    pieces' crops gives their search vectors. A version without a category head finds none (the photo is then
+    answered whole)."""
+    settings = settings or FinderSettings()
+    max_pieces = settings.max_pieces if max_pieces is None else max_pieces
     if not encoder.has_category_head or max_pieces <= 0:
         return []
-    settings = settings or FinderSettings()
     if settings.vectors not in VECTOR_SOURCES:
         raise ValueError(f"vectors must be one of {VECTOR_SOURCES}, got {settings.vectors!r}")
     if settings.vectors == "window":
@@ -150,7 +153,7 @@ def ranked_windows(encoder: LoadedEncoder, fmap: torch.Tensor, *, settings: Find
 
 @torch.inference_mode()
 def pieces_of_map(
-    encoder: LoadedEncoder, fmap: torch.Tensor, *, max_pieces: int = PIECES_MAX, settings: FinderSettings
+    encoder: LoadedEncoder, fmap: torch.Tensor, *, max_pieces: int | None = None, settings: FinderSettings
 ) -> list[Piece]:
     """The pieces of a photo's feature map (F, h, w): windows scored by the piece head (and their contrast),
     overlaps suppressed; the search vectors are computed for the chosen few only."""
@@ -163,7 +166,7 @@ def pieces_of_map(
         boxes[keep],
         score[keep],
         iou=settings.overlap_iou,
-        max_count=max_pieces,
+        max_count=settings.max_pieces if max_pieces is None else max_pieces,
         groups=best[keep] if settings.per_category else None,
     )
     picked = keep[chosen]

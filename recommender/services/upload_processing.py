@@ -115,7 +115,7 @@ PiecesOf = Callable[[Any, Image.Image], list[Piece]]  # (encoder, photo) -> the 
 def pieces_in(encoder, picture: Image.Image) -> list[Piece]:
     """The pieces of furniture in a photo, at most ROOM_PIECES (0: none are looked for), their search vectors from
     ROOM_PIECE_VECTORS."""
-    return find_pieces(encoder, picture, max_pieces=settings.ROOM_PIECES, settings=served_finder())
+    return find_pieces(encoder, picture, settings=served_finder())
 
 
 def upload_answer(*, upload: InspirationUpload) -> InspirationUpload:

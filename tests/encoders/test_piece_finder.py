@@ -154,6 +154,8 @@ def test_the_number_of_pieces_is_capped(shapes_encoder):
 
     assert len(find_pieces(shapes_encoder, photo, max_pieces=1)) == 1
     assert len(find_pieces(shapes_encoder, photo, max_pieces=0)) == 0
+    assert len(find_pieces(shapes_encoder, photo, settings=FinderSettings(max_pieces=1))) == 1
+    assert len(EncoderEmbedder(shapes_encoder, finder=FinderSettings(max_pieces=1)).pieces(photo)) == 1
 
 
 def test_pieces_of_one_photo_do_not_overlap_beyond_the_setting(shapes_encoder):

@@ -130,8 +130,8 @@ def test_the_worker_finds_the_pieces_with_the_configured_source_of_their_vectors
     settings.ROOM_PIECE_VECTORS = source
     asked = []
 
-    def finder(encoder, picture, *, max_pieces, settings):
-        asked.append((max_pieces, settings.vectors))
+    def finder(encoder, picture, *, settings):
+        asked.append((settings.max_pieces, settings.vectors))
         return []
 
     monkeypatch.setattr(upload_processing, "find_pieces", finder)
@@ -139,6 +139,24 @@ def test_the_worker_finds_the_pieces_with_the_configured_source_of_their_vectors
 
     assert asked == [(6, source)]
     assert served_finder().vectors == source  # what evaluate_encoder measures the pieces with
+
+
+@pytest.mark.django_db
+def test_the_worker_and_the_evaluation_look_for_as_many_pieces_as_configured(
+    served, answered_photo, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    answer_without_the_pieces_task(answered_photo, settings, django_capture_on_commit_callbacks, monkeypatch)
+    settings.ROOM_PIECES = 9
+    asked = []
+
+    def finder(encoder, picture, *, settings):
+        asked.append(settings.max_pieces)
+        return []
+
+    monkeypatch.setattr(upload_processing, "find_pieces", finder)
+    upload_pieces_find(upload_id=answered_photo.pk)
+
+    assert asked == [9] and served_finder().max_pieces == 9  # the evaluation's EncoderEmbedder finds with it
 
 
 # What a waiting client sees
