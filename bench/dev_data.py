@@ -1,11 +1,14 @@
-"""What the benches that measure a trained version on the dev data share: where the data is, and Django set up
-with the site's environment (DATABASE_URL, VAR_DIR)."""
+"""What the benches that measure a trained version on the dev data share: where the data is, Django set up with the
+site's environment (DATABASE_URL, VAR_DIR), and a version loaded to be changed in memory and measured."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,3 +25,44 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+@dataclass
+class MeasuredVersion:
+    """A trained version with a category head, loaded to be changed in memory and measured on the dev room photos
+    (Django set up first): its encoder, the training data, the catalog's backbone features, and its pieces figures
+    as ``evaluate_encoder`` reports them."""
+
+    encoder: Any
+    data: Any  # encoders.data.TrainingData
+    product_features: Any  # torch.Tensor (N, F): the catalog's clean shots through the backbone
+    pieces_figures: Callable[[], str]  # "hit@10 | R@10 | union R@10 | precision" as the version is now
+
+
+def measured_version(args: argparse.Namespace) -> MeasuredVersion:
+    """``args.version`` loaded for a bench that changes it in memory (``args.queries``, ``args.rooms``,
+    ``args.split``: the dev data); exits with a message when the version finds no pieces."""
+    import torch
+
+    from encoders.data import training_data
+    from encoders.evaluation import EncoderEmbedder, piece_scores
+    from encoders.lifecycle import encoder_load, served_finder
+    from encoders.models import EncoderVersion
+    from encoders.queries import load_query_set
+
+    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
+    if not encoder.has_category_head:
+        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
+    data = training_data()
+    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
+    embedder = EncoderEmbedder(encoder, finder=served_finder())
+    catalog = data.catalog
+    product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
+    similar = embedder.catalog(catalog.images, head="similar")
+
+    def pieces_figures() -> str:
+        scores = piece_scores(embedder, catalog, queries, similar)
+        names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
+        return " | ".join(f"{scores[name].mean():.3f}" for name in names)
+
+    return MeasuredVersion(encoder, data, product_features, pieces_figures)

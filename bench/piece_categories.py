@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
+from bench.dev_data import add_dev_data_arguments, measured_version, setup_django  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,30 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from encoders import piece_finder
-    from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, piece_scores
-    from encoders.lifecycle import encoder_load, served_finder
     from encoders.model import EncoderConfig
-    from encoders.models import EncoderVersion
     from encoders.piece_categories import piece_head_on_windows
-    from encoders.queries import load_query_set
     from encoders.scene_windows import scene_head_on_windows
 
     torch.manual_seed(args.seed)
-    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
-    if not encoder.has_category_head:
-        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
-    data = training_data()
-    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder, finder=served_finder())
+    version = measured_version(args)
+    encoder, data, product_features, pieces_figures = (
+        version.encoder, version.data, version.product_features, version.pieces_figures
+    )  # fmt: skip
     catalog = data.catalog
-    product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
-    similar = embedder.catalog(catalog.images, head="similar")
-
-    def pieces_figures() -> str:
-        scores = piece_scores(embedder, catalog, queries, similar)
-        names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
-        return " | ".join(f"{scores[name].mean():.3f}" for name in names)
 
     kinds = [(photo, sorted({catalog.categories[i] for i in products})) for photo, products in data.scene_photos]
     print(f"{args.version}: {len(kinds)} TRAIN room photos x {args.windows} windows, {args.split} room photos")

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
+from bench.dev_data import add_dev_data_arguments, measured_version, setup_django  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,32 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     setup_django()
     import torch
 
-    from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, piece_scores
-    from encoders.lifecycle import encoder_load, served_finder
     from encoders.model import EncoderConfig
-    from encoders.models import EncoderVersion
-    from encoders.queries import load_query_set
     from encoders.scene_windows import scene_head_on_windows
 
     torch.manual_seed(args.seed)
-    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
-    if not encoder.has_category_head:
-        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
-    data = training_data()
-    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder, finder=served_finder())
-    catalog = data.catalog
-    product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
-    similar = embedder.catalog(catalog.images, head="similar")
-
-    def pieces_figures() -> str:
-        scores = piece_scores(embedder, catalog, queries, similar)
-        names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
-        return " | ".join(f"{scores[name].mean():.3f}" for name in names)
+    version = measured_version(args)
+    encoder, pieces_figures, catalog = version.encoder, version.pieces_figures, version.data.catalog
 
     photos = []
-    for photo, products in data.scene_photos:
+    for photo, products in version.data.scene_photos:
         row = torch.zeros(len(catalog.images), dtype=torch.bool)
         row[products] = True
         photos.append((photo, row))
@@ -78,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     scene_head_on_windows(
         encoder,
         photos,
-        product_features,
+        version.product_features,
         count=args.windows,
         steps=args.steps,
         lr=args.lr,
