@@ -23,6 +23,7 @@ from torch import nn
 from encoders.inference import LoadedEncoder
 from encoders.piece_finder import FinderSettings, photo_feature_map, ranked_windows
 from encoders.preprocess import ImageInput
+from encoders.tuning import adam_steps
 
 ROOMS_PER_STEP = 16  # TRAIN room photos in each step of the tuning
 PRODUCTS_PER_STEP = 256  # clean shots in each step, whose cross-entropy keeps the head knowing a clean shot
@@ -69,20 +70,17 @@ def tune_piece_head(
     kinds ``present`` (S, C), beside the cross-entropy of the clean shots ``product_features`` (N, F) of kinds
     ``product_labels`` (N,): ``steps`` Adam steps. Returns each step's loss; the head is left in eval mode."""
     gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
-    history = []
-    head.train()
-    for _ in range(steps):
+
+    def loss_of_step() -> torch.Tensor:
         rooms = torch.randint(0, len(windows), (min(ROOMS_PER_STEP, len(windows)),), generator=gen)
         rows, count, width = windows[rooms].shape
         logits = head(windows[rooms].reshape(rows * count, width)).view(rows, count, -1)
         shots = torch.randint(0, len(product_features), (min(PRODUCTS_PER_STEP, len(product_features)),), generator=gen)
         clean = nn.functional.cross_entropy(head(product_features[shots]), product_labels[shots])
-        loss = weak_label_loss(logits, present[rooms]) + clean
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+        return weak_label_loss(logits, present[rooms]) + clean
+
+    head.train()
+    history = adam_steps(head.parameters(), loss_of_step, steps=steps, lr=lr)
     head.eval()
     return history
 

@@ -22,6 +22,7 @@ from encoders.inference import LoadedEncoder
 from encoders.model import LookalikeEncoder
 from encoders.piece_finder import FinderSettings, photo_feature_map, ranked_windows
 from encoders.preprocess import ImageInput
+from encoders.tuning import adam_steps
 
 ROOMS_PER_STEP = 16  # TRAIN room photos in each step of the tuning
 
@@ -53,19 +54,16 @@ def tune_scene_head(
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         products = model.embed_features(product_features)["similar"]  # (N, D) fixed
-    optimizer = torch.optim.Adam(model.scene.parameters(), lr=lr)
-    history = []
-    model.eval()
-    model.scene.train()
-    for _ in range(steps):
+
+    def loss_of_step() -> torch.Tensor:
         batch = torch.randint(0, len(windows), (min(ROOMS_PER_STEP, len(windows)),), generator=gen)
         rows, count, width = windows[batch].shape
         crops = model.scene_codes_for_training(windows[batch].reshape(rows * count, width)).view(rows, count, -1)
-        loss = losses.scene_loss(crops, products, positives[batch], temperature=temperature)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+        return losses.scene_loss(crops, products, positives[batch], temperature=temperature)
+
+    model.eval()
+    model.scene.train()
+    history = adam_steps(model.scene.parameters(), loss_of_step, steps=steps, lr=lr)
     model.eval()
     return history
 
