@@ -38,6 +38,17 @@ class MeasuredVersion:
     product_features: Any  # torch.Tensor (N, F): the catalog's clean shots through the backbone
     pieces_figures: Callable[[], str]  # "hit@10 | R@10 | union R@10 | precision" as the version is now
 
+    def scene_photo_rows(self) -> list:
+        """Each TRAIN room photo with its products as a bool row over the catalog: what the scene stage tunes on."""
+        import torch
+
+        rows = []
+        for photo, products in self.data.scene_photos:
+            row = torch.zeros(len(self.data.catalog.images), dtype=torch.bool)
+            row[products] = True
+            rows.append((photo, row))
+        return rows
+
 
 def measured_version(args: argparse.Namespace) -> MeasuredVersion:
     """``args.version`` loaded for a bench that changes it in memory (``args.queries``, ``args.rooms``,

@@ -80,14 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| the same, ImageNet's share {weight} | {pieces_figures()} |")
     piece_finder.PIECE_IMAGENET_WEIGHT = served_weight
     if args.scene_steps:
-        rows = []
-        for photo, products in data.scene_photos:
-            row = torch.zeros(len(catalog.images), dtype=torch.bool)
-            row[products] = True
-            rows.append((photo, row))
         opt = EncoderConfig().optimisation
         scene_head_on_windows(
-            encoder, rows, product_features, count=opt.scene_windows, steps=args.scene_steps,
+            encoder, version.scene_photo_rows(), product_features, count=opt.scene_windows, steps=args.scene_steps,
             lr=opt.scene_window_lr, temperature=opt.temperature, seed=args.seed,
         )  # fmt: skip
         print(f"| and the scene head tuned {args.scene_steps} steps on the new windows | {pieces_figures()} |")

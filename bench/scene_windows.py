@@ -46,13 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     version = measured_version(args)
-    encoder, pieces_figures, catalog = version.encoder, version.pieces_figures, version.data.catalog
+    encoder, pieces_figures = version.encoder, version.pieces_figures
 
-    photos = []
-    for photo, products in version.data.scene_photos:
-        row = torch.zeros(len(catalog.images), dtype=torch.bool)
-        row[products] = True
-        photos.append((photo, row))
+    photos = version.scene_photo_rows()
     print(f"{args.version}: {len(photos)} TRAIN room photos x {args.windows} windows, {args.split} room photos")
     print("\n| scene head | pieces hit@10 | pieces R@10 | pieces union R@10 | piece precision |")
     print("|---|---|---|---|---|")

@@ -67,6 +67,13 @@ def _to_features(model: LookalikeEncoder, inputs: TrainingInputs, x: torch.Tenso
     return model.features(normalise_uint8(x, inputs.preprocess))
 
 
+def _being_trained(model: LookalikeEncoder, inputs: TrainingInputs, config: EncoderConfig) -> LoadedEncoder:
+    """The model being trained, as the piece finder reads an encoder (the stages after the loop find windows)."""
+    return LoadedEncoder(
+        model=model, config=config.model, preprocess=inputs.preprocess, categories=inputs.categories, checkpoint={}
+    )
+
+
 @torch.no_grad()
 def _clean_features(model: LookalikeEncoder, inputs: TrainingInputs) -> torch.Tensor:
     """The backbone features of every product's clean shot (N, F), 256 at a time."""
@@ -255,9 +262,7 @@ def piece_head_on_rooms(
         return []
     photos = [(photo, sorted({categories[i] for i in indices if i not in held_out})) for photo, indices in scene_photos]
     clean = _clean_features(model, inputs)
-    encoder = LoadedEncoder(
-        model=model, config=config.model, preprocess=inputs.preprocess, categories=inputs.categories, checkpoint={}
-    )
+    encoder = _being_trained(model, inputs, config)
     return piece_head_on_windows(
         encoder,
         photos,
@@ -292,9 +297,7 @@ def scene_on_windows(
         row = torch.zeros(products, dtype=torch.bool)
         row[list(indices)] = True
         photos.append((photo, row[keep]))
-    encoder = LoadedEncoder(
-        model=model, config=config.model, preprocess=inputs.preprocess, categories=inputs.categories, checkpoint={}
-    )
+    encoder = _being_trained(model, inputs, config)
     return scene_head_on_windows(
         encoder,
         photos,
