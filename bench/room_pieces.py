@@ -13,8 +13,11 @@ differences between rows with that in mind). ``--cache`` keeps the catalog's bac
 (.npy) between runs; they depend on the backbone and the preprocessing only, not on the heads. The seconds per
 photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads, not the
 catalog search (the index's work, per piece). Each piece is answered within its own category guess, as the product
-answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports). ``--objectness-rooms N``
-also fits an objectness head (encoders.objectness) on N synthetic rooms and adds the rows that rank by it.
+answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports), and merged with the "goes with"
+vectors the products' pictures suggest (without the database the products' own co-view parts, kept by product id,
+cannot be looked up, so "everything in this room" can differ from ``evaluate_encoder``'s a little).
+``--objectness-rooms N`` also fits an objectness head (encoders.objectness) on N synthetic rooms and adds the rows
+that rank by it.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main() -> None:
 
     catalog_features = cached(args.cache, f"catalog_{len(images)}", lambda: backbone_features(encoder, images))
     similar = embed_backbone_features(encoder, catalog_features, head="similar")
+    goes_with = embed_backbone_features(encoder, catalog_features, head="goes_with")  # as the pictures suggest
     print(f"{args.checkpoint}: {len(images)} catalog products, {len(photos)} {args.split} room photos\n")
     if args.objectness_rooms:
         encoder.objectness = objectness_head(encoder, args, products, rooms_json)
@@ -131,7 +135,7 @@ def main() -> None:
     )
     print(header)
     print("|---|---|---|---|---|---|---|")
-    answered_whole = room_piece_scores([[] for _ in photos], whole_of, similar, categories, rooms)
+    answered_whole = room_piece_scores([[] for _ in photos], whole_of, similar, categories, rooms, goes_with=goes_with)
     figures = " | ".join(f"{answered_whole[name].mean():.3f}" for name in ("pieces hit@10", "pieces R@10"))
     figures += f" | {answered_whole['pieces union R@10'].mean():.3f}"
     print(f"| photo answered whole, within its guess (today's product) | 1 | – | {figures} | {whole_seconds:.2f} |")
@@ -156,7 +160,7 @@ def main() -> None:
                 for photo, pieces in zip(photos, found, strict=True)
             ]
         seconds = map_seconds[settings.side] + (time.perf_counter() - started) / len(photos)
-        scores = room_piece_scores(found, whole_of, similar, categories, rooms)
+        scores = room_piece_scores(found, whole_of, similar, categories, rooms, goes_with=goes_with)
         hit, recall, union = scores["pieces hit@10"], scores["pieces R@10"], scores["pieces union R@10"]
         precision, counts = scores["piece precision"], scores["pieces per photo"]
         print(

@@ -205,6 +205,7 @@ class InspirationUploadAdmin(ReadOnlyAdmin):
         "kind",
         "pieces",
         "complements",
+        "everything",
         "encoder_version",
         "index_version",
         "created_at",

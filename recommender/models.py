@@ -152,6 +152,12 @@ class InspirationUpload(models.Model):
         blank=True,
         help_text="What goes well with the pieces found, [{product_id, score}], best first, none of their categories.",
     )
+    everything = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='"Everything in this room": the pieces\' lookalikes merged, [{product_id, score}], best first, each '
+        "raised by how well it goes with the other pieces' best matches (score: its best match to a piece).",
+    )
     pieces_status = models.CharField(
         max_length=8,
         choices=PiecesStatus.choices,

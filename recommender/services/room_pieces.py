@@ -117,7 +117,9 @@ class RoomView:
     pieces: list[RoomPiece]  # every piece found, most confident first (each has its own hotspot)
     complements: list  # [(product, score)], best first
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
-    everything: list = field(default_factory=list)  # [(product, score)]: every piece's lookalikes merged (_merged)
+    everything: list = field(
+        default_factory=list
+    )  # [(product, score)]: every piece's lookalikes, as the worker merged them
 
     @property
     def shows_everything(self) -> bool:
@@ -180,8 +182,8 @@ def _strip_items(piece_slug: str, sure: bool, items: list) -> list:
 
 def _merged(pieces: list[RoomPiece], *, limit: int | None = None) -> list:
     """The pieces' lookalikes, each product once with its best score, best first; ``limit`` of them (as many as
-    the longest strip unless given). Over every piece of a room it is "Everything in this room", what the
-    evaluation's pieces hit@10 and R@10 read (``encoders.metrics.merged_piece_scores``)."""
+    the longest strip unless given): a strip of several pieces of one kind, and "Everything in this room" of an
+    upload answered before the worker ranked it (``room_answer.room_everything``, stored on the upload)."""
     best: dict[int, tuple] = {}
     for piece in pieces:
         for product, score in piece.items:
@@ -210,16 +212,19 @@ def room_strips(pieces: list[RoomPiece]) -> tuple[list[RoomPiece], list[RoomStri
 
 
 def room_view(*, upload: InspirationUpload) -> RoomView:
-    """The upload's pieces with their products, their strips (one per category), and its complements. Four queries
+    """The upload's pieces with their products, their strips (one per category), its complements and everything in
+    the room (as the worker ranked it; merged here for an upload answered before it did). Four queries
     (categories, products, and the products' variants) whatever the number of pieces; none when there are none."""
     stored = _stored_pieces(upload)
     complements = _ranked(upload.complements) if stored else []
+    everything = _ranked(upload.everything) if stored else []
     if not stored:
         return RoomView(pieces=[], complements=[])
     slugs = sorted({slug for _, slug, *_ in stored})
     categories = Category.objects.in_bulk(slugs, field_name="slug")
     ids = {pid for *_, ranked, open_ranked in stored for pid, _ in ranked + (open_ranked or [])}
-    products = Product.objects.select_related("category").in_bulk(ids | {pid for pid, _ in complements})
+    ids |= {pid for pid, _ in complements + everything}
+    products = Product.objects.select_related("category").in_bulk(ids)
     variants_attach(list(products.values()))
 
     def found(ranked: list[tuple[int, float]]) -> list:
@@ -239,7 +244,10 @@ def room_view(*, upload: InspirationUpload) -> RoomView:
     ]
     pieces, strips = room_strips(pieces)
     return RoomView(
-        pieces=pieces, complements=found(complements), strips=strips, everything=_merged(pieces, limit=PIECE_RESULTS)
+        pieces=pieces,
+        complements=found(complements),
+        strips=strips,
+        everything=found(everything) if everything else _merged(pieces, limit=PIECE_RESULTS),
     )
 
 

@@ -227,7 +227,7 @@ def upload_pieces_find(*, upload_id, pieces_of: PiecesOf = pieces_in) -> bool:
     pieces = pieces_of(encoder_load(state.encoder_version), query_image(upload))
     upload_pieces_store(upload, pieces, state=state, filters=Filters.from_json(upload.filters))
     upload.pieces_status = InspirationUpload.PiecesStatus.LOOKED
-    upload.save(update_fields=["kind", "pieces", "complements", "pieces_status"])
+    upload.save(update_fields=["kind", "pieces", "complements", "everything", "pieces_status"])
     upload_changed(str(upload.pk))
     return True
 

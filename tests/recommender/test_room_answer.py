@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Product
 from encoders.pieces import Piece
+from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
 from recommender.services.room_answer import (
     ROOM_MIN_CONFIDENCE,
@@ -297,6 +298,27 @@ def test_pieces_are_not_looked_for_with_an_encoder_that_no_longer_serves_or_insi
     assert InspirationUpload.objects.get(pk=answered_photo.pk).pieces == []
 
 
+def test_the_worker_stores_everything_in_this_room_ranked_with_what_the_pieces_matches_go_with(served):
+    sofa, lamp, rug = (served["products"][kind][0] for kind in ("sofa", "lamp", "rug"))
+    upload = InspirationUpload(image="uploads/room.png")
+    state = serving_state()
+
+    upload_pieces_store(
+        upload, [piece_of(sofa, 0.9), piece_of(lamp, 0.8), piece_of(rug, 0.75)], state=state, filters=Filters()
+    )
+
+    answers = [[(row["product_id"], row["score"]) for row in piece["results"]] for piece in upload.pieces]
+    answered = {pid for answer in answers for pid, _ in answer}
+    goes_with = {pid: product_vector(pid, state, space="goes_with") for pid in answered}
+    expected = everything_in_room(answers, [piece["confidence"] for piece in upload.pieces], goes_with, k=10)
+    assert [row["product_id"] for row in upload.everything] == [pid for pid, _ in expected]
+    assert len(upload.everything) == 10 and set(row["product_id"] for row in upload.everything) <= answered
+    best = {pid: max(score for answer in answers for p, score in answer if p == pid) for pid in answered}
+    assert all(row["score"] == pytest.approx(best[row["product_id"]], abs=1e-5) for row in upload.everything)
+    plain = sorted(best, key=lambda pid: (-best[pid], pid))[:10]
+    assert [row["product_id"] for row in upload.everything] != plain  # the pieces' matches changed the order
+
+
 def test_a_category_the_shopper_chose_answers_the_photo_as_one_piece(served):
     sofa, lamp = served["products"]["sofa"][0], served["products"]["lamp"][0]
     upload = InspirationUpload(image="uploads/room.png")
@@ -363,7 +385,29 @@ def test_the_api_gives_the_kind_the_pieces_with_their_products_and_the_complemen
     assert [card["sku"] for card in data["results"]] == [product.sku for product in named["sofa"]]
 
 
-def test_everything_in_this_room_is_every_pieces_lookalikes_once_by_their_best_score(client, named):
+def test_everything_in_this_room_is_shown_as_the_worker_ranked_it(client, named):
+    sofas, lamps, rugs = named["sofa"], named["lamp"], named["rug"]
+    upload = room_upload(named)
+    upload.everything = [  # a rug first: it went with the other pieces' matches (encoders.room_context)
+        {"product_id": rugs[0].pk, "score": 0.4},
+        {"product_id": sofas[0].pk, "score": 0.9},
+        {"product_id": lamps[0].pk, "score": 0.8},
+    ]
+    upload.save(update_fields=["everything"])
+
+    data = status_json(client, upload)
+
+    assert [(card["sku"], card["score"]) for card in data["everything"]] == [
+        (rugs[0].sku, 0.4),  # its match to a piece is what the card shows
+        (sofas[0].sku, 0.9),
+        (lamps[0].sku, 0.8),
+    ]
+    page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
+    everything = page[page.index('id="everything"') :]
+    assert everything.index(rugs[0].name) < everything.index(sofas[0].name) < everything.index(lamps[0].name)
+
+
+def test_everything_in_this_room_of_an_upload_answered_before_it_was_stored_is_merged_by_best_score(client, named):
     sofas, lamps = named["sofa"], named["lamp"]
     upload = room_upload(named)
     sofa_piece, lamp_piece = upload.pieces
