@@ -117,9 +117,9 @@ class RoomView:
     pieces: list[RoomPiece]  # every piece found, most confident first (each has its own hotspot)
     complements: list  # [(product, score)], best first
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
-    everything: list = field(
-        default_factory=list
-    )  # [(product, score)]: every piece's lookalikes, as the worker merged them
+    # [(product, score)]: the pieces' lookalikes as the worker ranked them, or merged by score (everything_with_context)
+    everything: list = field(default_factory=list)
+    everything_with_context: bool = False  # ranked with what goes with the rest of the room, not by score alone
 
     @property
     def shows_everything(self) -> bool:
@@ -248,6 +248,7 @@ def room_view(*, upload: InspirationUpload) -> RoomView:
         complements=found(complements),
         strips=strips,
         everything=found(everything) if everything else _merged(pieces, limit=PIECE_RESULTS),
+        everything_with_context=bool(everything),
     )
 
 

@@ -405,6 +405,7 @@ def test_everything_in_this_room_is_shown_as_the_worker_ranked_it(client, named)
     page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
     everything = page[page.index('id="everything"') :]
     assert everything.index(rugs[0].name) < everything.index(sofas[0].name) < everything.index(lamps[0].name)
+    assert "those that also go with the rest of the room come first" in everything
 
 
 def test_everything_in_this_room_of_an_upload_answered_before_it_was_stored_is_merged_by_best_score(client, named):
@@ -425,6 +426,7 @@ def test_everything_in_this_room_of_an_upload_answered_before_it_was_stored_is_m
     page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
     everything = page[page.index('id="everything"') :]
     assert "Everything in this room" in everything and everything.index(lamps[0].name) < everything.index(sofas[0].name)
+    assert "most alike first" in everything
 
 
 def test_a_room_of_one_kind_of_piece_does_not_repeat_its_strip_as_everything_in_this_room(client, named):
