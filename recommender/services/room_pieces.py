@@ -193,6 +193,23 @@ def _merged(pieces: list[RoomPiece], *, limit: int | None = None) -> list:
     return ranked[: limit if limit is not None else max(len(piece.items) for piece in pieces)]
 
 
+def _kind_items(members: list[RoomPiece]) -> list:
+    """A strip's lookalikes: its pieces' merged (``_merged``). When one of them is sure of the kind the strip is
+    named for, only products of that kind, as many as before (an unsure piece's bedspreads never stand under
+    "Tables"), unless none is of it."""
+    merged = _merged(members)
+    if not any(member.within_category for member in members):
+        return merged
+    slug = members[0].slug
+    of_kind = [
+        replace(member, items=[(product, score) for product, score in member.items if product.category.slug == slug])
+        for member in members
+    ]
+    if not any(member.items for member in of_kind):
+        return merged
+    return _merged(of_kind, limit=len(merged))
+
+
 def room_strips(pieces: list[RoomPiece]) -> tuple[list[RoomPiece], list[RoomStrip]]:
     """The pieces with their strip (``group``, ``kin``, ``strip_anchor``) and the strips: one per category, in the
     order of its first (most confident) piece."""
@@ -207,7 +224,7 @@ def room_strips(pieces: list[RoomPiece]) -> tuple[list[RoomPiece], list[RoomStri
     strips = []
     for kind in by_slug.values():
         members = [grouped[piece.number] for piece in kind]
-        strips.append(RoomStrip(pieces=members, items=_merged(members)))
+        strips.append(RoomStrip(pieces=members, items=_kind_items(members)))
     return placed, strips
 
 

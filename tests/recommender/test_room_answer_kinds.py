@@ -178,6 +178,26 @@ def test_the_strip_of_a_kind_merges_its_pieces_lookalikes(client, named):
     assert len(re.findall(r'<section class="piece-strip"', html)) == 1
 
 
+def test_the_strip_of_a_kind_a_piece_is_sure_of_shows_only_that_kind(client, named):
+    sofa, lamp = named["sofa"], named["lamp"]
+    sure = {"box": [0.0, 0.5, 0.3, 0.3], "category": "sofa", "confidence": 0.9}
+    unsure = {"box": [0.6, 0.5, 0.3, 0.3], "category": "sofa", "confidence": 0.5}
+    sure["results"] = ranked((sofa[0], 0.4), (sofa[1], 0.3))
+    unsure["results"] = ranked((lamp[0], 0.8), (lamp[1], 0.7), (sofa[2], 0.35))  # the open ranking: lamps first
+    upload = upload_of([sure, unsure])
+
+    html = client.get(f"{upload.get_absolute_url()}?as=room").content.decode()
+
+    strip = re.search(r'<section class="piece-strip".*?</section>', html, re.S).group(0)
+    assert re.findall(r'class="name">([^<]+)<', strip) == ["SOFA 0", "SOFA 2", "SOFA 1"]  # no lamp under "Sofas"
+
+    unsure["confidence"] = 0.4
+    sure["confidence"] = 0.5  # nobody sure: the strip is the open merge
+    html = client.get(f"{upload_of([sure, unsure]).get_absolute_url()}?as=room").content.decode()
+    strip = re.search(r'<section class="piece-strip".*?</section>', html, re.S).group(0)
+    assert re.findall(r'class="name">([^<]+)<', strip)[:2] == ["LAMP 0", "LAMP 1"]
+
+
 def test_a_budget_furnishes_one_piece_of_each_kind_unless_others_are_ticked(client, named):
     upload = room_upload(named, pieces=4)  # sofa, lamp, rug, sofa
 
