@@ -2,7 +2,7 @@
 T sure of at least K kinds; served T 0.7, K 3) would call a photo a room, on photos of one piece (the web photos,
 each showing one piece of furniture in its room) and on the dev room photos, for several thresholds T and K 2, 3.
 
-    python bench/room_or_piece.py --checkpoint ../devvar/models/VERSION/checkpoint.pt [--every 3]
+    python bench/room_or_piece.py --checkpoint ../devvar/models/VERSION/checkpoint.pt [--every 3] [--pieces N]
 
 Pure (no database): the pieces come from ``encoders.piece_finder.find_pieces`` with the checkpoint's encoder, the
 photos from ../shared/data (web photos every ``--every``th, decoded upright as an upload is).
@@ -24,8 +24,13 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 KINDS = (2, 3)
 
 
+from encoders.pieces import ROOM_KIND_PIECES  # noqa: E402
+
+
 def called_room(pieces: list[tuple[str, float]], threshold: float, *, kinds: int) -> bool:
-    return len({category for category, confidence in pieces if confidence >= threshold}) >= kinds
+    """The worker's rule on the finder's best ROOM_KIND_PIECES pieces (``room_answer.room_answer``)."""
+    judged = pieces[:ROOM_KIND_PIECES]
+    return len({category for category, confidence in judged if confidence >= threshold}) >= kinds
 
 
 def main() -> None:
@@ -34,6 +39,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=ROOT.parent / "shared" / "data" / "webphotos")
     parser.add_argument("--rooms", type=Path, default=ROOT.parent / "shared" / "data" / "ikea" / "rooms.json")
     parser.add_argument("--every", type=int, default=3, help="use every Nth web photo")
+    parser.add_argument("--pieces", type=int, help="pieces a photo yields at most (ROOM_PIECES; the finder's default)")
     args = parser.parse_args()
 
     import torch
@@ -55,7 +61,8 @@ def main() -> None:
         for path in paths:
             with Image.open(path) as image:
                 picture = open_upright_rgb_image(image)
-            found[name].append([(piece.category, piece.confidence) for piece in find_pieces(encoder, picture)])
+            pieces = find_pieces(encoder, picture, max_pieces=args.pieces)
+            found[name].append([(piece.category, piece.confidence) for piece in pieces])
         seconds = (time.perf_counter() - started) / max(1, len(paths))
         print(f"{name}: {len(paths)} photos, {seconds:.2f} s a photo")
     print()

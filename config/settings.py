@@ -248,8 +248,9 @@ RECOMMENDATIONS_PER_PAGE = 12
 CATEGORY_GUESSES = int(os.environ.get("CATEGORY_GUESSES", "5"))
 CATEGORY_RANKING = os.environ.get("CATEGORY_RANKING", "prior")
 # The most pieces of furniture the worker looks for in each photo (encoders/piece_finder.py), each answered with
-# its own lookalikes for "Shop the room"; 0 looks for none.
-ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "6"))
+# its own lookalikes for "Shop the room"; 0 looks for none. Measured in the README, "Everything in this room, with
+# what goes with it".
+ROOM_PIECES = int(os.environ.get("ROOM_PIECES", "10"))
 # Where each piece's search vector comes from: "window" (the box's part of the one pass that found the pieces) or
 # "crop" (its box cut from the photo and passed through the backbone again, one batch for all the pieces: a few
 # more of the room's products among the pieces' answers, for about three times the finder's cost). Measured in the

@@ -32,7 +32,7 @@ from encoders.inference import LoadedEncoder, backbone_features, photo_categorie
 from encoders.pieces import Piece, suppress_overlaps
 from encoders.preprocess import ImageInput, load_rgb, to_tensor
 
-PIECES_MAX = 6  # pieces a room photo yields at most
+PIECES_MAX = 10  # pieces a room photo yields at most (the worker's ROOM_PIECES)
 PIECE_SIDE = 320  # pixels of the photo's short side in the backbone's single pass
 LONG_SIDE_MAX = 2  # times PIECE_SIDE: the longest side of the pass, so a panorama does not cost a bigger pass
 WINDOW_SCALES = (0.3, 0.45, 0.6, 0.8)  # a window's side, as a share of the photo's short side, before its shape

@@ -25,6 +25,11 @@ class Piece:
     categories: dict[str, float] | None = None  # the head's whole distribution for the piece, when kept
 
 
+# Room or one piece is judged on the finder's best ROOM_KIND_PIECES pieces, the number the rule was measured on: the
+# finder's next pieces would call twice as many photos of one piece rooms (README, "Room or one piece?").
+ROOM_KIND_PIECES = 6
+
+
 def within_category(confidence: float) -> bool:
     """A piece this sure of its category (as sure as the pieces that make a photo a room) is answered within its
     category: its strip and the products a budget may choose for it are of that category only, so a mug never

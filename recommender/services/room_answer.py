@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from catalog.models import Category, Product
-from encoders.pieces import Piece, within_category
+from encoders.pieces import ROOM_KIND_PIECES, Piece, within_category
 from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
 from recommender.services.category_search import category_search
@@ -63,8 +63,9 @@ def _ranked_rows(ranked: list[tuple[int, float]]) -> list[dict]:
 def room_answer(
     pieces: list[Piece], *, state: ServingState | None, filters: Filters, k: int = PIECE_RESULTS
 ) -> tuple[str, list[dict]]:
-    """The kind of the photo and its pieces, most confident first, each answered within what it looks
-    like: ``[{"box", "category" (slug), "confidence", "results": [{"product_id", "score"}]}]``. A piece sure of
+    """The kind of the photo (``room_kind`` of the first ROOM_KIND_PIECES of ``pieces``, which come best first
+    from the finder) and its pieces, most confident first, each answered within what it looks like:
+    ``[{"box", "category" (slug), "confidence", "results": [{"product_id", "score"}]}]``. A piece sure of
     its category (``within_category``) is answered with the nearest products of that category, and keeps the open
     ranking as ``open_results`` (what a budget falls back on when none of its category has a price); when the
     catalog has nothing of its category, it is answered with the open ranking alone, as an unsure piece is.
@@ -73,13 +74,16 @@ def room_answer(
     searched without the upload's category filter, which would give every piece the same kind of product, and
     without "same colour" (the colour known is the whole photo's); the highest price still applies. Cost: one
     query for the slugs, then one ``category_search`` per piece and one more per piece sure of its category."""
+    judged = {id(piece) for piece in pieces[:ROOM_KIND_PIECES]}  # the finder's best, which say room or piece
     confident = sorted(pieces, key=lambda piece: -piece.confidence)
     slugs = _slugs_of(confident) if confident else {}
     piece_filters = replace(filters.without_colour(), category="")
-    answered = []
+    answered, judging = [], []
     for piece in confident:
         if piece.category not in slugs:
             continue
+        if id(piece) in judged:
+            judging.append((slugs[piece.category], float(piece.confidence)))
         slug = slugs[piece.category]
         ranked = category_search(piece.vector, k=k, filters=piece_filters, guess=piece_guess(piece, slugs), state=state)
         inside = []
@@ -96,8 +100,7 @@ def room_answer(
         if inside:
             row["open_results"] = _ranked_rows(ranked)
         answered.append(row)
-    kind = room_kind([(row["category"], row["confidence"]) for row in answered])
-    return kind, answered
+    return room_kind(judging), answered
 
 
 def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) -> list[tuple[int, float]]:

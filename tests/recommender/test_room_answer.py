@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Product
-from encoders.pieces import Piece
+from encoders.pieces import ROOM_KIND_PIECES, Piece
 from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
 from recommender.services.room_answer import (
@@ -68,6 +68,21 @@ def test_confident_pieces_of_three_categories_are_a_room(served):
         ("lamp", 0.7),
     ]
     assert pieces[0]["box"] == list(BOXES["sofa"])
+
+
+def test_room_or_piece_is_judged_on_the_finders_best_six_pieces(served):
+    sofa, lamp, rug = (served["products"][kind][0] for kind in ("sofa", "lamp", "rug"))
+    unsure_sofas = [piece_of(sofa, 0.5) for _ in range(ROOM_KIND_PIECES - 1)]
+    best_first = [piece_of(sofa, 0.9), *unsure_sofas, piece_of(lamp, 0.95), piece_of(rug, 0.95)]
+
+    kind, pieces = room_answer(best_first, state=serving_state(), filters=Filters(), k=2)
+
+    # the lamp and the rug come after the finder's best six: shown (most confident first), but they do not make
+    # the photo of a sofa a room
+    assert kind == "piece" and len(pieces) == ROOM_KIND_PIECES + 2
+    assert [piece["category"] for piece in pieces[:3]] == ["lamp", "rug", "sofa"]
+    kind, _ = room_answer(best_first[-2:] + best_first[:-2], state=serving_state(), filters=Filters(), k=2)
+    assert kind == "room"
 
 
 def test_one_confident_piece_is_a_piece_and_every_piece_is_kept(served):
