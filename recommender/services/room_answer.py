@@ -16,7 +16,7 @@ from catalog.models import Category, Product
 from encoders.pieces import ROOM_KIND_PIECES, Piece, within_category
 from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
-from recommender.services.category_search import category_search
+from recommender.services.category_search import category_search, category_search_and_within
 from recommender.services.search import Filters, ServingState, goes_with_products, product_vector, serving_state
 
 # A photo is answered as a room, without the shopper asking, when its pieces at least ROOM_MIN_CONFIDENCE sure are
@@ -73,7 +73,9 @@ def room_answer(
     A piece of a category the catalog no longer has is left out (there is nothing to name it by). The pieces are
     searched without the upload's category filter, which would give every piece the same kind of product, and
     without "same colour" (the colour known is the whole photo's); the highest price still applies. Cost: one
-    query for the slugs, then one ``category_search`` per piece and one more per piece sure of its category."""
+    query for the slugs, then one ``category_search`` per piece, whose pool also gives a piece sure of its category
+    its nearest of that category (``category_search_and_within``; a filtered search only where the pool holds too
+    few)."""
     judged = {id(piece) for piece in pieces[:ROOM_KIND_PIECES]}  # the finder's best, which say room or piece
     confident = sorted(pieces, key=lambda piece: -piece.confidence)
     slugs = _slugs_of(confident) if confident else {}
@@ -85,12 +87,13 @@ def room_answer(
         if id(piece) in judged:
             judging.append((slugs[piece.category], float(piece.confidence)))
         slug = slugs[piece.category]
-        ranked = category_search(piece.vector, k=k, filters=piece_filters, guess=piece_guess(piece, slugs), state=state)
-        inside = []
+        guess, inside = piece_guess(piece, slugs), []
         if within_category(piece.confidence):
-            inside = category_search(
-                piece.vector, k=k, filters=replace(piece_filters, category=slug), guess=None, state=state
+            ranked, inside = category_search_and_within(
+                piece.vector, k=k, filters=piece_filters, guess=guess, within=slug, state=state
             )
+        else:
+            ranked = category_search(piece.vector, k=k, filters=piece_filters, guess=guess, state=state)
         row = {
             "box": [round(min(max(float(value), 0.0), 1.0), 4) for value in piece.box],
             "category": slug,

@@ -9,10 +9,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Product
 from encoders.pieces import Piece
 from recommender.models import InspirationUpload
+from recommender.services.category_search import category_search, category_search_and_within
 from recommender.services.room_answer import ROOM_MIN_CONFIDENCE, room_answer
 from recommender.services.search import Filters, product_vector, serving_state
 from tests.recommender.conftest import draw, png
@@ -45,6 +48,36 @@ def test_a_piece_sure_of_its_category_is_answered_within_it_and_keeps_the_open_r
 
     assert category_slugs(piece["results"]) == {"sofa"} and len(piece["results"]) == 4
     assert piece["open_results"][0]["product_id"] == lamp.pk  # the open ranking, for a budget's fallback
+
+
+def test_a_sure_piece_takes_its_open_ranking_and_its_nearest_of_its_category_from_one_search(served):
+    lamp = served["products"]["lamp"][0]
+    vector, guess = product_vector(lamp.pk, serving_state()), {"sofa": 0.9, "lamp": 0.1}
+    state, plain = serving_state(), Filters()
+    category_search(vector, k=3, filters=plain, guess=guess, state=state)  # the fresh set read: not counted below
+
+    with CaptureQueriesContext(connection) as one_pool:
+        ranked, inside = category_search_and_within(vector, k=3, filters=plain, guess=guess, within="sofa", state=state)
+    with CaptureQueriesContext(connection) as two_searches:
+        expected_ranked = category_search(vector, k=3, filters=plain, guess=guess, state=state)
+        expected_inside = category_search(vector, k=3, filters=Filters(category="sofa"), guess=None, state=state)
+
+    assert (ranked, inside) == (expected_ranked, expected_inside)
+    assert category_slugs([{"product_id": pid} for pid, _ in inside]) == {"sofa"}
+    assert len(one_pool.captured_queries) == 1 < len(two_searches.captured_queries)
+
+
+def test_a_sure_piece_whose_category_is_short_in_the_pool_searches_within_it(served):
+    lamp = served["products"]["lamp"][0]
+    vector = product_vector(lamp.pk, serving_state())
+
+    # a pool of 2 (the lamp and its nearest) holds no rug: the rugs come from a filtered search
+    ranked, inside = category_search_and_within(
+        vector, k=3, filters=Filters(), guess={"lamp": 1.0}, within="rug", state=serving_state(), pool=2
+    )
+
+    assert [pid for pid, _ in ranked][:1] == [lamp.pk]
+    assert len(inside) == 3 and category_slugs([{"product_id": pid} for pid, _ in inside]) == {"rug"}
 
 
 def test_an_unsure_piece_is_answered_with_the_open_ranking(served):
