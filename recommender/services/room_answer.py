@@ -131,8 +131,8 @@ def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) ->
 def room_everything(pieces_answer: list[dict], *, state: ServingState, k: int = PIECE_RESULTS) -> list[dict]:
     """ "Everything in this room": the pieces' results merged, each product once with its best score, ranked by
     that score raised by how well it goes with the other pieces' first results, each weighing its piece's confidence
-    (``everything_in_room``). Bounded:
-    the "goes with" vectors of at most PIECE_RESULTS products a piece, from the fresh set or the index."""
+    (``everything_in_room``). Bounded: the "goes with" vectors of at most PIECE_RESULTS products a piece, from the
+    fresh set or the index."""
     answers = [_ranked_of(row.get("results")) for row in pieces_answer]
     products = {pid for answer in answers for pid, _ in answer}
     goes_with = {
