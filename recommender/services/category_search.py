@@ -32,12 +32,18 @@ def category_search(
     probability): one search for the ``pool`` nearest, and the ``k`` nearest of the guess's likeliest category where
     the pool holds fewer (``short_category``), re-ranked; ``weight`` is the prior's (``category_ranked``)."""
     options = {"state": state, "distinct": True, "exclude": exclude, "shown": shown}
-    if not guess or filters.category or settings.CATEGORY_RANKING == "none":
+    if _by_likeness_alone(guess, filters):
         return search_vector(vector, k=k, filters=filters, **options)
     candidates = search_candidates(vector, k=max(k, pool), filters=filters, **options)
     return _ranked_with_guess(
         vector, candidates, k=k, pool=pool, filters=filters, guess=guess, weight=weight, **options
     )
+
+
+def _by_likeness_alone(guess: dict[str, float] | None, filters: Filters) -> bool:
+    """Without a guess, with a category chosen in ``filters``, or with CATEGORY_RANKING "none", the answer is ranked
+    by similarity alone."""
+    return not guess or bool(filters.category) or settings.CATEGORY_RANKING == "none"
 
 
 def _ranked_with_guess(
@@ -74,7 +80,7 @@ def category_search_and_within(
     inside = [(pid, score) for pid, score in candidates.results if candidates.category_of[pid] == within][:k]
     if len(inside) < k and len(candidates.results) >= max(k, pool):  # short in a pool that is not the whole catalog
         inside = search_vector(vector, k=k, filters=replace(filters, category=within), **options)
-    if not guess or filters.category or settings.CATEGORY_RANKING == "none":
+    if _by_likeness_alone(guess, filters):
         return candidates.results[:k], inside
     ranked = _ranked_with_guess(
         vector, candidates, k=k, pool=pool, filters=filters, guess=guess, weight=PRIOR_WEIGHT, **options

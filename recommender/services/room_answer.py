@@ -76,16 +76,13 @@ def room_answer(
     query for the slugs, then one ``category_search`` per piece, whose pool also gives a piece sure of its category
     its nearest of that category (``category_search_and_within``; a filtered search only where the pool holds too
     few)."""
-    judged = {id(piece) for piece in pieces[:ROOM_KIND_PIECES]}  # the finder's best, which say room or piece
     confident = sorted(pieces, key=lambda piece: -piece.confidence)
     slugs = _slugs_of(confident) if confident else {}
     piece_filters = replace(filters.without_colour(), category="")
-    answered, judging = [], []
+    answered = []
     for piece in confident:
         if piece.category not in slugs:
             continue
-        if id(piece) in judged:
-            judging.append((slugs[piece.category], float(piece.confidence)))
         slug = slugs[piece.category]
         guess, inside = piece_guess(piece, slugs), []
         if within_category(piece.confidence):
@@ -103,7 +100,10 @@ def room_answer(
         if inside:
             row["open_results"] = _ranked_rows(ranked)
         answered.append(row)
-    return room_kind(judging), answered
+    judged = [
+        (slugs[piece.category], piece.confidence) for piece in pieces[:ROOM_KIND_PIECES] if piece.category in slugs
+    ]
+    return room_kind(judged), answered
 
 
 def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) -> list[tuple[int, float]]:
