@@ -1,11 +1,12 @@
-"""'Everything in this room' ranked with what goes with the pieces' best matches (encoders.room_context), measured
-as ``evaluate_encoder`` measures it (the dev room photos answered by their pieces, as the worker answers them), for
-each weight of the context beside the pieces' cosines; 0 merges them by their cosines alone (before).
+"""'Everything in this room' ranked with what the pieces' lookalikes were used together with
+(encoders.room_context), measured as ``evaluate_encoder`` measures it (the dev room photos answered by their
+pieces, as the worker answers them), for each weight and temperature of the support beside the pieces' cosines;
+weight 0 merges them by their cosines alone.
 
-    python bench/room_context.py --version enc-... [--weights 0,0.4,0.8,1.2]
+    python bench/room_context.py --version enc-... [--weights 0,0.5,1,2] [--temperatures 0.02,0.05,0.1]
 
-With the site's DATABASE_URL and VAR_DIR (the catalog's "goes with" vectors take each product's co-view part by
-its id). The pieces' own answers, and so their union recall, do not change with the weight.
+With the site's DATABASE_URL and VAR_DIR (the pairs used together are the catalog's, as the worker reads them).
+The pieces' own answers, and so their union recall, do not change with either.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", required=True, help="an encoder version with a category head")
-    parser.add_argument("--weights", default="0,0.2,0.4,0.8,1.2,1.6", help="the context's weights, comma separated")
+    parser.add_argument("--weights", default="0,0.5,1,2", help="the support's weights, comma separated")
+    parser.add_argument("--temperatures", default="0.02,0.05,0.1", help="the softmax's temperatures, comma separated")
     add_dev_data_arguments(parser)
     args = parser.parse_args(argv)
     setup_django()
 
+    from encoders import room_context
     from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, goes_with_vectors, piece_scores
+    from encoders.evaluation import EncoderEmbedder, piece_scores
     from encoders.lifecycle import encoder_load, served_finder
     from encoders.models import EncoderVersion
     from encoders.queries import load_query_set
-    from encoders.room_context import CONTEXT_WEIGHT
 
     encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
     if not encoder.has_category_head:
@@ -41,16 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
     embedder = EncoderEmbedder(encoder, finder=served_finder())
     similar = embedder.catalog(catalog.images, head="similar")
-    goes_with = goes_with_vectors(embedder, catalog)
-    print(f"{args.version}: {len(queries.scene_photos)} {args.split} room photos (served weight {CONTEXT_WEIGHT})\n")
-    print("| context weight | pieces hit@10 | pieces R@10 | pieces union R@10 |")
-    print("|---|---|---|---|")
+    served = room_context.TOGETHER_WEIGHT, room_context.TOGETHER_TEMPERATURE
+    print(
+        f"{args.version}: {len(queries.scene_photos)} {args.split} room photos, {len(catalog.used_together)} pairs"
+        f" used together (served weight {served[0]:g}, temperature {served[1]:g})\n"
+    )
+    print("| weight | temperature | pieces hit@10 | pieces R@10 | pieces union R@10 |")
+    print("|---|---|---|---|---|")
+    found = {photo: embedder.pieces(photo) for photo in queries.scene_photos}
+    embedder.pieces = found.get  # the pieces of each photo, found once: the ranking is all that changes below
     for weight in (float(w) for w in args.weights.split(",")):
-        scores = piece_scores(embedder, catalog, queries, similar, goes_with, context_weight=weight)
-        figures = " | ".join(
-            f"{scores[name].mean():.3f}" for name in ("pieces hit@10", "pieces R@10", "pieces union R@10")
-        )
-        print(f"| {weight:g} | {figures} |", flush=True)
+        for temperature in (float(t) for t in args.temperatures.split(",")) if weight else [0.0]:
+            scores = piece_scores(
+                embedder, catalog, queries, similar, together_weight=weight, together_temperature=temperature
+            )
+            figures = " | ".join(
+                f"{scores[name].mean():.3f}" for name in ("pieces hit@10", "pieces R@10", "pieces union R@10")
+            )
+            print(f"| {weight:g} | {temperature:g} | {figures} |", flush=True)
     return 0
 
 

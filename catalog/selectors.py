@@ -1,5 +1,6 @@
 """Reading the catalog: querysets with their joins already applied."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -107,3 +108,14 @@ def strongest_pairs(*, product_id: int, kind: str, min_count: int, limit: int) -
     as_second = pairs.filter(product_b_id=product_id).order_by("-count", "product_a_id")[:limit]
     found = [*as_first.values_list("product_b_id", "count"), *as_second.values_list("product_a_id", "count")]
     return sorted(found, key=lambda pair: (-pair[1], pair[0]))[:limit]
+
+
+def used_together_among(product_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """The pairs of ``product_ids`` that were used together (rooms, sets and orders imported as ``CoView`` "used"),
+    as (lower id, higher id). One query on the pairs' own index; its cost grows with the number of ids asked about,
+    never with the catalog."""
+    ids = sorted(set(product_ids))
+    if len(ids) < 2:
+        return set()
+    pairs = CoView.objects.filter(kind=CoView.Kind.USED, product_a_id__in=ids, product_b_id__in=ids)
+    return set(pairs.values_list("product_a_id", "product_b_id"))

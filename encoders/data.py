@@ -55,17 +55,22 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
     and never train "goes with"), plus ``extra_pairs`` (product id, product id, count) from elsewhere (shoppers'
     "good match" answers), plus staff pins, each as strong as the strongest pair; staff exclusions, and pairs
     of categories staff said never go together, are left out (a pin wins over its categories' exclusion, as it
-    does on the page). Pairs with an inactive or unknown product are left out."""
+    does on the page). Pairs with an inactive or unknown product are left out. The catalog carries the pairs used
+    together as they are (``Catalog.used_together``): what the room answer ranks "everything in this room" with."""
     products = list(Product.objects.filter(is_active=True).select_related("category").order_by("pk"))
     if len(products) < 2:
         raise ValueError("the catalog needs at least two active products to train an encoder")
     index = {product.pk: i for i, product in enumerate(products)}
     counts: dict[tuple[int, int], int] = {}
-    coviews = (
+    coviews = list(
         CoView.objects.filter(kind=CoView.Kind.USED, product_a__is_active=True, product_b__is_active=True)
         .order_by("product_a_id", "product_b_id")
         .values_list("product_a_id", "product_b_id", "count")
     )
+    used_together = set()
+    for a, b, _ in coviews:
+        if a in index and b in index and a != b:
+            used_together.add((min(index[a], index[b]), max(index[a], index[b])))
     for a, b, count in [*coviews, *extra_pairs]:
         if a in index and b in index and a != b:
             pair = (min(index[a], index[b]), max(index[a], index[b]))
@@ -94,6 +99,7 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
             categories=[product.category.name for product in products],
             skus=[product.sku for product in products],
             product_ids=[product.pk for product in products],
+            used_together=frozenset(used_together),
         ),
         coview_pairs=pairs,
         backgrounds=[photo for photo, _ in rooms],

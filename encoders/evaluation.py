@@ -12,7 +12,7 @@ and, with a model trained without a share of the products
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +30,7 @@ from encoders.inference import (
 from encoders.piece_finder import FinderSettings, find_pieces
 from encoders.pieces import Piece, within_category
 from encoders.queries import FIGURES, HELD_OUT_FIGURES, PIECE_FIGURES, Catalog, QuerySet
-from encoders.room_context import CONTEXT_WEIGHT
+from encoders.room_context import TOGETHER_TEMPERATURE, TOGETHER_WEIGHT
 
 
 class Embedder(Protocol):
@@ -241,7 +241,7 @@ def query_scores(embedder: Embedder, catalog: Catalog, queries: QuerySet) -> dic
         "room R@10": room_recall,
         "scene hit@10": scene_hit,
         "scene R@10": scene_recall,
-        **piece_scores(embedder, catalog, queries, similar, goes_with),
+        **piece_scores(embedder, catalog, queries, similar),
     }
 
 
@@ -259,15 +259,15 @@ def piece_scores(
     catalog: Catalog,
     queries: QuerySet,
     similar: np.ndarray,
-    goes_with: np.ndarray,
     *,
-    context_weight: float = CONTEXT_WEIGHT,
+    together_weight: float = TOGETHER_WEIGHT,
+    together_temperature: float = TOGETHER_TEMPERATURE,
 ) -> dict[str, np.ndarray]:
     """The room photos answered as the product answers a room: by the pieces found in each (a photo without pieces
     by the whole photo, as the page falls back), each piece searching the catalog's "similar" vectors within its
-    own category guess, their answers merged with the catalog's ``goes_with`` vectors, the context weighing
-    ``context_weight`` (see encoders.metrics).
-    Empty for an embedder that finds no pieces (no category head, the baselines)."""
+    own category guess, their answers merged with the catalog's used-together pairs, weighing ``together_weight``
+    at ``together_temperature`` (see encoders.metrics). Empty for an embedder that finds no pieces (no category
+    head, the baselines)."""
     find = getattr(embedder, "pieces", None)
     found = [find(photo) for photo in queries.scene_photos] if find is not None else []
     if not found or any(pieces is None for pieces in found):
@@ -280,7 +280,14 @@ def piece_scores(
 
     rooms = metrics.room_products(queries.scene_rooms, catalog.sku_index)
     return room_piece_scores(
-        found, whole_of, similar, catalog.categories, rooms, goes_with=goes_with, context_weight=context_weight
+        found,
+        whole_of,
+        similar,
+        catalog.categories,
+        rooms,
+        together=catalog.used_together,
+        together_weight=together_weight,
+        together_temperature=together_temperature,
     )
 
 
@@ -291,29 +298,29 @@ def room_piece_scores(
     catalog_categories: Sequence[str],
     rooms: Sequence[Sequence[int]],
     *,
-    goes_with: np.ndarray | None,
-    context_weight: float = CONTEXT_WEIGHT,
+    together: Collection[tuple[int, int]] = (),
+    together_weight: float = TOGETHER_WEIGHT,
+    together_temperature: float = TOGETHER_TEMPERATURE,
 ) -> dict[str, np.ndarray]:
     """The five piece figures' per-photo scores from the pieces found in each photo; ``whole_of(i)`` gives the
     whole-photo vector (1, D) and category guess (or None) of photo i, asked only of a photo without pieces. The
     pieces' answers are merged as the worker merges them ("everything in this room", encoders.room_context) with
-    the catalog's ``goes_with`` vectors (N, D') weighing ``context_weight``; None merges them by their cosines
-    alone."""
+    the catalog's ``together`` pairs (of indices) weighing ``together_weight`` at ``together_temperature``; no pairs,
+    or weight 0, merges them by their cosines alone."""
     answers, merged = [], []
     for i, pieces in enumerate(found):
         if pieces:
             vectors = np.stack([piece.vector for piece in pieces])
             guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
             inside = [piece.category if within_category(piece.confidence) else None for piece in pieces]
-            confidences = [piece.confidence for piece in pieces]
         else:
-            (vectors, guesses), inside, confidences = whole_of(i), None, None
+            (vectors, guesses), inside = whole_of(i), None
         scores = metrics.cosine_scores(vectors, similar)  # (M, N)
         answer = metrics.piece_answers(scores, catalog_categories, guesses, inside=inside)
         answers.append(answer)
         merged.append(
             metrics.merged_piece_scores(
-                scores, answer, confidences=confidences, goes_with=goes_with, weight=context_weight
+                scores, answer, together=together, weight=together_weight, temperature=together_temperature
             )
         )
     hit, recall = metrics.scene_hit_recall_scores(np.stack(merged), rooms)

@@ -27,8 +27,8 @@ Readings of the protocol where the README is terse:
   answers a room, by its pieces (a photo without pieces is answered whole); each piece's answer is its top 10
   ranked with its own category guess, or within its category when it is sure of it, as the product ranks it
   (piece_answers). "pieces hit@10" and "pieces R@10" read the merged ranking of those answers (each product's best
-  score over the pieces raised by how well it goes with the other pieces' first answers, merged_piece_scores): what
-  the room answer shows under "Everything in this room";
+  score over the pieces raised by the likely answers it was used together with, merged_piece_scores): what the room
+  answer shows under "Everything in this room";
   "pieces union R@10" is the share of the room's products in the union of the answers (not capped);
   "piece precision" is the share of a photo's pieces whose category is one of its room's products' categories (photos
   without pieces skipped); "pieces per photo" counts them.
@@ -40,7 +40,7 @@ Readings of the protocol where the README is terse:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ from encoders.category_ranking import (
     category_ranked,
     short_category,
 )
-from encoders.room_context import CONTEXT_WEIGHT, everything_in_room
+from encoders.room_context import TOGETHER_TEMPERATURE, TOGETHER_WEIGHT, everything_in_room
 
 K = 10
 
@@ -332,21 +332,18 @@ def merged_piece_scores(
     scores: np.ndarray,
     answers: np.ndarray,
     *,
-    confidences: Sequence[float] | None = None,
-    goes_with: np.ndarray | None = None,
-    weight: float = CONTEXT_WEIGHT,
+    together: Collection[tuple[int, int]] = (),
+    weight: float = TOGETHER_WEIGHT,
+    temperature: float = TOGETHER_TEMPERATURE,
 ) -> np.ndarray:
     """ "Everything in this room": the products answered to any piece, as the worker ranks them
     (encoders.room_context.everything_in_room: each by its best cosine over the pieces that answered it, raised by
-    how well it goes with the other pieces' first answers, given the catalog's ``goes_with`` vectors (N, D) and the
-    pieces' ``confidences`` (all 1 unless given), by ``weight``; by its best cosine alone without vectors).
-    ``scores`` (M, N), ``answers`` (M, k) -> (N,): the first k in that order score k down to 1, the rest -inf."""
+    the likely answers it was used together with, given the catalog's ``together`` pairs of indices, by ``weight``
+    at ``temperature``; by its best cosine alone without pairs). ``scores`` (M, N), ``answers`` (M, k) -> (N,): the
+    first k in that order score k down to 1, the rest -inf."""
     pieces = [[(int(j), float(row[j])) for j in answer] for row, answer in zip(scores, answers, strict=True)]
-    answered = {product for piece in pieces for product, _ in piece}
-    vectors = {} if goes_with is None else {product: goes_with[product] for product in answered}
     k = answers.shape[1]
-    confidences = [1.0] * len(pieces) if confidences is None else confidences
-    ranked = everything_in_room(pieces, confidences, vectors, k=k, weight=weight)
+    ranked = everything_in_room(pieces, together, k=k, weight=weight, temperature=temperature)
     merged = np.full(scores.shape[1], -np.inf)
     for place, (product, _) in enumerate(ranked):
         merged[product] = k - place

@@ -73,6 +73,7 @@ class Catalog:
     categories: list[str]
     skus: list[str]
     product_ids: list[int] | None = None  # the products' ids, which key their co-view parts; None: their indices
+    used_together: frozenset[tuple[int, int]] = frozenset()  # pairs of indices used together ("everything in a room")
 
     @property
     def product_keys(self) -> list[int]:

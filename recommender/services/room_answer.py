@@ -3,7 +3,7 @@
 ``encoders.piece_finder`` finds the pieces of furniture in a photo; here each piece is answered with its own
 lookalikes, ranked with its own category guess (within its category when the head is sure of it), and the upload
 is said to be a room when confident pieces of several kinds were found. "Everything in this room"
-merges the pieces' lookalikes, each raised by how well it goes with the other pieces' best matches
+merges the pieces' lookalikes, each raised by the likely lookalikes it was used together with
 (``encoders.room_context``). "Goes well with what you have" are the complements of each piece's best match, leaving
 out the kinds of furniture the room already has.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from catalog.models import Category, Product
+from catalog.selectors import used_together_among
 from encoders.pieces import ROOM_KIND_PIECES, Piece, within_category
 from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
 from recommender.services.category_search import category_search, category_search_and_within
-from recommender.services.search import Filters, ServingState, goes_with_products, product_vector, serving_state
+from recommender.services.search import Filters, ServingState, goes_with_products
 
 # A photo is answered as a room, without the shopper asking, when its pieces at least ROOM_MIN_CONFIDENCE sure are
 # of at least ROOM_MIN_KINDS categories. Measured (``bench/room_or_piece.py``; README, "Room or one piece?"), the
@@ -128,18 +129,13 @@ def room_complements(pieces_answer: list[dict], *, k: int = ROOM_COMPLEMENTS) ->
     return sorted(kept, key=lambda item: (-item[1], item[0]))[:k]
 
 
-def room_everything(pieces_answer: list[dict], *, state: ServingState, k: int = PIECE_RESULTS) -> list[dict]:
+def room_everything(pieces_answer: list[dict], *, k: int = PIECE_RESULTS) -> list[dict]:
     """ "Everything in this room": the pieces' results merged, each product once with its best score, ranked by
-    that score raised by how well it goes with the other pieces' first results, each weighing its piece's confidence
-    (``everything_in_room``). Bounded: the "goes with" vectors of at most PIECE_RESULTS products a piece, from the
-    fresh set or the index."""
+    that score raised by how likely the others it was used together with make it (``everything_in_room``).
+    Bounded: one query for the pairs among at most PIECE_RESULTS products a piece."""
     answers = [_ranked_of(row.get("results")) for row in pieces_answer]
-    products = {pid for answer in answers for pid, _ in answer}
-    goes_with = {
-        pid: vector for pid in products if (vector := product_vector(pid, state, space="goes_with")) is not None
-    }
-    confidences = [float(row["confidence"]) for row in pieces_answer]
-    return _ranked_rows(everything_in_room(answers, confidences, goes_with, k=k))
+    together = used_together_among(pid for answer in answers for pid, _ in answer)
+    return _ranked_rows(everything_in_room(answers, together, k=k))
 
 
 def _ranked_of(rows) -> list[tuple[int, float]]:
@@ -159,4 +155,4 @@ def upload_pieces_store(
     upload.kind = kind
     upload.pieces = answered
     upload.complements = [{"product_id": pid, "score": round(score, 5)} for pid, score in room_complements(answered)]
-    upload.everything = room_everything(answered, state=state or serving_state())
+    upload.everything = room_everything(answered)

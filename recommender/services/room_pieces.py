@@ -119,7 +119,7 @@ class RoomView:
     strips: list[RoomStrip] = field(default_factory=list)  # one per category, in the order of its first piece
     # [(product, score)]: the pieces' lookalikes as the worker ranked them, or merged by score (everything_with_context)
     everything: list = field(default_factory=list)
-    everything_with_context: bool = False  # ranked with what goes with the rest of the room, not by score alone
+    everything_with_context: bool = False  # ranked with what the likely matches were used with, not by score alone
 
     @property
     def shows_everything(self) -> bool:

@@ -342,7 +342,7 @@ def test_room_photos_are_measured_by_their_pieces_as_the_product_answers():
     # photo a: a bed (product 0) and a sofa (product 11); photo b: no piece, answered whole (like product 5)
     embedder = FoundPieces({"a": [one_hot_piece(11, "sofa"), one_hot_piece(0, "bed")], "b": []}, {"a": 3, "b": 5})
 
-    scores = piece_scores(embedder, catalog, queries, np.eye(12, dtype=np.float32), np.eye(12, dtype=np.float32))
+    scores = piece_scores(embedder, catalog, queries, np.eye(12, dtype=np.float32))
 
     # a: the merged top 10 is 0, 11, 1..8 (ties by index): 2 of its 3 products; the sofa's top 10 is 11, 0..8 and
     # the bed's 0..9, so product 10 is in neither. b: its top 10 is 5, 0..4, 6..9: 1 of 2 products.
@@ -357,5 +357,23 @@ def test_an_encoder_that_finds_no_pieces_has_no_piece_figures():
     catalog = Catalog(images=[], categories=["bed"] * 12, skus=[f"s{i}" for i in range(12)])
     queries = QuerySet([], [], {}, [], ["a"], [["s0"]])
 
-    assert piece_scores(FoundPieces(None, {"a": 0}), catalog, queries, np.eye(12), np.eye(12)) == {}
-    assert piece_scores(object(), catalog, queries, np.eye(12), np.eye(12)) == {}  # a baseline
+    assert piece_scores(FoundPieces(None, {"a": 0}), catalog, queries, np.eye(12)) == {}
+    assert piece_scores(object(), catalog, queries, np.eye(12)) == {}  # a baseline
+
+
+def test_room_photos_are_measured_with_the_catalogs_pairs_used_together_as_the_worker_ranks_them():
+    categories = ["bed"] + ["chair"] * 9 + ["lamp", "sofa"]
+    queries = QuerySet([], [], {}, [], ["a"], [["s0", "s11", "s9"]])
+    embedder = FoundPieces({"a": [one_hot_piece(11, "sofa"), one_hot_piece(0, "bed")]}, {"a": 3})
+    skus = [f"s{i}" for i in range(12)]
+    alone = Catalog(images=[], categories=categories, skus=skus)
+    together = Catalog(images=[], categories=categories, skus=skus, used_together=frozenset({(0, 9), (9, 11)}))
+
+    before = piece_scores(embedder, alone, queries, np.eye(12, dtype=np.float32))
+    after = piece_scores(embedder, together, queries, np.eye(12, dtype=np.float32))
+
+    # the chair 9 is the bed piece's tenth answer, eleventh merged (ties by index); used with both pieces' matches,
+    # it comes third
+    assert before["pieces R@10"].tolist() == pytest.approx([2 / 3])
+    assert after["pieces R@10"].tolist() == pytest.approx([1.0])
+    assert after["pieces union R@10"].tolist() == before["pieces union R@10"].tolist() == pytest.approx([1.0])

@@ -1,5 +1,5 @@
-"""'Everything in this room': the pieces' lookalikes merged, each raised by how well it goes with the other pieces'
-best matches (encoders.room_context), as the worker stores it and the evaluation measures it."""
+"""'Everything in this room': the pieces' lookalikes merged, each raised by the likely lookalikes it was used
+together with (encoders.room_context), as the worker stores it and the evaluation measures it."""
 
 import numpy as np
 import pytest
@@ -7,95 +7,84 @@ import pytest
 from encoders import metrics
 from encoders.room_context import everything_in_room
 
-# "goes with" vectors: the sofa 1 goes with the rug 10 and the lamp 20; the rug 11 and the lamp 21 with nothing here
-GOES_WITH = {
-    1: np.array([1.0, 0.0, 0.0]),
-    10: np.array([0.9, 0.1, 0.0]),
-    11: np.array([0.0, 0.0, 1.0]),
-    20: np.array([0.8, 0.0, 0.6]),
-    21: np.array([0.0, 1.0, 0.0]),
-}
-
 
 def order(ranked):
     return [product for product, _ in ranked]
 
 
-def test_a_lookalike_that_goes_with_the_other_pieces_best_matches_comes_first():
+def test_a_lookalike_used_together_with_the_other_pieces_likely_matches_comes_first():
     sofa_piece = [(1, 0.8)]
-    rug_piece = [(11, 0.62), (10, 0.6)]  # 11 looks a little more like the rug, 10 goes with the sofa
+    rug_piece = [(11, 0.62), (10, 0.6)]  # 11 looks a little more like the rug; 10 was used in a room with the sofa 1
 
-    ranked = everything_in_room([sofa_piece, rug_piece], [0.9, 0.9], GOES_WITH, k=3, weight=0.8)
+    ranked = everything_in_room([sofa_piece, rug_piece], {(1, 10)}, k=3)
 
-    # 10 goes with the sofa piece's match (0.99) and not with 11's: 0.6 + 0.8 x 0.5 passes 1 (0.8, with nothing but
-    # 11 to go with) and 11 (0.62, with the sofa 0)
+    # the rug 10 keeps likely company (the sofa); the sofa's company (10) is unlikely, and 11 keeps none
     assert order(ranked) == [10, 1, 11]
     assert dict(ranked) == {1: 0.8, 10: 0.6, 11: 0.62}  # each keeps its match to its piece
+    assert order(everything_in_room([sofa_piece, rug_piece], set(), k=3)) == [1, 11, 10]
+    assert order(everything_in_room([sofa_piece, rug_piece], {(1, 10)}, k=3, weight=0.0)) == [1, 11, 10]
 
 
-def test_without_goes_with_vectors_the_lookalikes_are_merged_by_their_best_cosine():
+def test_without_pairs_the_lookalikes_are_merged_by_their_best_cosine():
     answers = [[(1, 0.5), (20, 0.3)], [(20, 0.7), (11, 0.4)]]
 
-    assert everything_in_room(answers, [0.9, 0.9], {}, k=10) == [(20, 0.7), (1, 0.5), (11, 0.4)]
+    assert everything_in_room(answers, (), k=10) == [(20, 0.7), (1, 0.5), (11, 0.4)]
 
 
-def test_a_pieces_best_match_does_not_vouch_for_itself():
-    # one piece: its first lookalike is the only seed; the others are raised by it, and it by nothing
-    answers = [[(11, 0.9), (10, 0.85), (1, 0.8)]]
+def test_the_company_of_a_likely_lookalike_counts_more_than_that_of_an_unlikely_one():
+    # 10 and 11 look alike to their piece; 10 was used with the sofa 1 (0.9), 11 with the lamp 21 (0.5)
+    answers = [[(1, 0.9)], [(21, 0.5)], [(11, 0.6), (10, 0.6)]]
 
-    assert order(everything_in_room(answers, [0.9], GOES_WITH, k=3, weight=0.4)) == [11, 10, 1]
-    assert order(everything_in_room(answers, [0.9], GOES_WITH, k=3, weight=0.0)) == [11, 10, 1]
+    ranked = order(everything_in_room(answers, {(1, 10), (11, 21)}, k=4))
+
+    assert ranked.index(10) < ranked.index(11)
 
 
-def test_the_context_is_the_mean_over_the_seeds_each_weighing_its_pieces_confidence():
-    # seeds: the sofa 1 (sure) and the lamp 21 (unsure); the rug 10 goes with the sofa, the rug 11 with neither
-    answers = [[(1, 0.9)], [(21, 0.9)], [(11, 0.5), (10, 0.4)]]
+def test_a_lookalike_does_not_vouch_for_itself_and_a_pair_counts_once_whichever_way_round():
+    answers = [[(11, 0.62), (10, 0.6)], [(1, 0.5)]]
 
-    sure_sofa = everything_in_room(answers, [0.9, 0.1, 0.5], GOES_WITH, k=4, weight=0.4)
-    sure_lamp = everything_in_room(answers, [0.1, 0.9, 0.5], GOES_WITH, k=4, weight=0.4)
+    alone = everything_in_room(answers, {(10, 10), (11, 11)}, k=3)
+    both_ways = everything_in_room(answers, {(1, 10), (10, 1)}, k=3)
+    one_way = everything_in_room(answers, {(10, 1)}, k=3)
 
-    assert order(sure_sofa).index(10) < order(sure_sofa).index(11)  # 0.4 + 0.4 x 0.60 against 0.5 + 0
-    assert order(sure_lamp).index(11) < order(sure_lamp).index(10)  # the rug 10 goes only with an unsure piece's match
+    assert order(alone) == [11, 10, 1]
+    assert both_ways == one_way and order(one_way) == [1, 10, 11]
+
+
+def test_pairs_with_products_no_piece_answered_change_nothing():
+    answers = [[(1, 0.8)], [(11, 0.7), (10, 0.6)]]
+
+    assert everything_in_room(answers, {(10, 99), (98, 99)}, k=3) == everything_in_room(answers, (), k=3)
 
 
 def test_k_cuts_the_list():
     answers = [[(1, 0.8)], [(11, 0.7), (10, 0.6)]]
 
-    assert order(everything_in_room(answers, [1, 1], GOES_WITH, k=2, weight=0.8)) == [10, 1]
-    assert order(everything_in_room(answers, [1, 1], GOES_WITH, k=2, weight=0.0)) == [1, 11]
-    assert everything_in_room(answers, [1, 1], GOES_WITH, k=0) == []
+    assert order(everything_in_room(answers, {(1, 10)}, k=2)) == [10, 1]
+    assert order(everything_in_room(answers, (), k=2)) == [1, 11]
+    assert everything_in_room(answers, {(1, 10)}, k=0) == []
+    assert everything_in_room([], {(1, 10)}, k=3) == []
+
+
+@pytest.mark.parametrize("temperature", [0.02, 0.05, 0.2])
+def test_lookalikes_in_the_same_company_keep_the_order_of_their_cosines(temperature):
+    answers = [[(1, 0.9), (2, 0.5)], [(3, 0.7), (4, 0.6)]]  # 1, 2 and 3 were each used with 4, and with nothing else
+
+    ranked = order(everything_in_room(answers, {(1, 4), (2, 4), (3, 4)}, k=4, temperature=temperature))
+
+    assert [product for product in ranked if product != 4] == [1, 3, 2]
 
 
 def test_the_evaluation_merges_the_pieces_as_the_worker_does():
     scores = np.zeros((2, 21))
-    scores[0, 1] = 0.8
+    scores[0, [1, 2]] = [0.8, 0.1]
     scores[1, [10, 11]] = [0.6, 0.62]
     answers = np.array([[1, 2], [11, 10]])
-    goes_with = np.zeros((21, 3))
-    for product, vector in GOES_WITH.items():
-        if product < 21:
-            goes_with[product] = vector
-    goes_with[2] = [0.0, 1.0, 0.0]
 
-    merged = metrics.merged_piece_scores(scores, answers, confidences=[0.9, 0.8], goes_with=goes_with, weight=0.4)
+    merged = metrics.merged_piece_scores(scores, answers, together={(1, 10)})
     plain = metrics.merged_piece_scores(scores, answers)
 
     assert merged[10] > merged[11] and plain[11] > plain[10]
     assert np.isfinite(merged).sum() == 2 == np.isfinite(plain).sum()  # the first k (2) only
-    worker = everything_in_room(
-        [[(1, 0.8), (2, 0.0)], [(11, 0.62), (10, 0.6)]],
-        [0.9, 0.8],
-        {p: goes_with[p] for p in (1, 2, 10, 11)},
-        k=2,
-        weight=0.4,
-    )
+    worker = everything_in_room([[(1, 0.8), (2, 0.1)], [(11, 0.62), (10, 0.6)]], {(1, 10)}, k=2)
     assert order(worker) == list(np.argsort(-merged)[:2])
-
-
-@pytest.mark.parametrize("confidences", [[0.0, 0.0], [0.5, 0.5]])
-def test_pieces_no_one_is_sure_of_raise_nothing_and_break_nothing(confidences):
-    answers = [[(1, 0.8)], [(11, 0.7), (10, 0.6)]]
-
-    ranked = everything_in_room(answers, confidences, GOES_WITH, k=3, weight=0.4)
-
-    assert sorted(order(ranked)) == [1, 10, 11]

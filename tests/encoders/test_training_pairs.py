@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import CategoryComplementExclusion, ComplementCuration, CoView
+from catalog.selectors import used_together_among
 from catalog.services.curation import category_exclusion_save, complement_curate
 from encoders.data import training_data
 from tests.catalog.factories import CategoryFactory, ProductFactory
@@ -72,3 +73,22 @@ def test_pairs_of_categories_that_never_go_together_leave_the_data_unless_pinned
     complement_curate(product=catalog["chair1"], other=catalog["oven1"], action=ComplementCuration.Action.PIN)
 
     assert named_pairs(catalog) == {("chair0", "table0"): 1, ("chair1", "oven1"): 1}
+
+
+def test_the_evaluations_catalog_holds_the_pairs_used_together_as_the_room_answer_reads_them(catalog):
+    pair(catalog["chair0"], catalog["table0"], count=3)
+    pair(catalog["chair1"], catalog["table1"], kind=CoView.Kind.VIEWED, count=9)
+    pair(catalog["chair1"], catalog["oven0"])
+    complement_curate(product=catalog["chair1"], other=catalog["oven0"], action=ComplementCuration.Action.EXCLUDE)
+    complement_curate(product=catalog["chair0"], other=catalog["oven1"], action=ComplementCuration.Action.PIN)
+
+    data = training_data()
+    names = {product.pk: name for name, product in catalog.items()}
+    used = {
+        tuple(sorted((names[data.product_ids[a]], names[data.product_ids[b]]))) for a, b in data.catalog.used_together
+    }
+
+    # the pairs as stored (staff's word trains "goes with", not what a room held); the same the worker reads
+    assert used == {("chair0", "table0"), ("chair1", "oven0")}
+    ids = [product.pk for product in catalog.values()]
+    assert {tuple(sorted((names[a], names[b]))) for a, b in used_together_among(ids)} == used

@@ -10,8 +10,10 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from catalog.models import Category, Product
+from catalog.models import Category, CoView, Product
+from catalog.selectors import used_together_among
 from encoders.pieces import ROOM_KIND_PIECES, Piece
 from encoders.room_context import everything_in_room
 from recommender.models import InspirationUpload
@@ -20,6 +22,7 @@ from recommender.services.room_answer import (
     piece_guess,
     room_answer,
     room_complements,
+    room_everything,
     room_kind,
     upload_pieces_store,
 )
@@ -313,25 +316,34 @@ def test_pieces_are_not_looked_for_with_an_encoder_that_no_longer_serves_or_insi
     assert InspirationUpload.objects.get(pk=answered_photo.pk).pieces == []
 
 
-def test_the_worker_stores_everything_in_this_room_ranked_with_what_the_pieces_matches_go_with(served):
+def test_the_worker_stores_everything_in_this_room_ranked_with_what_the_likely_matches_were_used_with(served):
     sofa, lamp, rug = (served["products"][kind][0] for kind in ("sofa", "lamp", "rug"))
-    upload = InspirationUpload(image="uploads/room.png")
-    state = serving_state()
-
-    upload_pieces_store(
-        upload, [piece_of(sofa, 0.9), piece_of(lamp, 0.8), piece_of(rug, 0.75)], state=state, filters=Filters()
-    )
-
-    answers = [[(row["product_id"], row["score"]) for row in piece["results"]] for piece in upload.pieces]
+    pieces = [piece_of(sofa, 0.9), piece_of(lamp, 0.8), piece_of(rug, 0.75)]
+    before = InspirationUpload(image="uploads/room.png")
+    upload_pieces_store(before, pieces, state=serving_state(), filters=Filters())
+    answers = [[(row["product_id"], row["score"]) for row in piece["results"]] for piece in before.pieces]
     answered = {pid for answer in answers for pid, _ in answer}
-    goes_with = {pid: product_vector(pid, state, space="goes_with") for pid in answered}
-    expected = everything_in_room(answers, [piece["confidence"] for piece in upload.pieces], goes_with, k=10)
-    assert [row["product_id"] for row in upload.everything] == [pid for pid, _ in expected]
-    assert len(upload.everything) == 10 and set(row["product_id"] for row in upload.everything) <= answered
     best = {pid: max(score for answer in answers for p, score in answer if p == pid) for pid in answered}
-    assert all(row["score"] == pytest.approx(best[row["product_id"]], abs=1e-5) for row in upload.everything)
-    plain = sorted(best, key=lambda pid: (-best[pid], pid))[:10]
-    assert [row["product_id"] for row in upload.everything] != plain  # the pieces' matches changed the order
+    plain = sorted(best, key=lambda pid: (-best[pid], pid))
+    assert [row["product_id"] for row in before.everything] == plain[:10]  # no pairs: by the best cosine alone
+    # the room held the sofa, the lamp and a rug that looks less like its piece than ten others do
+    last = plain[-1]
+    for a, b in [(sofa.pk, last), (lamp.pk, last), (sofa.pk, lamp.pk)]:
+        CoView.objects.create(
+            product_a_id=min(a, b), product_b_id=max(a, b), kind=CoView.Kind.USED, count=1, last_seen=timezone.now()
+        )
+    upload = InspirationUpload(image="uploads/room.png")
+
+    with CaptureQueriesContext(connection) as queries:
+        everything = room_everything(before.pieces)
+    upload_pieces_store(upload, pieces, state=serving_state(), filters=Filters())
+
+    assert len(queries.captured_queries) == 1  # the pairs among the answered products
+    assert upload.everything == everything and len(everything) == 10
+    ids = [row["product_id"] for row in everything]
+    assert ids[:3] == [sofa.pk, lamp.pk, last]  # each used with two likely others, before anything without company
+    assert ids == [pid for pid, _ in everything_in_room(answers, used_together_among(answered), k=10)]
+    assert all(row["score"] == pytest.approx(best[row["product_id"]], abs=1e-5) for row in everything)
 
 
 def test_a_category_the_shopper_chose_answers_the_photo_as_one_piece(served):
@@ -420,7 +432,7 @@ def test_everything_in_this_room_is_shown_as_the_worker_ranked_it(client, named)
     page = client.get(f"/uploads/{upload.id}/?as=room").content.decode()
     everything = page[page.index('id="everything"') :]
     assert everything.index(rugs[0].name) < everything.index(sofas[0].name) < everything.index(lamps[0].name)
-    assert "those that also go with the rest of the room come first" in everything
+    assert "those often used with the other likely matches come first" in everything
 
 
 def test_everything_in_this_room_of_an_upload_answered_before_it_was_stored_is_merged_by_best_score(client, named):
