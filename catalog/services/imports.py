@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog.images import validate_image_bytes
 from catalog.importers.records import BadRow, GroupRecord, LeftOut, ProductRecord, SessionRecord
-from catalog.models import Product, ProductView
+from catalog.models import CoView, Product, ProductView
 from catalog.services.coviews import coview_record, session_hashes, used_together_record
 from catalog.services.features import FEATURE_FIELDS, product_features_compute
 from catalog.services.products import category_get_or_create, product_save
@@ -197,4 +197,15 @@ def coview_import(
             _group_import(record, products, summary)
         else:
             _session_import(record, products, summary)
+    if summary.pairs_counted:
+        planner_statistics_refresh(CoView)
     return summary
+
+
+def planner_statistics_refresh(model) -> None:
+    """Refresh the database's statistics of ``model``'s table after a bulk import, as PostgreSQL advises after
+    populating a table: where autovacuum is off, or has not come round yet, the planner still believes the table
+    as it was, and reads the pairs of a room's lookalikes (``catalog.selectors.used_together_among``) by scanning
+    every pair of their kind instead of looking up those products' pairs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from catalog.models import CoView, ProductView
 from catalog.services.coviews import coview_record
@@ -235,3 +236,31 @@ def test_an_order_larger_than_the_limit_is_skipped_with_its_line(tmp_path, setti
 
     assert f"orders.csv line 2: a room, set or order holds at most {MAX_GROUP_PRODUCTS} products" in output
     assert pairs() == {("p0", "p1"): 1}
+
+
+def planner_row_count(table: str) -> float | None:
+    """How many rows the database's planner believes ``table`` holds (None: it has no statistics of it)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+            (rows,) = cursor.fetchone()
+            return None if rows < 0 else rows
+        cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if cursor.fetchone() is None:
+            return None
+        cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s", [table])
+        row = cursor.fetchone()
+        return None if row is None else float(row[0].split()[0])
+
+
+def test_an_import_leaves_the_planner_knowing_the_pairs_it_added(tmp_path, products):
+    table = CoView._meta.db_table
+    with connection.cursor() as cursor:  # the planner's belief before: the table as it was, empty
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    before = planner_row_count(table)
+    path = write_rooms(tmp_path, [{"room": "r1", "items": ["a", "b", "c", "d"], "split": "train"}])
+
+    run_import(path)
+
+    assert not before  # 0 rows, or no statistics at all
+    assert planner_row_count(table) == 6  # the six pairs of the room, without waiting for autovacuum
