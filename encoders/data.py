@@ -67,13 +67,16 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
         .order_by("product_a_id", "product_b_id")
         .values_list("product_a_id", "product_b_id", "count")
     )
-    used_together = set()
-    for a, b, _ in coviews:
-        if a in index and b in index and a != b:
-            used_together.add((min(index[a], index[b]), max(index[a], index[b])))
+
+    def index_pair(a: int, b: int) -> tuple[int, int] | None:
+        """Two active products' ids as their indices, lower first; None for another product or one with itself."""
+        if a not in index or b not in index or a == b:
+            return None
+        return min(index[a], index[b]), max(index[a], index[b])
+
+    used_together = frozenset(pair for a, b, _ in coviews if (pair := index_pair(a, b)))
     for a, b, count in [*coviews, *extra_pairs]:
-        if a in index and b in index and a != b:
-            pair = (min(index[a], index[b]), max(index[a], index[b]))
+        if pair := index_pair(a, b):
             counts[pair] = counts.get(pair, 0) + count
     pinned, excluded = curated_pairs()
     never_together = category_exclusion_pairs(cached=False)
@@ -99,7 +102,7 @@ def training_data(*, extra_pairs: Sequence[tuple[int, int, int]] = ()) -> Traini
             categories=[product.category.name for product in products],
             skus=[product.sku for product in products],
             product_ids=[product.pk for product in products],
-            used_together=frozenset(used_together),
+            used_together=used_together,
         ),
         coview_pairs=pairs,
         backgrounds=[photo for photo, _ in rooms],
