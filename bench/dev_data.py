@@ -56,7 +56,7 @@ def measured_version(args: argparse.Namespace) -> MeasuredVersion:
     import torch
 
     from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, goes_with_vectors, piece_scores
+    from encoders.evaluation import EncoderEmbedder, piece_scores
     from encoders.lifecycle import encoder_load, served_finder
     from encoders.models import EncoderVersion
     from encoders.queries import load_query_set
@@ -70,10 +70,9 @@ def measured_version(args: argparse.Namespace) -> MeasuredVersion:
     catalog = data.catalog
     product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
     similar = embedder.catalog(catalog.images, head="similar")
-    goes_with = goes_with_vectors(embedder, catalog)  # the benches change the piece and scene heads, not this
 
     def pieces_figures() -> str:
-        scores = piece_scores(embedder, catalog, queries, similar, goes_with)
+        scores = piece_scores(embedder, catalog, queries, similar)
         names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
         return " | ".join(f"{scores[name].mean():.3f}" for name in names)
 

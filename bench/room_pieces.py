@@ -13,9 +13,9 @@ differences between rows with that in mind). ``--cache`` keeps the catalog's bac
 (.npy) between runs; they depend on the backbone and the preprocessing only, not on the heads. The seconds per
 photo are one process with ``--threads`` torch threads: reading the photo, the backbone and the heads, not the
 catalog search (the index's work, per piece). Each piece is answered within its own category guess, as the product
-answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports), and merged with the "goes with"
-vectors the products' pictures suggest (without the database the products' own co-view parts, kept by product id,
-cannot be looked up, so "everything in this room" can differ from ``evaluate_encoder``'s a little).
+answers it (encoders.evaluation.room_piece_scores, what ``evaluate_encoder`` reports), and "everything in this room"
+is ranked with the pairs used together in the TRAIN rooms of rooms.json (what ``import_coviews --split train`` gives
+the catalog, and ``evaluate_encoder`` reads from the database).
 ``--objectness-rooms N`` also fits an objectness head (encoders.objectness) on N synthetic rooms and adds the rows
 that rank by it.
 """
@@ -38,40 +38,43 @@ sys.path.insert(0, str(ROOT))
 def options(default, *, with_objectness: bool = False):
     """(label, settings, max pieces) of every way tried, the finder's defaults first; the objectness scores when
     the encoder has been given an objectness head."""
+    most = default.max_pieces
     return [
-        ("default (below)", default, 6),
-        ("score: confidence alone", replace(default, score="confidence"), 6),
-        *((f"pass {side} px", replace(default, side=side), 6) for side in (224, 320, 448, 640) if side != default.side),
-        ("small windows only (0.3, 0.45)", replace(default, scales=(0.3, 0.45)), 6),
-        ("large windows only (0.6, 0.8, 1.0)", replace(default, scales=(0.6, 0.8, 1.0)), 6),
-        ("square windows only", replace(default, shapes=(1.0,)), 6),
-        ("overlap IoU 0.5", replace(default, overlap_iou=0.5), 6),
-        ("overlap IoU 0.15", replace(default, overlap_iou=0.15), 6),
-        ("suppression per category", replace(default, per_category=True), 6),
-        ("confidence floor 0.15", replace(default, min_confidence=0.15), 6),
-        ("confidence floor 0.5", replace(default, min_confidence=0.5), 6),
+        ("default (below)", default, most),
+        ("score: confidence alone", replace(default, score="confidence"), most),
+        *(
+            (f"pass {side} px", replace(default, side=side), most)
+            for side in (224, 320, 448, 640)
+            if side != default.side
+        ),
+        ("small windows only (0.3, 0.45)", replace(default, scales=(0.3, 0.45)), most),
+        ("large windows only (0.6, 0.8, 1.0)", replace(default, scales=(0.6, 0.8, 1.0)), most),
+        ("square windows only", replace(default, shapes=(1.0,)), most),
+        ("overlap IoU 0.5", replace(default, overlap_iou=0.5), most),
+        ("overlap IoU 0.15", replace(default, overlap_iou=0.15), most),
+        ("suppression per category", replace(default, per_category=True), most),
+        ("confidence floor 0.15", replace(default, min_confidence=0.15), most),
+        ("confidence floor 0.5", replace(default, min_confidence=0.5), most),
         (
             "textile, decor, kitchenware, other not pieces",
             replace(default, ignored=("textile", "decor", "kitchenware", "other")),
-            6,
+            most,
         ),
-        ("search vectors of the pieces' crops (margin 0.1)", replace(default, vectors="crop"), 6),
-        ("crops without margin", replace(default, vectors="crop", crop_margin=0.0), 6),
-        ("crops with margin 0.25", replace(default, vectors="crop", crop_margin=0.25), 6),
-        ("similar head", replace(default, head="similar"), 6),
-        ("similar head on the crops", replace(default, vectors="crop", head="similar"), 6),
-        ("at most 4 pieces", default, 4),
-        ("at most 8 pieces", default, 8),
-        ("at most 10 pieces", default, 10),
+        ("search vectors of the pieces' crops (margin 0.1)", replace(default, vectors="crop"), most),
+        ("crops without margin", replace(default, vectors="crop", crop_margin=0.0), most),
+        ("crops with margin 0.25", replace(default, vectors="crop", crop_margin=0.25), most),
+        ("similar head", replace(default, head="similar"), most),
+        ("similar head on the crops", replace(default, vectors="crop", head="similar"), most),
+        *((f"at most {count} pieces", default, count) for count in (4, 6, 8, 12) if count != most),
         *(
-            (f"score: {score} (synthetic-room head)", replace(default, score=score), 6)
+            (f"score: {score} (synthetic-room head)", replace(default, score=score), most)
             for score in ("objectness", "confidence x objectness", "confidence x objectness x contrast")
             if with_objectness
         ),
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True, help="an encoder's checkpoint.pt (category head)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "ikea")
@@ -86,7 +89,7 @@ def main() -> None:
     )
     parser.add_argument("--objectness-cache", type=Path, default=ROOT.parent / "cache" / "objectness")
     parser.add_argument("--objectness-seed", type=int, default=0, help="the seed of the objectness head's fit")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -108,10 +111,10 @@ def main() -> None:
     dev = [r for r in rooms_json if r.get("split") == args.split and r.get("photo")]
     photos = [args.data / r["photo"] for r in dev]
     rooms = metrics.room_products([r["items"] for r in dev], index)
+    together = used_together(rooms_json, index)
 
     catalog_features = cached(args.cache, f"catalog_{len(images)}", lambda: backbone_features(encoder, images))
     similar = embed_backbone_features(encoder, catalog_features, head="similar")
-    goes_with = embed_backbone_features(encoder, catalog_features, head="goes_with")  # as the pictures suggest
     print(f"{args.checkpoint}: {len(images)} catalog products, {len(photos)} {args.split} room photos\n")
     if args.objectness_rooms:
         encoder.objectness = objectness_head(encoder, args, products, rooms_json)
@@ -135,7 +138,7 @@ def main() -> None:
     )
     print(header)
     print("|---|---|---|---|---|---|---|")
-    answered_whole = room_piece_scores([[] for _ in photos], whole_of, similar, categories, rooms, goes_with=goes_with)
+    answered_whole = room_piece_scores([[] for _ in photos], whole_of, similar, categories, rooms, together=together)
     figures = " | ".join(f"{answered_whole[name].mean():.3f}" for name in ("pieces hit@10", "pieces R@10"))
     figures += f" | {answered_whole['pieces union R@10'].mean():.3f}"
     print(f"| photo answered whole, within its guess (today's product) | 1 | – | {figures} | {whole_seconds:.2f} |")
@@ -160,7 +163,7 @@ def main() -> None:
                 for photo, pieces in zip(photos, found, strict=True)
             ]
         seconds = map_seconds[settings.side] + (time.perf_counter() - started) / len(photos)
-        scores = room_piece_scores(found, whole_of, similar, categories, rooms, goes_with=goes_with)
+        scores = room_piece_scores(found, whole_of, similar, categories, rooms, together=together)
         hit, recall, union = scores["pieces hit@10"], scores["pieces R@10"], scores["pieces union R@10"]
         precision, counts = scores["piece precision"], scores["pieces per photo"]
         print(
@@ -170,8 +173,8 @@ def main() -> None:
     print(
         f"\nDefault: pass {default.side} px, windows {default.scales} x shapes {default.shapes}, overlap IoU "
         f"{default.overlap_iou} across categories, confidence ≥ {default.min_confidence}, head {default.head}, "
-        f"left out {default.ignored or 'none'}, search vectors from the pieces' {default.vectors}s, at most 6 "
-        "pieces. A photo without pieces is answered whole."
+        f"left out {default.ignored or 'none'}, search vectors from the pieces' {default.vectors}s, at most "
+        f"{default.max_pieces} pieces. A photo without pieces is answered whole."
     )
 
 
@@ -240,6 +243,18 @@ def objectness_head(encoder, args, products: list[dict], rooms_json: list[dict])
         f"pasted product by IoU {np.mean(top):.2f} on average\n"
     )
     return head
+
+
+def used_together(rooms_json: list[dict], index: dict[str, int]) -> set[tuple[int, int]]:
+    """The pairs of catalog indices used together in one TRAIN room of rooms.json (products the catalog lacks left
+    out): what ``import_coviews --split train`` stores, as ``Catalog.used_together`` reads it."""
+    pairs = set()
+    for room in rooms_json:
+        if room.get("split") != "train":
+            continue
+        members = sorted({index[sku] for sku in room["items"] if sku in index})
+        pairs.update((a, b) for n, a in enumerate(members) for b in members[n + 1 :])
+    return pairs
 
 
 def cached(folder: Path | None, name: str, compute) -> np.ndarray:
