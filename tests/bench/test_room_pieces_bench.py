@@ -4,11 +4,12 @@ bench/room_context.py): each run end to end through a tiny encoder, as a person 
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from PIL import Image
 
-from bench import room_context, room_pieces
+from bench import piece_ceiling, room_context, room_pieces
 from bench.dev_data import measured_version
 from catalog.models import CoView
 from encoders.piece_finder import FinderSettings
@@ -111,3 +112,25 @@ def test_the_room_context_bench_prints_a_row_per_weight_and_temperature(dev_data
     assert "1 pairs used together" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| weight")]
     assert [row.split(" | ")[:2] for row in rows] == [["| 0", "0"], ["| 2", "0.05"], ["| 2", "0.1"]]
+
+
+def test_the_best_windows_are_chosen_greedily_for_the_room_products_they_add():
+    answers = np.array([[1, 2, 3], [3, 4, 9], [5, 9, 9], [4, 5, 6]])
+    room = {1, 2, 3, 4, 5, 6}
+
+    assert piece_ceiling.best_windows(answers, room, 1) == {1, 2, 3}
+    assert piece_ceiling.best_windows(answers, room, 2) == {1, 2, 3, 4, 5, 6}
+    assert piece_ceiling.best_windows(answers, {7}, 3) == set()  # none of the room's products: nothing found
+
+
+@pytest.mark.django_db
+def test_the_piece_ceiling_bench_prints_a_row_per_pass(dev_data, capsys):
+    argv = ["--version", dev_data.version, "--queries", str(dev_data.queries), "--rooms", str(dev_data.rooms)]
+
+    assert piece_ceiling.main([*argv, "--sides", "64,96", "--pieces", "2"]) == 0
+
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "px" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 64 px", "| 96 px"]
+    for row in rows:
+        every, best, finder, drawn = (float(cell) for cell in row.split(" | ")[2:6])
+        assert 0.0 <= finder <= every <= 1.0 and best <= every and drawn <= every  # no choice finds more than all
