@@ -2,13 +2,16 @@
 candidate window of the photo answered as the product answers a piece (the scene head's vector, ranked with the
 piece head's guess, within its category when sure: ``encoders.metrics.piece_answers``), and
 
-- the share of each room's products in some window's first ten (no choice of windows can find more);
+- the share of each room's products in some window's first ten (no choice of windows can find more), and the same
+  with the catalog's products relabelled at random (the mean of ``--draws`` relabellings: what so many answers
+  find by chance);
 - the best ten windows, chosen knowing the room (greedily, each adding the most of its products not yet found):
   what the union of ten pieces' answers could reach with a perfect choice;
 - the finder's own pieces at that pass (what the product does), and as many windows drawn at random among those
   the finder could offer, kept apart as the finder keeps its pieces (the mean of ``--draws`` draws): what a choice
   that knows nothing finds;
-- the pass's seconds per photo, beside the single-photo answer's (the issue's bound: three times it).
+- the finder's seconds per photo at that pass (``find_pieces``: the pass, the heads on every window, the chosen
+  pieces' vectors), beside the single-photo answer's (``encode_query``), both on one thread.
 
     python bench/piece_ceiling.py --version enc-... [--sides 320,448] [--scales 0.15,0.2,0.3,0.45,0.6,0.8]
 
@@ -101,20 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         "(one thread)\n"
     )
     print(
-        f"| pass | windows a photo | some window | best {count} windows (knowing the room) "
-        f"| the finder's {count} pieces | {count} at random | pass + windows, ms | x single photo |"
+        f"| pass | windows a photo | some window | some window, by chance | best {count} windows (knowing the room) "
+        f"| the finder's {count} pieces | {count} at random | the finder, ms | x single photo |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for side in (int(s) for s in args.sides.split(",")):
-        windows, every, best, finder, drawn, seconds = [], [], [], [], [], 0.0
+        windows, every, chance, best, finder, drawn, seconds = [], [], [], [], [], [], 0.0
         for photo, room in zip(photos, rooms, strict=True):
-            started = time.perf_counter()
             fmap = photo_feature_map(encoder, photo, side=side)
             ranked = ranked_windows(encoder, fmap, settings=settings)
             with torch.inference_mode():
                 vectors = encoder.model.query_vectors(ranked.features, head=settings.head).numpy()
-            seconds += time.perf_counter() - started
             guesses = [dict(zip(encoder.categories, row.tolist(), strict=True)) for row in ranked.probabilities]
             inside = [
                 encoder.categories[b] if within_category(c) else None
@@ -124,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                                             inside=inside)  # fmt: skip
             windows.append(len(answers))
             every.append(len(room.intersection(answers.ravel().tolist())) / len(room))
+            chance.append(
+                np.mean(
+                    [
+                        len(room.intersection(rng.permutation(len(similar))[answers].ravel().tolist())) / len(room)
+                        for _ in range(args.draws)
+                    ]
+                )
+            )
             best.append(len(best_windows(answers, room, count)) / len(room))
             boxes = window_boxes(ranked.windows, *fmap.shape[1:])
             drawn.append(
@@ -139,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
             )
+            started = time.perf_counter()
             pieces = find_pieces(encoder, photo, settings=replace(served, side=side))
+            seconds += time.perf_counter() - started
             if pieces:
                 piece_vectors = np.stack([piece.vector for piece in pieces])
                 piece_guesses = [piece.categories for piece in pieces]
@@ -150,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 finder.append(0.0)
         ms = seconds / len(photos) * 1000
+        shares = " | ".join(f"{np.mean(share):.3f}" for share in (every, chance, best, finder, drawn))
         print(
-            f"| {side} px | {np.mean(windows):.0f} | {np.mean(every):.3f} | {np.mean(best):.3f} "
-            f"| {np.mean(finder):.3f} | {np.mean(drawn):.3f} | {ms:.0f} | {ms / 1000 / floor:.1f} |",
+            f"| {side} px | {np.mean(windows):.0f} | {shares} | {ms:.0f} | {ms / 1000 / floor:.1f} |",
             flush=True,
         )
     return 0

@@ -50,8 +50,11 @@ def options(default, *, with_objectness: bool = False):
         ("small windows only (0.3, 0.45)", replace(default, scales=(0.3, 0.45)), most),
         ("large windows only (0.6, 0.8, 1.0)", replace(default, scales=(0.6, 0.8, 1.0)), most),
         ("square windows only", replace(default, shapes=(1.0,)), most),
-        ("overlap IoU 0.5", replace(default, overlap_iou=0.5), most),
-        ("overlap IoU 0.15", replace(default, overlap_iou=0.15), most),
+        *(
+            (f"overlap IoU {iou:g}", replace(default, overlap_iou=iou), most)
+            for iou in (0.15, 0.2, 0.25, 0.5)
+            if iou != default.overlap_iou
+        ),
         ("suppression per category", replace(default, per_category=True), most),
         ("confidence floor 0.15", replace(default, min_confidence=0.15), most),
         ("confidence floor 0.5", replace(default, min_confidence=0.5), most),
