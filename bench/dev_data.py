@@ -28,6 +28,39 @@ def setup_django() -> None:
 
 
 @dataclass
+class DevVersion:
+    """A trained version with a category head, and the dev data it is measured on (Django set up first)."""
+
+    encoder: Any  # encoders.inference.LoadedEncoder
+    data: Any  # encoders.data.TrainingData: the catalog, its pairs used together, the TRAIN room photos
+    queries: Any  # encoders.queries.QuerySet: the dev room photos
+    embedder: Any  # encoders.evaluation.EncoderEmbedder, finding pieces as the worker does
+    similar: Any  # np.ndarray (N, D): the catalog's "similar" vectors
+
+    @property
+    def catalog(self) -> Any:
+        return self.data.catalog
+
+
+def dev_version(args: argparse.Namespace) -> DevVersion:
+    """``args.version`` and the dev data (``args.queries``, ``args.rooms``, ``args.split``); exits with a message
+    when the version finds no pieces."""
+    from encoders.data import training_data
+    from encoders.evaluation import EncoderEmbedder
+    from encoders.lifecycle import encoder_load, served_finder
+    from encoders.models import EncoderVersion
+    from encoders.queries import load_query_set
+
+    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
+    if not encoder.has_category_head:
+        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
+    data = training_data()
+    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
+    embedder = EncoderEmbedder(encoder, finder=served_finder())
+    return DevVersion(encoder, data, queries, embedder, embedder.catalog(data.catalog.images, head="similar"))
+
+
+@dataclass
 class MeasuredVersion:
     """A trained version with a category head, loaded to be changed in memory and measured on the dev room photos
     (Django set up first): its encoder, the training data, the catalog's backbone features, and its pieces figures
@@ -51,29 +84,18 @@ class MeasuredVersion:
 
 
 def measured_version(args: argparse.Namespace) -> MeasuredVersion:
-    """``args.version`` loaded for a bench that changes it in memory (``args.queries``, ``args.rooms``,
-    ``args.split``: the dev data); exits with a message when the version finds no pieces."""
+    """``args.version`` loaded for a bench that changes it in memory (``dev_version``)."""
     import torch
 
-    from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, piece_scores
-    from encoders.lifecycle import encoder_load, served_finder
-    from encoders.models import EncoderVersion
-    from encoders.queries import load_query_set
+    from encoders.evaluation import piece_scores
 
-    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
-    if not encoder.has_category_head:
-        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
-    data = training_data()
-    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder, finder=served_finder())
-    catalog = data.catalog
+    version = dev_version(args)
+    catalog, embedder = version.catalog, version.embedder
     product_features = torch.from_numpy(embedder.features(("catalog", tuple(catalog.images)), catalog.images))
-    similar = embedder.catalog(catalog.images, head="similar")
 
     def pieces_figures() -> str:
-        scores = piece_scores(embedder, catalog, queries, similar)
+        scores = piece_scores(embedder, catalog, version.queries, version.similar)
         names = ("pieces hit@10", "pieces R@10", "pieces union R@10", "piece precision")
         return " | ".join(f"{scores[name].mean():.3f}" for name in names)
 
-    return MeasuredVersion(encoder, data, product_features, pieces_figures)
+    return MeasuredVersion(version.encoder, version.data, product_features, pieces_figures)

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
+from bench.dev_data import add_dev_data_arguments, dev_version, setup_django  # noqa: E402
 
 
 def best_windows(answers: np.ndarray, room: set[int], count: int) -> set[int]:
@@ -70,23 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from encoders import metrics
-    from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder
     from encoders.inference import encode_query
-    from encoders.lifecycle import encoder_load, served_finder
-    from encoders.models import EncoderVersion
     from encoders.piece_finder import find_pieces, photo_feature_map, ranked_windows, window_boxes
     from encoders.pieces import within_category
-    from encoders.queries import load_query_set
 
     torch.set_num_threads(1)
-    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
-    if not encoder.has_category_head:
-        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
-    catalog = training_data().catalog
-    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder, finder=served_finder())
-    similar = embedder.catalog(catalog.images, head="similar")
+    version = dev_version(args)
+    encoder, catalog, queries, embedder, similar = (
+        version.encoder,
+        version.catalog,
+        version.queries,
+        version.embedder,
+        version.similar,
+    )
     rooms = [set(room) for room in metrics.room_products(queries.scene_rooms, catalog.sku_index)]
     photos = [photo for photo, room in zip(queries.scene_photos, rooms, strict=True) if room]
     rooms = [room for room in rooms if room]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.dev_data import add_dev_data_arguments, setup_django  # noqa: E402
+from bench.dev_data import add_dev_data_arguments, dev_version, setup_django  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,19 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_django()
 
     from encoders import room_context
-    from encoders.data import training_data
-    from encoders.evaluation import EncoderEmbedder, piece_scores
-    from encoders.lifecycle import encoder_load, served_finder
-    from encoders.models import EncoderVersion
-    from encoders.queries import load_query_set
+    from encoders.evaluation import piece_scores
 
-    encoder = encoder_load(EncoderVersion.objects.get(name=args.version))
-    if not encoder.has_category_head:
-        raise SystemExit(f"{args.version} has no category head: it finds no pieces")
-    catalog = training_data().catalog
-    queries = load_query_set(queries=args.queries, rooms=args.rooms, split=args.split)
-    embedder = EncoderEmbedder(encoder, finder=served_finder())
-    similar = embedder.catalog(catalog.images, head="similar")
+    version = dev_version(args)
+    catalog, queries, embedder, similar = version.catalog, version.queries, version.embedder, version.similar
     served = room_context.TOGETHER_WEIGHT, room_context.TOGETHER_TEMPERATURE
     print(
         f"{args.version}: {len(queries.scene_photos)} {args.split} room photos, {len(catalog.used_together)} pairs"
