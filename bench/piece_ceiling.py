@@ -46,6 +46,11 @@ def best_windows(answers: np.ndarray, room: set[int], count: int) -> set[int]:
     return found
 
 
+def found_share(room: set[int], answers: np.ndarray) -> float:
+    """The share of the room's products among ``answers`` (catalog indices, any shape)."""
+    return len(room.intersection(np.asarray(answers).ravel().tolist())) / len(room)
+
+
 def random_windows(ranked, boxes: np.ndarray, settings, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` windows drawn at random among those the finder could offer (sure enough, standing out of their
     surround), overlaps suppressed as the finder suppresses them: indices into the windows."""
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from encoders import metrics
+    from encoders.evaluation import pieces_answered
     from encoders.inference import encode_query
     from encoders.piece_finder import find_pieces, photo_feature_map, ranked_windows, window_boxes
     from encoders.pieces import within_category
@@ -120,42 +126,18 @@ def main(argv: list[str] | None = None) -> int:
             answers = metrics.piece_answers(metrics.cosine_scores(vectors, similar), catalog.categories, guesses,
                                             inside=inside)  # fmt: skip
             windows.append(len(answers))
-            every.append(len(room.intersection(answers.ravel().tolist())) / len(room))
-            chance.append(
-                np.mean(
-                    [
-                        len(room.intersection(rng.permutation(len(similar))[answers].ravel().tolist())) / len(room)
-                        for _ in range(args.draws)
-                    ]
-                )
-            )
+            every.append(found_share(room, answers))
+            relabelled = (rng.permutation(len(similar))[answers] for _ in range(args.draws))
+            chance.append(np.mean([found_share(room, answer) for answer in relabelled]))
             best.append(len(best_windows(answers, room, count)) / len(room))
             boxes = window_boxes(ranked.windows, *fmap.shape[1:])
-            drawn.append(
-                np.mean(
-                    [
-                        len(
-                            room.intersection(
-                                answers[random_windows(ranked, boxes, settings, count, rng)].ravel().tolist()
-                            )
-                        )
-                        / len(room)
-                        for _ in range(args.draws)
-                    ]
-                )
-            )
+            drawn_windows = (random_windows(ranked, boxes, settings, count, rng) for _ in range(args.draws))
+            drawn.append(np.mean([found_share(room, answers[chosen]) for chosen in drawn_windows]))
             started = time.perf_counter()
             pieces = find_pieces(encoder, photo, settings=replace(served, side=side))
             seconds += time.perf_counter() - started
-            if pieces:
-                piece_vectors = np.stack([piece.vector for piece in pieces])
-                piece_guesses = [piece.categories for piece in pieces]
-                piece_inside = [piece.category if within_category(piece.confidence) else None for piece in pieces]
-                found = metrics.piece_answers(metrics.cosine_scores(piece_vectors, similar), catalog.categories,
-                                              piece_guesses, inside=piece_inside)  # fmt: skip
-                finder.append(len(room.intersection(found.ravel().tolist())) / len(room))
-            else:
-                finder.append(0.0)
+            answered = pieces_answered(pieces, similar, catalog.categories)[1] if pieces else []
+            finder.append(found_share(room, answered))
         ms = seconds / len(photos) * 1000
         shares = " | ".join(f"{np.mean(share):.3f}" for share in (every, chance, best, finder, drawn))
         print(

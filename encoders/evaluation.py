@@ -310,13 +310,11 @@ def room_piece_scores(
     answers, merged = [], []
     for i, pieces in enumerate(found):
         if pieces:
-            vectors = np.stack([piece.vector for piece in pieces])
-            guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
-            inside = [piece.category if within_category(piece.confidence) else None for piece in pieces]
+            scores, answer = pieces_answered(pieces, similar, catalog_categories)
         else:
-            (vectors, guesses), inside = whole_of(i), None
-        scores = metrics.cosine_scores(vectors, similar)  # (M, N)
-        answer = metrics.piece_answers(scores, catalog_categories, guesses, inside=inside)
+            vectors, guesses = whole_of(i)
+            scores = metrics.cosine_scores(vectors, similar)  # (1, N)
+            answer = metrics.piece_answers(scores, catalog_categories, guesses)
         answers.append(answer)
         merged.append(
             metrics.merged_piece_scores(
@@ -333,6 +331,18 @@ def room_piece_scores(
         ),
         "pieces per photo": metrics.pieces_per_photo_scores([len(pieces) for pieces in found], rooms),
     }
+
+
+def pieces_answered(
+    pieces: Sequence[Piece], similar: np.ndarray, catalog_categories: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces' cosines to the catalog's ``similar`` vectors (M, N) and their answers (M, k) as the worker
+    answers them: each ranked with its own category guess, within its category when sure of it."""
+    vectors = np.stack([piece.vector for piece in pieces])
+    guesses = [piece.categories or {piece.category: piece.confidence} for piece in pieces]
+    inside = [piece.category if within_category(piece.confidence) else None for piece in pieces]
+    scores = metrics.cosine_scores(vectors, similar)
+    return scores, metrics.piece_answers(scores, catalog_categories, guesses, inside=inside)
 
 
 def product_guesses(embedder: Embedder, catalog: Catalog) -> list[dict[str, float]] | None:
