@@ -1,5 +1,5 @@
 """bench/room_pieces.py and the benches that measure a version's pieces on the dev data (bench/dev_data.py,
-bench/room_context.py): each run end to end through a tiny encoder, as a person runs them."""
+bench/room_context.py, bench/piece_ceiling.py): each run end to end through a tiny encoder, as a person runs them."""
 
 import json
 from types import SimpleNamespace
